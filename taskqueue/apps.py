@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TaskQueueConfig(AppConfig):
+    name = "taskqueue"
+    verbose_name = "Task queue"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from taskqueue import checks  # noqa: F401  (registers the system checks)

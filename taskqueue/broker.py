@@ -1,0 +1,302 @@
+"""Broker: the only code that sends queue commands to Redis.
+
+Every operation that changes more than one key is one Lua script (see lua/),
+and every key a script touches carries the queue's hash tag. Connection
+errors leave this module as BrokerUnavailable; nothing above imports redis.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+
+from taskqueue.connection import make_client, mask_url, resolve_url
+from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.keys import QueueKeys, stats_key, workers_key
+from taskqueue.protocol import WAKE
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SCRIPTS = ("enqueue", "claim", "settle", "requeue", "adopt", "dead", "heartbeat")
+
+
+def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn redis connection trouble into BrokerUnavailable at the boundary."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise BrokerUnavailable(f"Redis unavailable: {exc}") from exc
+        except redis.ResponseError as exc:
+            if "LOADING" in str(exc) or "MASTERDOWN" in str(exc):  # restarting server
+                raise BrokerUnavailable(f"Redis not ready: {exc}") from exc
+            raise
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message this consumer holds in its in-flight list."""
+
+    raw: bytes
+    redeliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    messages: list[Claimed]
+    recovered: int
+    due_in: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """One outcome for the settle script (see lua/settle.lua for the fields)."""
+
+    op: str
+    raw: bytes
+    task_id: str = ""
+    status: str = ""
+    payload: bytes = b""
+    error_field: str = ""
+    error_json: bytes = b""
+    delay: float = 0.0
+    dead_id: str = ""
+
+    def argv(self, ttl: int) -> list[Any]:
+        return [
+            self.op, self.raw, self.task_id, self.status, self.payload,
+            self.error_field, self.error_json, self.delay, ttl, self.dead_id,
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    name: str
+    pending: int
+    in_flight: int
+    scheduled: int
+    dead: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pending": self.pending,
+            "in_flight": self.in_flight,
+            "scheduled": self.scheduled,
+            "dead": self.dead,
+        }
+
+
+class Broker:
+    """Queue operations over one Redis (or Redis Cluster) connection."""
+
+    def __init__(self, client: Any, *, url: str, prefix: str = "") -> None:
+        self.client = client
+        self.url = url
+        self.prefix = prefix
+        self._scripts = {name: client.register_script(_lua(name)) for name in SCRIPTS}
+        self._keys: dict[str, QueueKeys] = {}
+
+    @classmethod
+    def connect(
+        cls, url: str | None, *, embedded_dir: str | None = None, prefix: str = ""
+    ) -> Broker:
+        """A broker with its own client; starts the embedded server when needed."""
+        resolved = resolve_url(url, embedded_dir)
+        client = make_client(resolved, socket_timeout=30, socket_connect_timeout=5)
+        return cls(client, url=resolved, prefix=prefix)
+
+    @property
+    def safe_url(self) -> str:
+        return mask_url(self.url)
+
+    def keys(self, queue: str) -> QueueKeys:
+        keys = self._keys.get(queue)
+        if keys is None:
+            keys = self._keys[queue] = QueueKeys.for_queue(queue, self.prefix)
+        return keys
+
+    @translate_errors
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    @translate_errors
+    def enqueue(self, queue: str, items: Sequence[tuple[str, int, float, int, bytes]]) -> None:
+        """Push messages (id, priority, delay, result ttl, raw) and their READY records."""
+        k = self.keys(queue)
+        argv: list[Any] = [k.result_prefix, WAKE]
+        for item in items:
+            argv.extend(item)
+        self._scripts["enqueue"](keys=[k.pending, k.prio, k.scheduled], args=argv)
+
+    @translate_errors
+    def claim(
+        self, queue: str, consumer: str, *, max_batch: int, timeout: float, moved: bytes = b""
+    ) -> ClaimResult:
+        """Atomically move up to max_batch messages into this consumer's in-flight list."""
+        k = self.keys(queue)
+        reply = self._scripts["claim"](
+            keys=[k.pending, k.prio, k.scheduled, k.inflight(consumer), k.consumers, k.redelivered],
+            args=[consumer, max_batch, k.result_prefix, timeout, k.tag + ":inflight:", WAKE, moved],
+        )
+        messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(2, len(reply), 2)]
+        due_in = float(reply[1]) if reply[1] else None
+        return ClaimResult(messages=messages, recovered=int(reply[0]), due_in=due_in)
+
+    @translate_errors
+    def block(self, queue: str, consumer: str, timeout: float) -> bytes | None:
+        """Wait up to timeout for one message, moving it into in-flight (BLMOVE)."""
+        k = self.keys(queue)
+        raw: bytes | None = self.client.blmove(
+            k.pending, k.inflight(consumer), timeout, "LEFT", "RIGHT"
+        )
+        return raw
+
+    @translate_errors
+    def settle(self, queue: str, consumer: str, items: Iterable[Settlement], ttl: int) -> int:
+        """Record each outcome and release its message, atomically per call."""
+        k = self.keys(queue)
+        argv: list[Any] = [consumer, k.result_prefix]
+        for item in items:
+            argv.extend(item.argv(ttl))
+        keys = [k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index, k.dead + ":raw"]
+        return int(self._scripts["settle"](keys=keys, args=argv))
+
+    @translate_errors
+    def requeue(self, queue: str, consumer: str, raws: Sequence[bytes]) -> int:
+        """Put unstarted messages back at the head of the queue, in order."""
+        if not raws:
+            return 0
+        k = self.keys(queue)
+        return int(
+            self._scripts["requeue"](
+                keys=[k.inflight(consumer), k.pending], args=[k.result_prefix, *raws]
+            )
+        )
+
+    @translate_errors
+    def adopt(self, queue: str, consumer: str, raw: bytes, envelope: bytes, task_id: str, ttl: int) -> bool:
+        """Swap a legacy message for its envelope in this consumer's in-flight list."""
+        k = self.keys(queue)
+        return bool(
+            self._scripts["adopt"](
+                keys=[k.inflight(consumer), k.redelivered, k.result(task_id)],
+                args=[raw, envelope, consumer, ttl],
+            )
+        )
+
+    @translate_errors
+    def heartbeat(self, queues: Iterable[str], consumer: str) -> None:
+        """Mark the consumer alive in each queue, on the server's clock."""
+        for queue in queues:
+            self._scripts["heartbeat"](keys=[self.keys(queue).consumers], args=[consumer])
+
+    @translate_errors
+    def deregister(self, queues: Iterable[str], consumer: str) -> None:
+        """Forget a consumer that has handed back everything it held."""
+        for queue in queues:
+            k = self.keys(queue)
+            if not self.client.llen(k.inflight(consumer)):
+                self.client.zrem(k.consumers, consumer)
+
+    @translate_errors
+    def result_record(self, task_id: str, queues: Iterable[str]) -> dict[bytes, bytes] | None:
+        """The raw result hash of a task, looked up in each queue's slot."""
+        for queue in queues:
+            record: dict[bytes, bytes] = self.client.hgetall(self.keys(queue).result(task_id))
+            if record:
+                return record
+        return None
+
+    @translate_errors
+    def stats(self, queue: str) -> QueueStats:
+        k = self.keys(queue)
+        consumers = self.client.zrange(k.consumers, 0, -1)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.llen(k.pending)
+            pipe.zcard(k.prio)
+            pipe.zcard(k.scheduled)
+            pipe.zcard(k.dead_index)
+            pipe.lrange(k.pending, 0, 0)
+            for consumer in consumers:
+                pipe.llen(k.inflight(consumer.decode()))
+            pending, prio, scheduled, dead, head, *inflight = pipe.execute()
+        if head == [WAKE]:
+            pending -= 1
+        return QueueStats(queue, pending + prio, sum(inflight), scheduled, dead)
+
+    @translate_errors
+    def dead_letters(self, queue: str, limit: int = 100) -> list[tuple[str, bytes, bytes]]:
+        """Newest first: (dead-letter id, entry JSON, raw message)."""
+        k = self.keys(queue)
+        ids = [i.decode() for i in self.client.zrevrange(k.dead_index, 0, limit - 1)]
+        if not ids:
+            return []
+        entries = self.client.hmget(k.dead, ids)
+        raws = self.client.hmget(k.dead + ":raw", ids)
+        return [(i, e, r) for i, e, r in zip(ids, entries, raws, strict=True) if e is not None]
+
+    @translate_errors
+    def dead_letter_ids(self, queue: str) -> list[str]:
+        return [i.decode() for i in self.client.zrange(self.keys(queue).dead_index, 0, -1)]
+
+    @translate_errors
+    def dead_action(self, queue: str, action: str, ids: Sequence[str]) -> int:
+        """Requeue (delivery count reset) or delete dead letters; returns how many."""
+        if not ids:
+            return 0
+        k = self.keys(queue)
+        keys = [k.pending, k.dead, k.dead_index, k.dead + ":raw", k.redelivered]
+        return int(self._scripts["dead"](keys=keys, args=[action, *ids]))
+
+    @translate_errors
+    def push_raw(self, queue: str, raw: bytes) -> None:
+        """RPUSH bytes as they are (tests, benchmarks and old producers do this)."""
+        self.client.rpush(self.keys(queue).pending, raw)
+
+    @translate_errors
+    def set_worker(self, name: str, info: bytes | None) -> None:
+        if info is None:
+            self.client.hdel(workers_key(self.prefix), name)
+        else:
+            self.client.hset(workers_key(self.prefix), name, info)
+
+    @translate_errors
+    def workers(self) -> dict[str, bytes]:
+        raw: dict[bytes, bytes] = self.client.hgetall(workers_key(self.prefix))
+        return {k.decode(): v for k, v in raw.items()}
+
+    @translate_errors
+    def count_minute(self, minute: int, counts: dict[str, int]) -> None:
+        key = stats_key(minute, self.prefix)
+        with self.client.pipeline(transaction=False) as pipe:
+            for field, n in counts.items():
+                pipe.hincrby(key, field, n)
+            pipe.expire(key, 2 * 3600)
+            pipe.execute()
+
+    @translate_errors
+    def minute_counts(self, minutes: Sequence[int]) -> list[dict[str, int]]:
+        with self.client.pipeline(transaction=False) as pipe:
+            for minute in minutes:
+                pipe.hgetall(stats_key(minute, self.prefix))
+            rows = pipe.execute()
+        return [{k.decode(): int(v) for k, v in row.items()} for row in rows]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@functools.cache
+def _lua(name: str) -> str:
+    return resources.files("taskqueue").joinpath(f"lua/{name}.lua").read_text()

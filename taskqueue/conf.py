@@ -1,0 +1,75 @@
+"""QueueOptions: the backend's OPTIONS as a typed, validated, frozen object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueOptions:
+    """Every knob of the queue, with its default. Keys are OPTIONS names lower-cased."""
+
+    redis_url: str | None = None
+    embedded_dir: str | None = None
+    key_prefix: str = ""
+    result_ttl: int = 7 * 24 * 3600
+    enqueue_on_commit: bool = True
+    max_retries: int = 3
+    retry_backoff: float = 1.0
+    retry_backoff_max: float = 300.0
+    max_deliveries: int = 5
+    worker_timeout: float = 30.0
+    time_limit: float | None = None
+    shutdown_grace: float = 30.0
+    max_message_bytes: int = MiB
+    max_batch: int = 100
+    legacy_task: str | None = None
+    task_modules: tuple[str, ...] = ()
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> QueueOptions:
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in options.items():
+            name = key.lower()
+            if name not in known:
+                raise ImproperlyConfigured(f"unknown taskqueue OPTIONS key {key!r}")
+            values[name] = tuple(value) if name == "task_modules" else value
+        env_timeout = os.environ.get("TASKQUEUE_WORKER_TIMEOUT")
+        if env_timeout:
+            values["worker_timeout"] = _positive("TASKQUEUE_WORKER_TIMEOUT", env_timeout)
+        result = cls(**values)
+        result.validate()
+        return result
+
+    def validate(self) -> None:
+        for name in ("result_ttl", "max_deliveries", "max_message_bytes", "max_batch"):
+            if int(getattr(self, name)) < 1:
+                raise ImproperlyConfigured(f"OPTIONS {name.upper()} must be >= 1")
+        if self.max_retries < 0:
+            raise ImproperlyConfigured("OPTIONS MAX_RETRIES must be >= 0")
+        if self.worker_timeout <= 0 or self.shutdown_grace < 0:
+            raise ImproperlyConfigured("worker timeout and grace must be positive")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise ImproperlyConfigured("OPTIONS TIME_LIMIT must be positive or None")
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """How often a worker proves it is alive: a third of the timeout."""
+        return max(0.2, min(self.worker_timeout / 3, 10.0))
+
+
+def _positive(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be positive")
+    return value

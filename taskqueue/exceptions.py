@@ -1,0 +1,32 @@
+"""The errors taskqueue raises; each says what went wrong, never with secrets."""
+
+from __future__ import annotations
+
+
+class TaskQueueError(Exception):
+    """Base class of every taskqueue error."""
+
+
+class BrokerUnavailable(TaskQueueError):
+    """Redis could not be reached or answered with a connection error."""
+
+
+class PoisonMessage(TaskQueueError):
+    """A message that must never run: it goes to the dead-letter list as it is."""
+
+    def __init__(self, reason: str, raw: bytes) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+
+
+class PermanentError(TaskQueueError):
+    """Raise from a task to fail it at once, without retries."""
+
+
+class TimeLimitExceeded(TaskQueueError):
+    """The task ran past its hard time limit and was stopped."""
+
+
+class ResultNotSerializable(TaskQueueError):
+    """The task returned a value that is not JSON."""

@@ -1,0 +1,75 @@
+-- claim: heartbeat, recover dead consumers, promote due messages, claim a batch.
+-- KEYS[1] pending, KEYS[2] prio, KEYS[3] scheduled, KEYS[4] my inflight,
+-- KEYS[5] consumers zset, KEYS[6] redelivered hash
+-- ARGV[1] consumer id, ARGV[2] max batch, ARGV[3] result key prefix,
+-- ARGV[4] worker timeout seconds, ARGV[5] inflight key prefix, ARGV[6] wake token,
+-- ARGV[7] a message BLMOVE already put in my inflight ('' if none)
+-- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local me, wake, moved = ARGV[1], ARGV[6], ARGV[7]
+redis.call('ZADD', KEYS[5], now, me)
+
+local recovered = 0
+local dead = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 10)
+for _, consumer in ipairs(dead) do
+  local key = ARGV[5] .. consumer
+  local msgs = redis.call('LRANGE', key, 0, -1)
+  for i = #msgs, 1, -1 do
+    if msgs[i] ~= wake then
+      redis.call('HINCRBY', KEYS[6], msgs[i], 1)
+      redis.call('LPUSH', KEYS[1], msgs[i])
+      recovered = recovered + 1
+    end
+  end
+  redis.call('DEL', key)
+  redis.call('ZREM', KEYS[5], consumer)
+end
+
+for _, msg in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)) do
+  redis.call('ZREM', KEYS[3], msg)
+  local p = tonumber(string.match(msg, '^{"v":1,"id":"[^"]*","p":(%-?%d+),') or '0')
+  if p ~= 0 then
+    redis.call('ZADD', KEYS[2], (100 - p) * 1e13 + math.floor(now * 1000), msg)
+  else
+    redis.call('RPUSH', KEYS[1], msg)
+  end
+end
+
+local claimed = {}
+if moved == wake then redis.call('LREM', KEYS[4], 1, wake) elseif moved ~= '' then claimed[1] = moved end
+local backlog = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+local want = math.min(tonumber(ARGV[2]), math.max(1, math.ceil(backlog / 8))) - #claimed
+local fresh = {}
+local function from_prio(min, max)
+  if want - #fresh <= 0 then return end
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], min, max, 'LIMIT', 0, want - #fresh)) do
+    redis.call('ZREM', KEYS[2], m)
+    fresh[#fresh + 1] = m
+  end
+end
+from_prio('-inf', '(1000000000000000')
+if want - #fresh > 0 then
+  local items = redis.call('LPOP', KEYS[1], want - #fresh)
+  if items then
+    for _, m in ipairs(items) do if m ~= wake then fresh[#fresh + 1] = m end end
+  end
+end
+from_prio('1000000000000000', '+inf')
+if #fresh > 0 then redis.call('RPUSH', KEYS[4], unpack(fresh)) end
+for _, m in ipairs(fresh) do claimed[#claimed + 1] = m end
+
+local counted = redis.call('EXISTS', KEYS[6]) == 1
+local out = {recovered, ''}
+local next_due = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if next_due[2] then out[2] = tostring(tonumber(next_due[2]) - now) end
+for _, m in ipairs(claimed) do
+  local id = string.match(m, '^{"v":1,"id":"([^"]+)"')
+  if id and redis.call('EXISTS', ARGV[3] .. id) == 1 then
+    redis.call('HSET', ARGV[3] .. id, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
+    redis.call('HSETNX', ARGV[3] .. id, 'started_at', now)
+  end
+  out[#out + 1] = m
+  out[#out + 1] = counted and tonumber(redis.call('HGET', KEYS[6], m) or '0') or 0
+end
+return out

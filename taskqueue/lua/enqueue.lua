@@ -1,0 +1,31 @@
+-- enqueue: store READY result records and push messages, in one round trip.
+-- KEYS[1] pending list, KEYS[2] prio zset, KEYS[3] scheduled zset
+-- ARGV[1] result key prefix, ARGV[2] wake token,
+-- then per message: id, priority, delay seconds (0 = now), result ttl, raw
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local batch = {}
+local woke = false
+for i = 3, #ARGV, 5 do
+  local id, p, delay, ttl, raw = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), ARGV[i + 4]
+  local rk = ARGV[1] .. id
+  redis.call('HSET', rk, 'msg', raw, 'status', 'READY')
+  redis.call('EXPIRE', rk, math.ceil(ttl + delay))
+  if delay > 0 then
+    redis.call('ZADD', KEYS[3], now + delay, raw)
+  elseif p ~= 0 then
+    redis.call('ZADD', KEYS[2], (100 - p) * 1e13 + math.floor(now * 1000), raw)
+    if not woke and redis.call('LLEN', KEYS[1]) == 0 then
+      redis.call('RPUSH', KEYS[1], ARGV[2])
+      woke = true
+    end
+  else
+    batch[#batch + 1] = raw
+    if #batch == 1000 then
+      redis.call('RPUSH', KEYS[1], unpack(batch))
+      batch = {}
+    end
+  end
+end
+if #batch > 0 then redis.call('RPUSH', KEYS[1], unpack(batch)) end
+return #ARGV

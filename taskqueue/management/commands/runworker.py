@@ -1,0 +1,95 @@
+"""runworker: parse and validate options, build a WorkerConfig, run the Worker."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from argparse import ArgumentParser, ArgumentTypeError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.worker.config import WorkerConfig
+from taskqueue.worker.main import Worker
+
+NAME_RE = re.compile(r"[A-Za-z0-9._@:-]{1,64}")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise ArgumentTypeError(f"{raw!r} must be at least 1")
+    return value
+
+
+def worker_name(raw: str) -> str:
+    if not NAME_RE.fullmatch(raw):
+        raise ArgumentTypeError("use 1-64 letters, digits or . _ @ : -")
+    return raw
+
+
+def seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ArgumentTypeError("must not be negative")
+    return value
+
+
+class Command(BaseCommand):
+    help = "Run a taskqueue worker: claim tasks from Redis, run them, record results."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--queue", "-Q", action="append", dest="queues", help="queue to consume (repeatable; default: all of the backend's queues)")
+        parser.add_argument("--concurrency", "-c", type=positive_int, default=None, help="consumers (default: CPU count for prefork, else 1)")
+        parser.add_argument("--pool", choices=("prefork", "threads", "solo"), default="solo")
+        parser.add_argument("--burst", action="store_true", help="exit 0 once the queues are empty")
+        parser.add_argument("--max-tasks-per-child", type=positive_int, default=None)
+        parser.add_argument("--loglevel", "-l", type=str.upper, choices=LEVELS, default="INFO")
+        parser.add_argument("--name", "-n", type=worker_name, default=None)
+        parser.add_argument("--backend", default="default", help="TASKS alias")
+        parser.add_argument("--grace", type=seconds, default=None, help="seconds running tasks get to finish on SIGTERM")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        logging.getLogger().setLevel(options["loglevel"])
+        logging.getLogger("taskqueue").setLevel(options["loglevel"])
+        worker = self._worker(options)
+        try:
+            code = worker.run()
+        except BrokerUnavailable as exc:
+            raise CommandError(f"cannot reach Redis at {worker.options.redis_url and worker.connect().safe_url or '(embedded)'}: {exc}") from None
+        if code:
+            raise CommandError("worker stopped with errors", returncode=code)
+
+    def _worker(self, options: dict[str, Any]) -> Worker:
+        from taskqueue.backends import RedisBackend
+        from taskqueue.compat import task_backends
+
+        try:
+            backend = task_backends[options["backend"]]
+        except Exception as exc:  # noqa: BLE001 (InvalidTaskBackend spelled two ways)
+            raise CommandError(f"unknown task backend {options['backend']!r}: {exc}") from None
+        if not isinstance(backend, RedisBackend):
+            raise CommandError(f"backend {options['backend']!r} is not a taskqueue RedisBackend")
+        queues = tuple(dict.fromkeys(options["queues"] or backend.queue_names))
+        unknown = [q for q in queues if backend.queues and q not in backend.queues]
+        if unknown:
+            raise CommandError(f"unknown queue(s) {', '.join(unknown)}; configured: {', '.join(backend.queue_names)}")
+        pool = options["pool"]
+        concurrency = options["concurrency"] or ((os.cpu_count() or 1) if pool == "prefork" else 1)
+        config = WorkerConfig(
+            queues=queues, name=options["name"] or "", burst=options["burst"], pool=pool,
+            concurrency=1 if pool == "solo" else concurrency,
+            max_tasks_per_child=options["max_tasks_per_child"], backend=options["backend"],
+            grace=backend.config.shutdown_grace if options["grace"] is None else options["grace"],
+            max_batch=backend.config.max_batch,
+        )  # fmt: skip
+        return Worker(config)

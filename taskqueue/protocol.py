@@ -1,0 +1,177 @@
+"""The wire format: a versioned JSON envelope, plus the original system's forms.
+
+See docs/protocol.md for the field table (a test keeps the two in step).
+Encoding always starts with ``{"v":1,"id":"<id>","p":<priority>,`` so the Lua
+scripts can read the id and priority without a JSON parser.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from taskqueue.exceptions import PoisonMessage
+from taskqueue.legacy import parse_literal
+
+VERSION = 1
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
+WAKE = b'{"v":1,"wake":1}'
+
+# name -> (type, required). The order is the encoding order after v/id/p.
+FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    "v": (int, True),
+    "id": (str, True),
+    "p": (int, True),
+    "task": (str, True),
+    "args": (list, True),
+    "kwargs": (dict, True),
+    "queue": (str, True),
+    "backend": (str, True),
+    "enqueued_at": ((int, float), True),
+    "attempt": (int, True),
+    "run_after": ((int, float, type(None)), False),
+}
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One task message as the worker sees it."""
+
+    id: str
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    queue: str
+    backend: str = "default"
+    priority: int = 0
+    enqueued_at: float = 0.0
+    attempt: int = 1
+    run_after: float | None = None
+    legacy: bool = field(default=False, compare=False)
+
+    def encode(self) -> bytes:
+        """The canonical bytes of this envelope (JSON, no NaN, no non-str keys)."""
+        body = {
+            "task": self.task,
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "queue": self.queue,
+            "backend": self.backend,
+            "enqueued_at": self.enqueued_at,
+            "attempt": self.attempt,
+        }
+        if self.run_after is not None:
+            body["run_after"] = self.run_after
+        rest = orjson.dumps(body)
+        head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
+            VERSION,
+            orjson.dumps(self.id).decode(),
+            self.priority,
+        )
+        return head.encode() + rest[1:]
+
+    def next_attempt(self) -> Envelope:
+        return Envelope(
+            id=self.id,
+            task=self.task,
+            args=self.args,
+            kwargs=self.kwargs,
+            queue=self.queue,
+            backend=self.backend,
+            priority=self.priority,
+            enqueued_at=self.enqueued_at,
+            attempt=self.attempt + 1,
+        )
+
+
+def dumps_json(value: Any) -> bytes:
+    """JSON bytes of a value, or TypeError naming what is not JSON.
+
+    orjson refuses non-str dict keys and out-of-range ints; NaN/inf must be
+    refused by hand because orjson writes them as null.
+    """
+    _reject_non_finite(value)
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise TypeError(f"not JSON serializable: {exc}") from None
+
+
+def _reject_non_finite(value: Any, depth: int = 0) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TypeError(f"not JSON serializable: {value!r} is not a finite number")
+    if depth > 200:
+        raise TypeError("not JSON serializable: nested too deep")
+    if isinstance(value, dict):
+        for item in value.values():
+            _reject_non_finite(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_non_finite(item, depth + 1)
+
+
+def decode(raw: bytes, *, max_bytes: int, queue: str) -> Envelope:
+    """The envelope a message carries, or PoisonMessage saying why it has none.
+
+    Accepts our envelope and the original system's two forms (a bare JSON
+    object, and ``str(dict)`` text); a legacy message comes back with an empty
+    ``id`` and ``legacy=True`` for the worker to adopt.
+    """
+    if len(raw) > max_bytes:
+        raise PoisonMessage(f"message of {len(raw)} bytes is over {max_bytes}", raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PoisonMessage("message is not UTF-8", raw) from None
+    value = _parse(text, raw)
+    if not isinstance(value, dict):
+        raise PoisonMessage(f"message is a JSON {type(value).__name__}, not an object", raw)
+    if "v" not in value:
+        return Envelope(id="", task="", args=[], kwargs=value, queue=queue, legacy=True)
+    return _envelope(value, raw)
+
+
+def _parse(text: str, raw: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    if text.lstrip().startswith("{'") or text.lstrip().startswith("{}"):
+        try:
+            return parse_literal(text)
+        except ValueError as exc:
+            raise PoisonMessage(f"unreadable legacy message: {exc}", raw) from None
+    raise PoisonMessage("message is not JSON", raw)
+
+
+def _envelope(value: dict[str, Any], raw: bytes) -> Envelope:
+    if value.get("v") != VERSION:
+        raise PoisonMessage(f"unsupported protocol version {value.get('v')!r}", raw)
+    for name, (kind, required) in FIELDS.items():
+        if name not in value:
+            if required:
+                raise PoisonMessage(f"envelope has no {name!r} field", raw)
+            continue
+        item = value[name]
+        if not isinstance(item, kind) or (isinstance(item, bool) and kind is int):
+            raise PoisonMessage(f"envelope field {name!r} has the wrong type", raw)
+    if not ID_RE.fullmatch(value["id"]):
+        raise PoisonMessage("envelope id is not 1-63 letters, digits, - or _", raw)
+    if not -100 <= value["p"] <= 100:  # noqa: PLR2004 (Django's priority range)
+        raise PoisonMessage("envelope priority is outside -100..100", raw)
+    return Envelope(
+        id=value["id"],
+        task=value["task"],
+        args=value["args"],
+        kwargs=value["kwargs"],
+        queue=value["queue"],
+        backend=value["backend"],
+        priority=value["p"],
+        enqueued_at=float(value["enqueued_at"]),
+        attempt=value["attempt"],
+        run_after=value.get("run_after"),
+    )

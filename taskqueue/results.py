@@ -1,0 +1,92 @@
+"""Result records: the Redis hash behind each TaskResult.
+
+Fields of ``{Q}:result:<id>``: ``msg`` (the envelope as last queued),
+``status``, ``started_at``, ``last_attempted_at``, ``finished_at`` (unix
+seconds), ``worker`` (the consumer running it now), ``worker_ids``
+(comma-separated, one per finished attempt), ``return`` (JSON), and
+``error:<attempt>`` / ``error:dead`` (JSON: class, args, str, traceback).
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from taskqueue.compat import TaskError, TaskResult, TaskResultStatus
+
+
+def error_json(exc: BaseException) -> bytes:
+    """The stored form of an exception: what the API shows, plus the traceback."""
+    return orjson.dumps(
+        {
+            "class": f"{type(exc).__module__}.{type(exc).__qualname__}",
+            "args": [_jsonable(arg) for arg in exc.args],
+            "str": str(exc),
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
+    )
+
+
+def reason_json(exception_class: str, message: str) -> bytes:
+    """An error record for an outcome with no Python exception (poison, limits)."""
+    return orjson.dumps(
+        {"class": exception_class, "args": [message], "str": message, "traceback": ""}
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(value)
+    return value
+
+
+def _time(record: dict[bytes, bytes], name: bytes) -> datetime | None:
+    raw = record.get(name)
+    if raw is None:
+        return None
+    return datetime.fromtimestamp(float(raw), tz=UTC)
+
+
+def errors(record: dict[bytes, bytes]) -> list[dict[str, Any]]:
+    """Stored errors in attempt order (a dead-letter reason last)."""
+    items = []
+    for name, value in record.items():
+        if name.startswith(b"error:"):
+            suffix = name[6:].decode()
+            order = int(suffix) if suffix.isdigit() else 10**9
+            items.append((order, orjson.loads(value)))
+    return [error for _, error in sorted(items, key=lambda item: item[0])]
+
+
+def build(task_id: str, record: dict[bytes, bytes], task: Any, alias: str) -> TaskResult:
+    """A Django TaskResult from a stored record and the (registered) task."""
+    envelope = orjson.loads(record[b"msg"])
+    status = TaskResultStatus(record.get(b"status", b"READY").decode())
+    worker_ids = [w for w in record.get(b"worker_ids", b"").decode().split(",") if w]
+    if status == TaskResultStatus.RUNNING and b"worker" in record:
+        worker_ids.append(record[b"worker"].decode())
+    result = TaskResult(
+        task=task,
+        id=task_id,
+        status=status,
+        enqueued_at=datetime.fromtimestamp(envelope["enqueued_at"], tz=UTC),
+        started_at=_time(record, b"started_at"),
+        finished_at=_time(record, b"finished_at"),
+        last_attempted_at=_time(record, b"last_attempted_at"),
+        args=envelope["args"],
+        kwargs=envelope["kwargs"],
+        backend=alias,
+        errors=[
+            TaskError(exception_class_path=e["class"], traceback=e["traceback"])
+            for e in errors(record)
+        ],
+        worker_ids=worker_ids,
+    )
+    if b"return" in record:
+        object.__setattr__(result, "_return_value", orjson.loads(record[b"return"]))
+    return result

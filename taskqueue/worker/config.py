@@ -1,0 +1,30 @@
+"""WorkerConfig: everything runworker decided, as one frozen object."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+
+def default_name() -> str:
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerConfig:
+    queues: tuple[str, ...] = ("default",)
+    name: str = ""
+    burst: bool = False
+    pool: str = "solo"
+    concurrency: int = 1
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None  # KiB
+    backend: str = "default"
+    grace: float = 30.0
+    block_timeout: float = 1.0
+    max_batch: int = 100
+
+    @property
+    def worker_name(self) -> str:
+        return self.name or default_name()

@@ -1,0 +1,88 @@
+"""Heartbeat: proves the worker's consumers alive and publishes worker info.
+
+Runs in a daemon thread so that a long task never makes its worker look
+dead. Each beat: every consumer's score in every queue's consumers zset (on
+the server's clock; recovery compares against it), the worker's info in the
+workers hash (for queuestats and the dashboard), and the per-minute counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from taskqueue.broker import Broker
+from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.worker.loop import Consumer
+
+log = logging.getLogger("taskqueue.worker")
+
+
+class Heartbeat(threading.Thread):
+    def __init__(
+        self, *, broker: Broker, name: str, queues: Sequence[str],
+        consumers: Callable[[], Sequence[Consumer]], interval: float, extra: dict[str, object],
+    ) -> None:  # fmt: skip
+        super().__init__(name="taskqueue-heartbeat", daemon=True)
+        self.broker = broker
+        self.worker_name = name
+        self.queues = queues
+        self.consumers = consumers
+        self.interval = interval
+        self.extra = extra
+        self.started_at = time.time()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.beat()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def beat(self) -> None:
+        consumers = list(self.consumers())
+        try:
+            for consumer in consumers:
+                self.broker.heartbeat(self.queues, consumer.id)
+            self.broker.set_worker(self.worker_name, self.info(consumers))
+            self.flush_counts(consumers)
+        except BrokerUnavailable:
+            log.debug("heartbeat skipped: Redis unavailable")
+
+    def info(self, consumers: Sequence[Consumer]) -> bytes:
+        return orjson.dumps(
+            {
+                "name": self.worker_name,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "queues": list(self.queues),
+                "started_at": self.started_at,
+                "heartbeat_at": time.time(),
+                "current": [c.current for c in consumers if c.current],
+                "processed": sum(c.processed for c in consumers),
+                "consumers": [c.id for c in consumers],
+                **self.extra,
+            }
+        )
+
+    def flush_counts(self, consumers: Sequence[Consumer]) -> None:
+        total: Counter[str] = Counter()
+        for consumer in consumers:
+            counts, consumer.settler.counts = consumer.settler.counts, Counter()
+            total.update(counts)
+        if total:
+            self.broker.count_minute(int(time.time() // 60), dict(total))
+
+    def remove(self) -> None:
+        try:
+            self.broker.set_worker(self.worker_name, None)
+        except BrokerUnavailable:
+            log.warning("Could not remove worker info: Redis unavailable")

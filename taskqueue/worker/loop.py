@@ -1,0 +1,200 @@
+"""Consumer: the loop of one worker slot. Fetch → execute → settle, nothing else.
+
+A consumer owns one in-flight list per queue. ``fetch`` claims a batch
+atomically into it (adaptive size: 1 when the queue is short, up to
+``max_batch`` when it is deep), ``process`` runs the batch in order, and
+``settle`` records outcomes and releases messages in one script call per
+batch. A message leaves Redis only inside ``settle``, after its outcome is
+stored. On a stop request the unstarted rest of the batch goes back to the
+head of its queue, in order.
+
+Django's ``task_finished`` signal is sent after the outcome is stored (the
+order django-tasks-db uses), so a receiver that reads the result sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+
+from taskqueue.broker import Broker, Claimed
+from taskqueue.exceptions import BrokerUnavailable, PoisonMessage
+from taskqueue.protocol import Envelope, decode
+from taskqueue.retry import backoff
+from taskqueue.worker.config import WorkerConfig
+from taskqueue.worker.execute import Executor
+from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.worker.settle import Settler
+from taskqueue.worker.stop import StopFlag
+
+log = logging.getLogger("taskqueue.worker")
+
+
+class Consumer:
+    """One fetch/run/settle loop with its own in-flight record."""
+
+    def __init__(
+        self, *, config: WorkerConfig, broker: Broker, executor: Executor,
+        stop: StopFlag, consumer_id: str,
+    ) -> None:  # fmt: skip
+        self.config = config
+        self.broker = broker
+        self.executor = executor
+        self.stop = stop
+        self.id = consumer_id
+        self.options = executor.options
+        self.settler = Settler(broker=broker, consumer_id=consumer_id, options=self.options, stop=stop)
+        self.settler.finished_hook = executor.finished
+        self.processed = 0
+        self.current: str | None = None
+        self._turn = 0
+        self._outage_since: float | None = None
+        self._due_in: dict[str, float | None] = {}
+
+    def run(self) -> int:
+        """Process messages until asked to stop; return the exit code."""
+        while not self.stop.requested:
+            handled = self.run_once()
+            if not handled and self.config.burst and self.drained():
+                log.info("Queues drained, exiting (burst) consumer=%s", self.id)
+                break
+            if self.config.max_tasks_per_child and self.processed >= self.config.max_tasks_per_child:
+                log.info("Reached max_tasks_per_child=%d, exiting", self.config.max_tasks_per_child)
+                break
+        self.shutdown()
+        return 0
+
+    def run_once(self) -> bool:
+        """Claim a batch, run it, settle it. True if anything was claimed."""
+        batch = self.fetch()
+        if not batch:
+            return False
+        self.process(batch)
+        return True
+
+    def fetch(self) -> list[tuple[str, Claimed]]:
+        """Claim from the queues in order; block on one of them when all are empty."""
+        try:
+            for queue in self.config.queues:
+                claimed = self._claim(queue)
+                if claimed:
+                    return claimed
+            if self.config.burst:
+                return []
+            return self._wait()
+        except BrokerUnavailable as exc:
+            self._outage(exc)
+            return []
+
+    def _claim(self, queue: str, moved: bytes = b"") -> list[tuple[str, Claimed]]:
+        result = self.broker.claim(
+            queue, self.id, max_batch=self.config.max_batch,
+            timeout=self.options.worker_timeout, moved=moved,
+        )  # fmt: skip
+        self._recovered_from_outage()
+        if result.recovered:
+            log.warning("Recovered %d in-flight messages of dead workers queue=%s", result.recovered, queue)
+        self._due_in[queue] = result.due_in
+        return [(queue, claimed) for claimed in result.messages]
+
+    def _wait(self) -> list[tuple[str, Claimed]]:
+        queue = self.config.queues[self._turn % len(self.config.queues)]
+        self._turn += 1
+        timeout = self.config.block_timeout / len(self.config.queues)
+        due = [d for d in self._due_in.values() if d is not None]
+        if due:
+            timeout = min(timeout, max(0.01, min(due)))
+        raw = self.broker.block(queue, self.id, max(0.01, timeout))
+        if raw is None:
+            return []
+        return self._claim(queue, moved=raw)
+
+    def process(self, batch: list[tuple[str, Claimed]]) -> None:
+        """Run a claimed batch in order; hand back what a stop left unstarted."""
+        for index, (queue, claimed) in enumerate(batch):
+            if self.stop.requested:
+                self._requeue(batch[index:])
+                break
+            outcome = self.handle(queue, claimed)  # may replace claimed.raw (legacy)
+            self.settler.add(queue, claimed.raw, outcome)
+            self.processed += 1
+        self.settler.flush()
+
+    def handle(self, queue: str, claimed: Claimed) -> Outcome:
+        """Decode, adopt legacy messages, run; every failure becomes an Outcome."""
+        if claimed.redeliveries >= self.options.max_deliveries:
+            return Poison(f"redelivered {claimed.redeliveries} times")
+        try:
+            envelope = decode(claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue)
+            if envelope.legacy:
+                envelope = self._adopt(queue, claimed, envelope)
+        except PoisonMessage as exc:
+            return Poison(exc.reason)
+        self.current = envelope.id
+        log.info("Task received task_id=%s task=%s queue=%s attempt=%d", envelope.id, envelope.task, queue, envelope.attempt)
+        outcome = self.executor.execute(envelope)
+        self.current = None
+        _log_outcome(outcome)
+        return outcome
+
+    def _adopt(self, queue: str, claimed: Claimed, legacy: Envelope) -> Envelope:
+        envelope = self.executor.adopt_legacy(legacy, claimed.raw)
+        raw = envelope.encode()
+        self.settler.flush()  # adopt rewrites in-flight; keep earlier settles ordered
+        if not self.broker.adopt(queue, self.id, claimed.raw, raw, envelope.id, self.options.result_ttl):
+            raise PoisonMessage("legacy message vanished from in-flight", claimed.raw)
+        object.__setattr__(claimed, "raw", raw)
+        return envelope
+
+    def _requeue(self, rest: list[tuple[str, Claimed]]) -> None:
+        by_queue: dict[str, list[bytes]] = defaultdict(list)
+        for queue, claimed in rest:
+            by_queue[queue].append(claimed.raw)
+        for queue, raws in by_queue.items():
+            moved = self.broker.requeue(queue, self.id, raws)
+            log.info("Returned %d unstarted messages to the head of queue=%s", moved, queue)
+
+    def drained(self) -> bool:
+        """Nothing pending or in flight on any of our queues (scheduled may remain)."""
+        try:
+            stats = [self.broker.stats(queue) for queue in self.config.queues]
+        except BrokerUnavailable:
+            return False
+        return all(s.pending == 0 and s.in_flight == 0 for s in stats)
+
+    def shutdown(self) -> None:
+        self.settler.flush()
+        try:
+            self.broker.deregister(self.config.queues, self.id)
+        except BrokerUnavailable:
+            log.warning("Could not deregister consumer=%s: Redis unavailable", self.id)
+
+    def _outage(self, exc: BrokerUnavailable) -> None:
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+            self._attempt = 0
+            log.error("Redis unavailable, reconnecting with backoff: %s", exc)
+        self._attempt += 1
+        self.stop.wait(backoff(self._attempt, 0.5, 10.0) + 0.05)
+
+    def _recovered_from_outage(self) -> None:
+        if self._outage_since is not None:
+            log.warning("Redis is back after %.1fs", time.monotonic() - self._outage_since)
+            self._outage_since = None
+
+
+def _log_outcome(outcome: Outcome) -> None:
+    match outcome:
+        case Succeeded(envelope=env, duration=duration):
+            log.info("Task succeeded in %.4fs task_id=%s", duration, env.id)
+        case RetryLater(envelope=env, delay=delay, summary=summary):
+            log.warning("Task failed, retrying in %.2fs task_id=%s attempt=%d error=%s", delay, env.id, env.attempt, summary)
+        case Failed(envelope=env, summary=summary, expected=True):
+            log.warning("Task failed, not retried task_id=%s error=%s", env.id, summary)
+        case Failed(envelope=env, summary=summary):
+            log.error("Task failed task_id=%s attempt=%d error=%s", env.id, env.attempt, summary)
+        case Poison():
+            pass  # logged when dead-lettered, with the dead-letter id
+

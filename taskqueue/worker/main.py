@@ -1,0 +1,103 @@
+"""Worker: one runworker process. Builds consumers, runs the pool, stops in order."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from taskqueue import __version__, registry
+from taskqueue.broker import Broker
+from taskqueue.compat import task_backends
+from taskqueue.conf import QueueOptions
+from taskqueue.worker.config import WorkerConfig
+from taskqueue.worker.execute import Executor
+from taskqueue.worker.heartbeat import Heartbeat
+from taskqueue.worker.loop import Consumer
+from taskqueue.worker.pools import PreforkPool, SoloPool, ThreadPool
+from taskqueue.worker.stop import StopFlag, install
+
+log = logging.getLogger("taskqueue.worker")
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.backend = task_backends[config.backend]
+        self.options: QueueOptions = self.backend.config
+        self.name = config.worker_name
+        self.stop = StopFlag()
+        self.tasks: dict[str, Any] = {}
+
+    def connect(self) -> Broker:
+        return Broker.connect(
+            self.options.redis_url,
+            embedded_dir=self.options.embedded_dir,
+            prefix=self.options.key_prefix,
+        )
+
+    def run(self) -> int:
+        """Start, process until stopped (or drained with --burst), exit 0."""
+        self.tasks = registry.tasks(self.options.task_modules)
+        broker = self.connect()
+        broker.ping()
+        self.log_banner(broker)
+        if self.config.pool == "prefork":
+            pool = PreforkPool(
+                self._run_child, self.config.concurrency, self.stop,
+                burst=self.config.burst, grace=self.config.grace,
+            )  # fmt: skip
+            install(self.stop, self.config.grace, on_hard_exit=pool.kill_children)
+            code = pool.run()
+        else:
+            install(self.stop, self.config.grace)
+            code = self._run_in_process(broker)
+        log.info("Worker %s stopped", self.name)
+        return code
+
+    def _run_in_process(self, broker: Broker) -> int:
+        if self.config.pool == "threads":
+            pool: SoloPool | ThreadPool = ThreadPool(lambda cid: self.consumer(broker, cid), self.name, self.config.concurrency)
+        else:
+            pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
+        heartbeat = self.heartbeat(broker, lambda: pool.consumers)
+        heartbeat.beat()
+        heartbeat.start()
+        try:
+            return pool.run()
+        finally:
+            heartbeat.stop()
+            heartbeat.remove()
+
+    def _run_child(self) -> int:
+        broker = self.connect()
+        pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
+        heartbeat = self.heartbeat(broker, lambda: pool.consumers, child=True)
+        heartbeat.beat()
+        heartbeat.start()
+        try:
+            return pool.run()
+        finally:
+            heartbeat.stop()
+            heartbeat.remove()
+
+    def consumer(self, broker: Broker, consumer_id: str) -> Consumer:
+        executor = Executor(tasks=self.tasks, options=self.options, consumer=consumer_id)
+        return Consumer(config=self.config, broker=broker, executor=executor, stop=self.stop, consumer_id=consumer_id)
+
+    def heartbeat(self, broker: Broker, consumers: Any, *, child: bool = False) -> Heartbeat:
+        import os
+
+        name = f"{self.name}/{os.getpid()}" if child else self.name
+        return Heartbeat(
+            broker=broker, name=name, queues=self.config.queues, consumers=consumers,
+            interval=self.options.heartbeat_interval,
+            extra={"pool": self.config.pool, "concurrency": self.config.concurrency},
+        )  # fmt: skip
+
+    def log_banner(self, broker: Broker) -> None:
+        log.info(
+            "taskqueue %s worker %s\n  broker: %s\n  queues: %s\n  pool: %s, concurrency: %d%s\n  tasks:\n%s",
+            __version__, self.name, broker.safe_url, ", ".join(self.config.queues),
+            self.config.pool, self.config.concurrency, " (burst)" if self.config.burst else "",
+            "\n".join(f"    . {path}" for path in sorted(self.tasks)) or "    (none)",
+        )  # fmt: skip

@@ -1,0 +1,40 @@
+"""What running one message can come to. Shared by execute, the loop and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taskqueue.protocol import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    envelope: Envelope
+    value_json: bytes
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    envelope: Envelope
+    error_json: bytes
+    duration: float
+    summary: str
+    expected: bool = False  # e.g. the row is gone: a warning, not an error
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    envelope: Envelope
+    error_json: bytes
+    delay: float
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Poison:
+    reason: str
+    task_id: str = ""
+
+
+Outcome = Succeeded | Failed | RetryLater | Poison

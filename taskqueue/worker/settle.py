@@ -1,0 +1,102 @@
+"""Settler: the only code that records outcomes and releases messages.
+
+Outcomes of a batch are collected and written with one settle script call
+per queue. If Redis is down the call is retried with backoff until it lands
+(dropping an outcome would mean running the task again), unless a hard stop
+ends the process first; then recovery redelivers the messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from taskqueue import results
+from taskqueue.broker import Broker, Settlement
+from taskqueue.compat import TaskResultStatus
+from taskqueue.conf import QueueOptions
+from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.retry import backoff
+from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.worker.stop import StopFlag
+
+log = logging.getLogger("taskqueue.worker")
+PREVIEW_BYTES = 200
+
+
+class Settler:
+    def __init__(self, *, broker: Broker, consumer_id: str, options: QueueOptions, stop: StopFlag) -> None:
+        self.broker = broker
+        self.consumer_id = consumer_id
+        self.options = options
+        self.stop = stop
+        self.pending: dict[str, list[Settlement]] = {}
+        self.finished: list[Outcome] = []
+        self.counts: Counter[str] = Counter()
+        self.finished_hook: Any = None
+
+    def add(self, queue: str, raw: bytes, outcome: Outcome) -> None:
+        self.pending.setdefault(queue, []).append(self._settlement(queue, raw, outcome))
+        self.finished.append(outcome)
+        self.counts[type(outcome).__name__.lower()] += 1
+
+    def flush(self) -> None:
+        """Write every collected outcome; retry through Redis outages."""
+        for queue, items in self.pending.items():
+            self._write(queue, items)
+        self.pending = {}
+        finished, self.finished = self.finished, []
+        if self.finished_hook is not None:
+            for outcome in finished:
+                self.finished_hook(outcome)
+
+    def _write(self, queue: str, items: list[Settlement]) -> None:
+        attempt = 0
+        while True:
+            try:
+                self.broker.settle(queue, self.consumer_id, items, self.options.result_ttl)
+                return
+            except BrokerUnavailable as exc:
+                attempt += 1
+                if attempt == 1:
+                    log.error("Redis unavailable while settling %d outcomes, retrying: %s", len(items), exc)
+                time.sleep(backoff(attempt, 0.5, 10.0) + 0.05)
+
+    def _settlement(self, queue: str, raw: bytes, outcome: Outcome) -> Settlement:
+        match outcome:
+            case Succeeded(envelope=env, value_json=value):
+                return Settlement("done", raw, env.id, TaskResultStatus.SUCCESSFUL, value)
+            case Failed(envelope=env, error_json=error):
+                return Settlement("done", raw, env.id, TaskResultStatus.FAILED, b"", f"error:{env.attempt}", error)
+            case RetryLater(envelope=env, error_json=error, delay=delay):
+                nxt = env.next_attempt().encode()
+                return Settlement("retry", raw, env.id, TaskResultStatus.READY, nxt, f"error:{env.attempt}", error, delay)
+            case Poison(reason=reason, task_id=task_id):
+                return self._dead(queue, raw, reason, task_id)
+        raise AssertionError(outcome)  # pragma: no cover
+
+    def _dead(self, queue: str, raw: bytes, reason: str, task_id: str) -> Settlement:
+        dead_id = secrets.token_hex(8)
+        entry = orjson.dumps(
+            {
+                "id": dead_id,
+                "queue": queue,
+                "reason": reason,
+                "at": time.time(),
+                "task_id": task_id,
+                "size": len(raw),
+                "preview": raw[:PREVIEW_BYTES].decode("utf-8", "replace"),
+            }
+        )
+        log.error("Message dead-lettered dead_id=%s task_id=%s queue=%s reason=%s", dead_id, task_id or "-", queue, reason)
+        error = results.reason_json("taskqueue.exceptions.PoisonMessage", reason) if task_id else b""
+        return Settlement(
+            "dead", raw, task_id, TaskResultStatus.FAILED, entry,
+            "error:dead" if task_id else "", error, 0.0, dead_id,
+        )  # fmt: skip
+

@@ -1,0 +1,161 @@
+"""Shared fixtures: a real Redis (isolated per test), worker processes, polling.
+
+Redis: TEST_REDIS_URL or REDIS_URL when set, else an embedded server started
+for this run under var/test-redis. Each test gets its own key prefix (passed
+to worker subprocesses as TASKQUEUE_KEY_PREFIX) and its keys are deleted after.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    if not url:
+        from taskqueue import embedded
+
+        url = embedded.ensure_running(ROOT / "var" / "test-redis")
+    os.environ["REDIS_URL"] = url
+    os.environ.setdefault("TASKQUEUE_WORKER_TIMEOUT", "2")
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll predicate until it returns something truthy; fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def key_prefix(settings: Any) -> Iterator[str]:
+    """A fresh key prefix for the default backend; its keys are removed after."""
+    from taskqueue import registry
+    from taskqueue.connection import make_client
+
+    prefix = f"t{secrets.token_hex(4)}:"
+    tasks = {alias: dict(params) for alias, params in settings.TASKS.items()}
+    tasks["default"]["OPTIONS"] = {**tasks["default"]["OPTIONS"], "KEY_PREFIX": prefix}
+    settings.TASKS = tasks
+    yield prefix
+    registry.reset()
+    client = make_client(os.environ["REDIS_URL"])
+    for pattern in (f"{prefix}*", f"{{{prefix}*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def backend(key_prefix: str) -> Any:
+    from taskqueue.compat import task_backends
+
+    return task_backends["default"]
+
+
+@pytest.fixture
+def broker(backend: Any) -> Any:
+    return backend.broker
+
+
+@pytest.fixture
+def worker_env(key_prefix: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment for a worker subprocess that shares this test's Redis keys and DB."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        TASKQUEUE_KEY_PREFIX=key_prefix,
+        PYTHONUNBUFFERED="1",
+    )
+    if "django_db_setup" in request.fixturenames or any(
+        m.name == "django_db" for m in request.node.iter_markers()
+    ):
+        env["DATABASE_URL"] = _database_url()
+    return env
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER'] or ''}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
+@pytest.fixture
+def run_command(worker_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run a manage.py command to completion (bounded) with the test's environment."""
+
+    def run(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            manage(*args), env={**worker_env, **(env or {})}, cwd=ROOT,
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+
+    return run
+
+
+class WorkerProcess:
+    """A runworker subprocess; output goes to a file so it never blocks on a pipe."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(
+            manage("runworker", *args), env=env, cwd=ROOT, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    workers: list[WorkerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(workers)}.log"
+        worker = WorkerProcess(list(args), {**worker_env, **(env or {})}, log_path)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

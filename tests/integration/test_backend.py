@@ -1,0 +1,78 @@
+"""RedisBackend through Django's Tasks API against a real Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from taskqueue.backends import enqueue_many
+from taskqueue.compat import InvalidTask, TaskResultDoesNotExist, TaskResultStatus
+from tests import tasks
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_enqueue_pushes_one_message_and_a_ready_result(broker):
+    result = tasks.add.enqueue(2, 3)
+
+    assert result.status == TaskResultStatus.READY
+    assert broker.stats("default").pending == 1
+    fetched = tasks.add.get_result(result.id)
+    assert fetched.status == TaskResultStatus.READY
+    assert fetched.args == [2, 3]
+
+
+def test_arguments_that_are_not_json_are_refused_at_enqueue(broker):
+    with pytest.raises(TypeError, match="Task arguments must be JSON"):
+        tasks.add.enqueue(object(), 1)
+    with pytest.raises(TypeError, match="finite"):
+        tasks.add.enqueue(float("nan"), 1)
+    assert broker.stats("default").pending == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_inside_a_rolled_back_transaction_never_reaches_redis(broker):
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        tasks.add.enqueue(1, 1)
+        assert broker.stats("default").pending == 0
+        raise Rollback
+
+    assert broker.stats("default").pending == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_inside_a_transaction_waits_for_commit(broker):
+    with transaction.atomic():
+        tasks.add.enqueue(1, 1)
+        assert broker.stats("default").pending == 0
+    assert broker.stats("default").pending == 1
+
+
+def test_bulk_enqueue_pushes_everything_in_one_call(broker):
+    results = enqueue_many(tasks.add, [((i, i), {}) for i in range(500)])
+
+    assert len({r.id for r in results}) == 500
+    assert broker.stats("default").pending == 500
+
+
+def test_run_after_and_priority_land_in_their_sets(broker):
+    tasks.add.using(run_after=timedelta(hours=1)).enqueue(1, 2)
+    tasks.high_add.enqueue(1, 2)
+
+    assert broker.stats("default").scheduled == 1
+    assert broker.stats("high").pending == 1
+
+
+def test_unknown_result_id_raises(backend):
+    with pytest.raises(TaskResultDoesNotExist):
+        backend.get_result("nope")
+
+
+def test_unknown_queue_is_refused(backend):
+    with pytest.raises(InvalidTask):
+        tasks.add.using(queue_name="nowhere")

@@ -1,0 +1,79 @@
+"""Module-level tasks the tests enqueue (a worker subprocess imports them too)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from taskqueue.compat import TaskContext, task
+from taskqueue.exceptions import PermanentError
+from taskqueue.policy import options
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def noop() -> None:
+    return None
+
+
+@task(queue_name="high", priority=10)
+def high_add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+async def async_multiply(a: int, b: int) -> int:
+    await asyncio.sleep(0)
+    return a * b
+
+
+@task
+@options(max_retries=2, retry_backoff=0.01, retry_backoff_max=0.02)
+def always_fails(message: str) -> None:
+    raise ValueError(message)
+
+
+@task
+@options(max_retries=0)
+def fails_once_then_gives_up(message: str) -> None:
+    raise RuntimeError(message)
+
+
+@task
+def permanent_failure() -> None:
+    raise PermanentError("cannot ever work")
+
+
+@task
+def returns_unserializable() -> object:
+    return object()
+
+
+@task(takes_context=True)
+def attempt_number(context: TaskContext) -> int:
+    return context.attempt
+
+
+@task
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@task
+@options(time_limit=0.5, max_retries=0)
+def runs_forever() -> None:
+    while True:
+        time.sleep(0.05)
+
+
+@task
+def write_marker(path: str) -> str:
+    with open(path, "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    return path
