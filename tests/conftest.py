@@ -1,7 +1,7 @@
 """Shared fixtures: a real Redis (isolated per test), worker processes, polling.
 
-Redis: TEST_REDIS_URL or REDIS_URL when set, else an embedded server started
-for this run under var/test-redis. Each test gets its own key prefix (passed
+Redis: see tests/settings.py (TEST_REDIS_URL, REDIS_URL or an embedded
+server). Each test gets its own key prefix (passed
 to worker subprocesses as TASKQUEUE_KEY_PREFIX) and its keys are deleted after.
 """
 
@@ -20,16 +20,6 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-    if not url:
-        from taskqueue import embedded
-
-        url = embedded.ensure_running(ROOT / "var" / "test-redis")
-    os.environ["REDIS_URL"] = url
-    os.environ.setdefault("TASKQUEUE_WORKER_TIMEOUT", "2")
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:

@@ -1,11 +1,24 @@
 """Test settings: the demo project plus the test tasks app.
 
-SQLite test databases are files (not memory) so that worker subprocesses
-see the rows the tests create.
+Redis: TEST_REDIS_URL or REDIS_URL when set, else an embedded server for
+the test run under var/test-redis. The URL is put back into the environment
+so worker subprocesses started by the tests share it. SQLite test databases
+are files (not memory) so that those subprocesses see the tests' rows.
 """
 
-from project.settings import *  # noqa: F403
-from project.settings import DATABASES, INSTALLED_APPS, VAR_DIR
+import os
+from pathlib import Path
+
+from taskqueue import embedded
+
+_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+if not _url:
+    _url = embedded.ensure_running(Path(__file__).resolve().parent.parent / "var" / "test-redis")
+os.environ["REDIS_URL"] = _url
+os.environ.setdefault("TASKQUEUE_WORKER_TIMEOUT", "2")
+
+from project.settings import *  # noqa: E402, F403
+from project.settings import DATABASES, INSTALLED_APPS, VAR_DIR  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
 

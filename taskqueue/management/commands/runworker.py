@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from taskqueue.connection import mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.main import Worker
@@ -65,7 +66,7 @@ class Command(BaseCommand):
         try:
             code = worker.run()
         except BrokerUnavailable as exc:
-            raise CommandError(f"cannot reach Redis at {worker.options.redis_url and worker.connect().safe_url or '(embedded)'}: {exc}") from None
+            raise CommandError(f"cannot reach Redis at {mask_url(worker.options.redis_url)}: {exc}") from None
         if code:
             raise CommandError("worker stopped with errors", returncode=code)
 

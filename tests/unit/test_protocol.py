@@ -1,0 +1,105 @@
+"""The wire format: envelopes, the original system's forms, and poison."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskqueue.exceptions import PoisonMessage
+from taskqueue.protocol import Envelope, decode, dumps_json
+
+LIMIT = 1024 * 1024
+
+
+def envelope(**overrides) -> Envelope:
+    fields = {"id": "abc123", "task": "tests.tasks.add", "args": [1, 2], "kwargs": {}, "queue": "default"}
+    return Envelope(**{**fields, **overrides})
+
+
+def test_an_envelope_round_trips():
+    original = envelope(priority=-5, attempt=3, enqueued_at=12.5)
+
+    decoded = decode(original.encode(), max_bytes=LIMIT, queue="default")
+
+    assert decoded == original
+
+
+def test_encoding_starts_with_the_prefix_the_lua_scripts_read():
+    raw = envelope(priority=7).encode()
+
+    assert raw.startswith(b'{"v":1,"id":"abc123","p":7,')
+    assert orjson.loads(raw)["task"] == "tests.tasks.add"
+
+
+def test_a_bare_json_object_is_a_legacy_message():
+    decoded = decode(b'{"recipe_id": 5}', max_bytes=LIMIT, queue="default")
+
+    assert decoded.legacy
+    assert decoded.kwargs == {"recipe_id": 5}
+
+
+def test_str_of_a_dict_is_a_legacy_message():
+    decoded = decode(str({"recipe_id": 5}).encode(), max_bytes=LIMIT, queue="default")
+
+    assert decoded.legacy
+    assert decoded.kwargs == {"recipe_id": 5}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "not an object"),
+        (b'"text"', "not an object"),
+        (b'{"v": 2, "id": "x"}', "unsupported protocol version"),
+        (b'{"v": 1, "id": "x", "p": 0}', "no 'task' field"),
+        (b"{'recipe_id': __import__('os').system('true')}", "unreadable legacy message"),
+        (b"{'a': " * 40 + b"1" + b"}" * 40, "unreadable legacy message"),
+    ],
+)
+def test_poison_messages_say_why(raw, reason):
+    with pytest.raises(PoisonMessage, match=reason) as caught:
+        decode(raw, max_bytes=LIMIT, queue="default")
+    assert caught.value.raw == raw
+
+
+def test_a_message_over_the_size_limit_is_poison():
+    with pytest.raises(PoisonMessage, match="over 10"):
+        decode(b'{"recipe_id": 5}', max_bytes=10, queue="default")
+
+
+def test_wrong_field_types_and_unsafe_ids_are_poison():
+    good = orjson.loads(envelope().encode())
+    for field, value in [("args", {}), ("attempt", True), ("id", "../../x"), ("p", 1000)]:
+        with pytest.raises(PoisonMessage):
+            decode(orjson.dumps({**good, field: value}), max_bytes=LIMIT, queue="default")
+
+
+def test_dumps_json_refuses_what_json_cannot_carry():
+    for value in [object(), float("inf"), {1: "int key"}, [float("nan")]]:
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            dumps_json(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_are_an_envelope_or_poison(raw):
+    try:
+        result = decode(raw, max_bytes=LIMIT, queue="default")
+    except PoisonMessage as exc:
+        assert exc.reason
+    else:
+        assert isinstance(result, Envelope)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=512))
+def test_arbitrary_text_is_an_envelope_or_poison(text):
+    for raw in (text.encode(), ("{'" + text).encode()):
+        try:
+            decode(raw, max_bytes=LIMIT, queue="default")
+        except PoisonMessage:
+            pass
