@@ -141,13 +141,14 @@ class Broker:
 
     @translate_errors
     def claim(
-        self, queue: str, consumer: str, *, max_batch: int, timeout: float, moved: bytes = b""
+        self, queue: str, consumer: str, *, max_batch: int, timeout: float,
+        moved: bytes = b"", reset: bool = False,
     ) -> ClaimResult:
         """Atomically move up to max_batch messages into this consumer's in-flight list."""
         k = self.keys(queue)
         reply = self._scripts["claim"](
             keys=[k.pending, k.prio, k.scheduled, k.inflight(consumer), k.consumers, k.redelivered],
-            args=[consumer, max_batch, k.result_prefix, timeout, k.tag + ":inflight:", WAKE, moved],
+            args=[consumer, max_batch, k.result_prefix, timeout, k.tag + ":inflight:", WAKE, moved, int(reset)],
         )
         messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(2, len(reply), 2)]
         due_in = float(reply[1]) if reply[1] else None

@@ -3,7 +3,9 @@
 -- KEYS[5] consumers zset, KEYS[6] redelivered hash
 -- ARGV[1] consumer id, ARGV[2] max batch, ARGV[3] result key prefix,
 -- ARGV[4] worker timeout seconds, ARGV[5] inflight key prefix, ARGV[6] wake token,
--- ARGV[7] a message BLMOVE already put in my inflight ('' if none)
+-- ARGV[7] a message BLMOVE already put in my inflight ('' if none),
+-- ARGV[8] '1' after a connection error: whatever else my inflight holds was
+--         claimed by a call whose reply was lost, so it goes back to the head
 -- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -34,6 +36,17 @@ for _, msg in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 
   else
     redis.call('RPUSH', KEYS[1], msg)
   end
+end
+
+if ARGV[8] == '1' then
+  local mine = redis.call('LRANGE', KEYS[4], 0, -1)
+  redis.call('DEL', KEYS[4])
+  local kept = false
+  for i = #mine, 1, -1 do
+    if mine[i] == moved and not kept then kept = true
+    elseif mine[i] ~= wake then redis.call('LPUSH', KEYS[1], mine[i]) end
+  end
+  if kept then redis.call('RPUSH', KEYS[4], moved) end
 end
 
 local claimed = {}

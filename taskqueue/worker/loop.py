@@ -51,6 +51,9 @@ class Consumer:
         self._turn = 0
         self._outage_since: float | None = None
         self._due_in: dict[str, float | None] = {}
+        # Queues where a claim or BLMOVE may have run without us seeing the
+        # reply; the next claim hands anything stranded in-flight back.
+        self._unsure: set[str] = set()
 
     def run(self) -> int:
         """Process messages until asked to stop; return the exit code."""
@@ -84,6 +87,7 @@ class Consumer:
                 return []
             return self._wait()
         except BrokerUnavailable as exc:
+            self._unsure.update(self.config.queues)
             self._outage(exc)
             return []
 
@@ -91,7 +95,9 @@ class Consumer:
         result = self.broker.claim(
             queue, self.id, max_batch=self.config.max_batch,
             timeout=self.options.worker_timeout, moved=moved,
+            reset=queue in self._unsure,
         )  # fmt: skip
+        self._unsure.discard(queue)
         self._recovered_from_outage()
         if result.recovered:
             log.warning("Recovered %d in-flight messages of dead workers queue=%s", result.recovered, queue)
@@ -123,10 +129,10 @@ class Consumer:
 
     def handle(self, queue: str, claimed: Claimed) -> Outcome:
         """Decode, adopt legacy messages, run; every failure becomes an Outcome."""
-        if claimed.redeliveries >= self.options.max_deliveries:
-            return Poison(f"redelivered {claimed.redeliveries} times")
         try:
             envelope = decode(claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue)
+            if claimed.redeliveries >= self.options.max_deliveries:
+                return Poison(f"redelivered {claimed.redeliveries} times", envelope.id)
             if envelope.legacy:
                 envelope = self._adopt(queue, claimed, envelope)
         except PoisonMessage as exc:

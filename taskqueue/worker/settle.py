@@ -60,6 +60,8 @@ class Settler:
         while True:
             try:
                 self.broker.settle(queue, self.consumer_id, items, self.options.result_ttl)
+                if attempt:
+                    log.warning("Redis is back; settled %d outcomes", len(items))
                 return
             except BrokerUnavailable as exc:
                 attempt += 1
