@@ -12,6 +12,7 @@ from typing import Any
 
 import dj_database_url
 import django
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TASKQUEUE_VAR_DIR", BASE_DIR / "var"))
@@ -44,10 +45,15 @@ def database_config(url: str | None) -> dict[str, Any]:
     process and several workers can write at once without "database is locked".
     """
     if url:
-        config: dict[str, Any] = dj_database_url.parse(url, conn_max_age=0)
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+        )
     else:
         VAR_DIR.mkdir(parents=True, exist_ok=True)  # sqlite3 cannot create the folder
-        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}
+        config = {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+        }
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config.setdefault("OPTIONS", {}).update(
             {
@@ -65,7 +71,7 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
     "insecure-dev-key-change-me" if DEBUG else ""
 )
 if not SECRET_KEY:
-    raise django.core.exceptions.ImproperlyConfigured(
+    raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false"
     )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -149,5 +155,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django_tasks": {"level": "WARNING"}, "django.tasks": {"level": "WARNING"}},
+    "loggers": {
+        "django_tasks": {"level": "WARNING"},
+        "django.tasks": {"level": "WARNING"},
+    },
 }

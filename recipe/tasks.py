@@ -25,11 +25,17 @@ def process_recipe(context: TaskContext, recipe_id: int) -> dict[str, object]:
     with once_per_task(context.task_result.id) as first:
         recipe = Recipe.objects.select_for_update().get(id=recipe_id)
         if not first:
-            log.info("Recipe %s already processed by task %s", recipe_id, context.task_result.id)
+            log.info(
+                "Recipe %s already processed by task %s",
+                recipe_id,
+                context.task_result.id,
+            )
             return {"recipe_id": recipe_id, "duplicate": True}
         fields = derived_fields(recipe.name, recipe.ingredients, recipe.instructions)
         Recipe.objects.filter(id=recipe_id).update(
-            **fields, processed_count=F("processed_count") + 1, processed_at=timezone.now()
+            **fields,
+            processed_count=F("processed_count") + 1,
+            processed_at=timezone.now(),
         )
     log.info("Task processed for %s", recipe.name)
     return {"recipe_id": recipe_id, **fields}

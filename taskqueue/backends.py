@@ -45,7 +45,9 @@ class RedisBackend(BaseTaskBackend):
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
         self.config = QueueOptions.from_options(self.options)
-        self.queue_names = list(dict.fromkeys(params.get("QUEUES") or [DEFAULT_TASK_QUEUE_NAME]))
+        self.queue_names = list(
+            dict.fromkeys(params.get("QUEUES") or [DEFAULT_TASK_QUEUE_NAME])
+        )
         self._broker: Broker | None = None
         self._validated: dict[Any, bool] = {}
 
@@ -66,7 +68,9 @@ class RedisBackend(BaseTaskBackend):
             object.__setattr__(task, "run_after", timezone.now() + task.run_after)
         super().validate_task(task)
 
-    def enqueue(self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> TaskResult:
+    def enqueue(
+        self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> TaskResult[Any]:
         """Queue one call; raises TypeError if the arguments are not JSON."""
         result, item = self._prepare(task, args, kwargs)
         self._push(task.queue_name, [item])
@@ -75,7 +79,7 @@ class RedisBackend(BaseTaskBackend):
 
     def enqueue_many(
         self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
-    ) -> list[TaskResult]:
+    ) -> list[TaskResult[Any]]:
         """Queue many calls of one task in one Redis round trip (after commit)."""
         prepared = [self._prepare(task, args, kwargs) for args, kwargs in calls]
         if prepared:
@@ -84,23 +88,29 @@ class RedisBackend(BaseTaskBackend):
             task_enqueued.send(sender=type(self), task_result=result)
         return [result for result, _ in prepared]
 
-    def get_result(self, result_id: str) -> TaskResult:
-        record = self.broker.result_record(result_id, self.queue_names) if result_id else None
+    def get_result(self, result_id: str) -> TaskResult[Any]:
+        record = (
+            self.broker.result_record(result_id, self.queue_names)
+            if result_id
+            else None
+        )
         if record is None or b"msg" not in record:
             raise TaskResultDoesNotExist(result_id)
         path = _task_path(record[b"msg"])
         task = registry.tasks(self.config.task_modules).get(path)
         if task is None:
-            raise TaskResultDoesNotExist(f"{result_id} (task {path!r} is not registered)")
+            raise TaskResultDoesNotExist(
+                f"{result_id} (task {path!r} is not registered)"
+            )
         envelope = _envelope_fields(record[b"msg"])
         bound = task.using(
             queue_name=envelope["queue"], priority=envelope["p"], backend=self.alias
         )
-        return results.build(result_id, record, bound, self.alias)
+        return results.build(result_id, record, task=bound, alias=self.alias)
 
     def _prepare(
         self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
-    ) -> tuple[TaskResult, Item]:
+    ) -> tuple[TaskResult[Any], Item]:
         if task not in self._validated:
             self.validate_task(task)
             if len(self._validated) > 1000:  # many one-off .using(run_after=...) tasks
@@ -128,7 +138,7 @@ class RedisBackend(BaseTaskBackend):
         delay = 0.0
         if task.run_after is not None:
             delay = max(0.0, task.run_after.timestamp() - now)
-        result = TaskResult(
+        result: TaskResult[Any] = TaskResult(
             task=task, id=task_id, status=TaskResultStatus.READY,
             enqueued_at=datetime.fromtimestamp(now, tz=UTC), started_at=None,
             finished_at=None, last_attempted_at=None, args=args, kwargs=kwargs,
@@ -157,9 +167,11 @@ def _task_path(raw: bytes) -> str:
 
 def enqueue_many(
     task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
-) -> list[TaskResult]:
+) -> list[TaskResult[Any]]:
     """Bulk-enqueue calls of ``task`` on its backend (one round trip)."""
     backend = task.get_backend()
     if not isinstance(backend, RedisBackend):
-        raise InvalidTask(f"enqueue_many needs a RedisBackend, not {type(backend).__name__}")
+        raise InvalidTask(
+            f"enqueue_many needs a RedisBackend, not {type(backend).__name__}"
+        )
     return backend.enqueue_many(task, calls)

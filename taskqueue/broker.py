@@ -131,7 +131,9 @@ class Broker:
         return bool(self.client.ping())
 
     @translate_errors
-    def enqueue(self, queue: str, items: Sequence[tuple[str, int, float, int, bytes]]) -> None:
+    def enqueue(
+        self, queue: str, items: Sequence[tuple[str, int, float, int, bytes]]
+    ) -> None:
         """Push messages (id, priority, delay, result ttl, raw) and their READY records."""
         k = self.keys(queue)
         argv: list[Any] = [k.result_prefix, WAKE]
@@ -141,16 +143,40 @@ class Broker:
 
     @translate_errors
     def claim(
-        self, queue: str, consumer: str, *, max_batch: int, timeout: float,
-        moved: bytes = b"", reset: bool = False,
+        self,
+        queue: str,
+        consumer: str,
+        *,
+        max_batch: int,
+        timeout: float,
+        moved: bytes = b"",
+        reset: bool = False,
     ) -> ClaimResult:
         """Atomically move up to max_batch messages into this consumer's in-flight list."""
         k = self.keys(queue)
         reply = self._scripts["claim"](
-            keys=[k.pending, k.prio, k.scheduled, k.inflight(consumer), k.consumers, k.redelivered],
-            args=[consumer, max_batch, k.result_prefix, timeout, k.tag + ":inflight:", WAKE, moved, int(reset)],
+            keys=[
+                k.pending,
+                k.prio,
+                k.scheduled,
+                k.inflight(consumer),
+                k.consumers,
+                k.redelivered,
+            ],
+            args=[
+                consumer,
+                max_batch,
+                k.result_prefix,
+                timeout,
+                k.tag + ":inflight:",
+                WAKE,
+                moved,
+                int(reset),
+            ],
         )
-        messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(2, len(reply), 2)]
+        messages = [
+            Claimed(reply[i], int(reply[i + 1])) for i in range(2, len(reply), 2)
+        ]
         due_in = float(reply[1]) if reply[1] else None
         return ClaimResult(messages=messages, recovered=int(reply[0]), due_in=due_in)
 
@@ -164,13 +190,22 @@ class Broker:
         return raw
 
     @translate_errors
-    def settle(self, queue: str, consumer: str, items: Iterable[Settlement], ttl: int) -> int:
+    def settle(
+        self, queue: str, consumer: str, items: Iterable[Settlement], *, ttl: int
+    ) -> int:
         """Record each outcome and release its message, atomically per call."""
         k = self.keys(queue)
         argv: list[Any] = [consumer, k.result_prefix]
         for item in items:
             argv.extend(item.argv(ttl))
-        keys = [k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index, k.dead + ":raw"]
+        keys = [
+            k.inflight(consumer),
+            k.scheduled,
+            k.redelivered,
+            k.dead,
+            k.dead_index,
+            k.dead + ":raw",
+        ]
         return int(self._scripts["settle"](keys=keys, args=argv))
 
     @translate_errors
@@ -186,7 +221,16 @@ class Broker:
         )
 
     @translate_errors
-    def adopt(self, queue: str, consumer: str, raw: bytes, envelope: bytes, task_id: str, ttl: int) -> bool:
+    def adopt(
+        self,
+        queue: str,
+        consumer: str,
+        *,
+        raw: bytes,
+        envelope: bytes,
+        task_id: str,
+        ttl: int,
+    ) -> bool:
         """Swap a legacy message for its envelope in this consumer's in-flight list."""
         k = self.keys(queue)
         return bool(
@@ -200,7 +244,9 @@ class Broker:
     def heartbeat(self, queues: Iterable[str], consumer: str) -> None:
         """Mark the consumer alive in each queue, on the server's clock."""
         for queue in queues:
-            self._scripts["heartbeat"](keys=[self.keys(queue).consumers], args=[consumer])
+            self._scripts["heartbeat"](
+                keys=[self.keys(queue).consumers], args=[consumer]
+            )
 
     @translate_errors
     def deregister(self, queues: Iterable[str], consumer: str) -> None:
@@ -211,10 +257,14 @@ class Broker:
                 self.client.zrem(k.consumers, consumer)
 
     @translate_errors
-    def result_record(self, task_id: str, queues: Iterable[str]) -> dict[bytes, bytes] | None:
+    def result_record(
+        self, task_id: str, queues: Iterable[str]
+    ) -> dict[bytes, bytes] | None:
         """The raw result hash of a task, looked up in each queue's slot."""
         for queue in queues:
-            record: dict[bytes, bytes] = self.client.hgetall(self.keys(queue).result(task_id))
+            record: dict[bytes, bytes] = self.client.hgetall(
+                self.keys(queue).result(task_id)
+            )
             if record:
                 return record
         return None
@@ -237,7 +287,9 @@ class Broker:
         return QueueStats(queue, pending + prio, sum(inflight), scheduled, dead)
 
     @translate_errors
-    def dead_letters(self, queue: str, limit: int = 100) -> list[tuple[str, bytes, bytes]]:
+    def dead_letters(
+        self, queue: str, limit: int = 100
+    ) -> list[tuple[str, bytes, bytes]]:
         """Newest first: (dead-letter id, entry JSON, raw message)."""
         k = self.keys(queue)
         ids = [i.decode() for i in self.client.zrevrange(k.dead_index, 0, limit - 1)]
@@ -245,11 +297,17 @@ class Broker:
             return []
         entries = self.client.hmget(k.dead, ids)
         raws = self.client.hmget(k.dead + ":raw", ids)
-        return [(i, e, r) for i, e, r in zip(ids, entries, raws, strict=True) if e is not None]
+        return [
+            (i, e, r)
+            for i, e, r in zip(ids, entries, raws, strict=True)
+            if e is not None
+        ]
 
     @translate_errors
     def dead_letter_ids(self, queue: str) -> list[str]:
-        return [i.decode() for i in self.client.zrange(self.keys(queue).dead_index, 0, -1)]
+        return [
+            i.decode() for i in self.client.zrange(self.keys(queue).dead_index, 0, -1)
+        ]
 
     @translate_errors
     def dead_action(self, queue: str, action: str, ids: Sequence[str]) -> int:

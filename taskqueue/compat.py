@@ -1,9 +1,17 @@
-"""The one place that chooses Django's Tasks API: built-in (6.x) or the backport."""
+"""The one place that chooses Django's Tasks API: built-in (6.x) or the backport.
+
+mypy runs on the Django 5.2 leg, so it reads the backport's types; at run
+time Django >= 6.0 uses its own ``django.tasks``.
+"""
 
 from __future__ import annotations
 
-try:  # Django >= 6.0
-    from django.tasks import (  # type: ignore[import-not-found,unused-ignore]
+from typing import TYPE_CHECKING
+
+import django
+
+if TYPE_CHECKING or django.VERSION < (6, 0):
+    from django_tasks import (
         DEFAULT_TASK_QUEUE_NAME,
         TaskContext,
         TaskResult,
@@ -12,24 +20,13 @@ try:  # Django >= 6.0
         task,
         task_backends,
     )
-    from django.tasks.backends.base import (  # type: ignore[import-not-found,unused-ignore]
-        BaseTaskBackend,
-    )
-    from django.tasks.base import (  # type: ignore[import-not-found,unused-ignore]
-        Task,
-        TaskError,
-    )
-    from django.tasks.exceptions import (  # type: ignore[import-not-found,unused-ignore]
-        InvalidTask,
-        TaskResultDoesNotExist,
-    )
-    from django.tasks.signals import (  # type: ignore[import-not-found,unused-ignore]
-        task_enqueued,
-        task_finished,
-        task_started,
-    )
-except ImportError:  # Django 5.2 with the django-tasks backport
-    from django_tasks import (  # type: ignore[no-redef,unused-ignore]
+    from django_tasks.backends.base import BaseTaskBackend
+    from django_tasks.base import Task, TaskError
+    from django_tasks.exceptions import InvalidTaskError as InvalidTask
+    from django_tasks.exceptions import TaskResultDoesNotExist
+    from django_tasks.signals import task_enqueued, task_finished, task_started
+else:  # Django >= 6.0
+    from django.tasks import (
         DEFAULT_TASK_QUEUE_NAME,
         TaskContext,
         TaskResult,
@@ -38,21 +35,10 @@ except ImportError:  # Django 5.2 with the django-tasks backport
         task,
         task_backends,
     )
-    from django_tasks.backends.base import (  # type: ignore[no-redef,unused-ignore]
-        BaseTaskBackend,
-    )
-    from django_tasks.base import Task, TaskError  # type: ignore[no-redef,unused-ignore]
-    from django_tasks.exceptions import (  # type: ignore[no-redef,unused-ignore]
-        InvalidTaskError as InvalidTask,
-    )
-    from django_tasks.exceptions import (  # type: ignore[no-redef,unused-ignore]
-        TaskResultDoesNotExist,
-    )
-    from django_tasks.signals import (  # type: ignore[no-redef,unused-ignore]
-        task_enqueued,
-        task_finished,
-        task_started,
-    )
+    from django.tasks.backends.base import BaseTaskBackend
+    from django.tasks.base import Task, TaskError
+    from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+    from django.tasks.signals import task_enqueued, task_finished, task_started
 
 __all__ = [
     "DEFAULT_TASK_QUEUE_NAME",

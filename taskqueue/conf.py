@@ -43,7 +43,9 @@ class QueueOptions:
             values[name] = tuple(value) if name == "task_modules" else value
         env_timeout = os.environ.get("TASKQUEUE_WORKER_TIMEOUT")
         if env_timeout:
-            values["worker_timeout"] = _positive("TASKQUEUE_WORKER_TIMEOUT", env_timeout)
+            values["worker_timeout"] = _positive(
+                "TASKQUEUE_WORKER_TIMEOUT", env_timeout
+            )
         result = cls(**values)
         result.validate()
         return result

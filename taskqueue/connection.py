@@ -62,7 +62,7 @@ def _cluster_client(url: str, **options: Any) -> RedisCluster:
     nodes = []
     for hostport in parts.netloc.rsplit("@", 1)[-1].split(","):
         host, _, port = hostport.partition(":")
-        nodes.append(ClusterNode(host, int(port or 6379)))
+        nodes.append(ClusterNode(host, int(port or 6379)))  # type: ignore[no-untyped-call]
     options.pop("health_check_interval", None)
     return RedisCluster(
         startup_nodes=nodes,

@@ -9,8 +9,8 @@ lock makes two processes starting at the same moment agree on one server.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-
 import subprocess
 import time
 from pathlib import Path
@@ -91,10 +91,8 @@ def stop(directory: Path) -> bool:
     if not is_running(directory):
         return False
     client = redis.Redis(unix_socket_path=str(socket_path(directory)))
-    try:
+    with contextlib.suppress(redis.ConnectionError):  # SHUTDOWN drops the connection
         client.shutdown(nosave=False)
-    except redis.ConnectionError:
-        pass  # SHUTDOWN closes the connection by design
     pid_file = directory / "redis.pid"
     deadline = time.monotonic() + START_TIMEOUT
     while pid_file.exists() and time.monotonic() < deadline:

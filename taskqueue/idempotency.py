@@ -19,10 +19,6 @@ from django.db import IntegrityError, transaction
 from taskqueue.models import TaskRecord
 
 
-class AlreadyDone(Exception):  # noqa: N818 (a signal, not an error)
-    """Raised inside once_per_task when the id was already recorded."""
-
-
 @contextmanager
 def once_per_task(task_id: str, using: str | None = None) -> Iterator[bool]:
     """Yield True and commit with the body if this id is new; yield False if done.

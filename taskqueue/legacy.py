@@ -27,7 +27,7 @@ def parse_literal(text: str) -> Any:
     return _value(tree.body, depth=0)
 
 
-def _value(node: ast.AST, depth: int) -> Any:  # noqa: PLR0911 (one return per node kind)
+def _value(node: ast.AST, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ValueError(f"literal nested deeper than {MAX_DEPTH}")
     if isinstance(node, ast.Constant):

@@ -129,7 +129,9 @@ def decode(raw: bytes, *, max_bytes: int, queue: str) -> Envelope:
         raise PoisonMessage("message is not UTF-8", raw) from None
     value = _parse(text, raw)
     if not isinstance(value, dict):
-        raise PoisonMessage(f"message is a JSON {type(value).__name__}, not an object", raw)
+        raise PoisonMessage(
+            f"message is a JSON {type(value).__name__}, not an object", raw
+        )
     if "v" not in value:
         return Envelope(id="", task="", args=[], kwargs=value, queue=queue, legacy=True)
     return _envelope(value, raw)
@@ -161,7 +163,7 @@ def _envelope(value: dict[str, Any], raw: bytes) -> Envelope:
             raise PoisonMessage(f"envelope field {name!r} has the wrong type", raw)
     if not ID_RE.fullmatch(value["id"]):
         raise PoisonMessage("envelope id is not 1-63 letters, digits, - or _", raw)
-    if not -100 <= value["p"] <= 100:  # noqa: PLR2004 (Django's priority range)
+    if not -100 <= value["p"] <= 100:
         raise PoisonMessage("envelope priority is outside -100..100", raw)
     return Envelope(
         id=value["id"],

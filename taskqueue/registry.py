@@ -22,8 +22,8 @@ _tasks: dict[str, Any] | None = None
 
 
 def _is_task(value: object) -> bool:
-    return isinstance(value, Task) or type(value).__name__ == "Task" and hasattr(
-        value, "module_path"
+    return isinstance(value, Task) or (
+        type(value).__name__ == "Task" and hasattr(value, "module_path")
     )
 
 
@@ -53,7 +53,7 @@ def discover(extra_modules: Iterable[str] = ()) -> dict[str, Any]:
 
 def tasks(extra_modules: Iterable[str] = ()) -> dict[str, Any]:
     """The cached registry (discovered once per process)."""
-    global _tasks  # noqa: PLW0603 (process-wide cache, reset by tests)
+    global _tasks
     if _tasks is None:
         with _lock:
             if _tasks is None:
@@ -67,5 +67,5 @@ def register(task: Any) -> None:
 
 
 def reset() -> None:
-    global _tasks  # noqa: PLW0603
+    global _tasks
     _tasks = None

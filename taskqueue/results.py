@@ -63,14 +63,16 @@ def errors(record: dict[bytes, bytes]) -> list[dict[str, Any]]:
     return [error for _, error in sorted(items, key=lambda item: item[0])]
 
 
-def build(task_id: str, record: dict[bytes, bytes], task: Any, alias: str) -> TaskResult:
+def build(
+    task_id: str, record: dict[bytes, bytes], *, task: Any, alias: str
+) -> TaskResult[Any]:
     """A Django TaskResult from a stored record and the (registered) task."""
     envelope = orjson.loads(record[b"msg"])
     status = TaskResultStatus(record.get(b"status", b"READY").decode())
     worker_ids = [w for w in record.get(b"worker_ids", b"").decode().split(",") if w]
     if status == TaskResultStatus.RUNNING and b"worker" in record:
         worker_ids.append(record[b"worker"].decode())
-    result = TaskResult(
+    result: TaskResult[Any] = TaskResult(
         task=task,
         id=task_id,
         status=status,

@@ -22,7 +22,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05
+) -> Any:
     """Poll predicate until it returns something truthy; fail after timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -96,10 +98,14 @@ def manage(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def run_command(worker_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+def run_command(
+    worker_env: dict[str, str],
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run a manage.py command to completion (bounded) with the test's environment."""
 
-    def run(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             manage(*args), env={**worker_env, **(env or {})}, cwd=ROOT,
             capture_output=True, text=True, timeout=timeout, check=False,
@@ -137,7 +143,9 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def start_worker(
+    worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
     workers: list[WorkerProcess] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> WorkerProcess:

@@ -12,14 +12,28 @@ import orjson
 from taskqueue.protocol import Envelope
 
 
-def envelope_bytes(task: str, *, args: list | None = None, kwargs: dict | None = None, task_id: str = "m1") -> bytes:
+def envelope_bytes(
+    task: str,
+    *,
+    args: list | None = None,
+    kwargs: dict | None = None,
+    task_id: str = "m1",
+) -> bytes:
     return Envelope(
-        id=task_id, task=task, args=args or [], kwargs=kwargs or {}, queue="default", enqueued_at=1.0
+        id=task_id,
+        task=task,
+        args=args or [],
+        kwargs=kwargs or {},
+        queue="default",
+        enqueued_at=1.0,
     ).encode()
 
 
 def dead_reasons(broker, queue: str = "default") -> list[str]:
-    return [orjson.loads(entry)["reason"] for _, entry, _ in broker.dead_letters(queue, limit=1000)]
+    return [
+        orjson.loads(entry)["reason"]
+        for _, entry, _ in broker.dead_letters(queue, limit=1000)
+    ]
 
 
 def free_port() -> int:

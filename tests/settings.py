@@ -13,7 +13,9 @@ from taskqueue import embedded
 
 _url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
 if not _url:
-    _url = embedded.ensure_running(Path(__file__).resolve().parent.parent / "var" / "test-redis")
+    _url = embedded.ensure_running(
+        Path(__file__).resolve().parent.parent / "var" / "test-redis"
+    )
 os.environ["REDIS_URL"] = _url
 os.environ.setdefault("TASKQUEUE_WORKER_TIMEOUT", "2")
 
@@ -23,6 +25,7 @@ from project.settings import DATABASES, INSTALLED_APPS, VAR_DIR  # noqa: E402
 INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # One file per test run, so runs side by side never share a database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

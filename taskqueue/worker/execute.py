@@ -44,7 +44,9 @@ SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {
     int: (int,), float: (int, float), str: (str,), bool: (bool,),
     list: (list,), dict: (dict,),
 }  # fmt: skip
-SIMPLE_TYPES.update({kind.__name__: types for kind, types in list(SIMPLE_TYPES.items())})
+SIMPLE_TYPES.update(
+    {kind.__name__: types for kind, types in list(SIMPLE_TYPES.items())}
+)
 
 
 class Executor:
@@ -94,13 +96,23 @@ class Executor:
             task_started.send(sender=type(task.get_backend()), task_result=result)
             with self._time_limit(policy.time_limit):
                 if task.takes_context:
-                    value = task.call(TaskContext(task_result=result), *envelope.args, **envelope.kwargs)
+                    value = task.call(
+                        TaskContext(task_result=result),
+                        *envelope.args,
+                        **envelope.kwargs,
+                    )
                 else:
                     value = task.call(*envelope.args, **envelope.kwargs)
         except (ObjectDoesNotExist, PermanentError) as exc:
-            return Failed(envelope, results.error_json(exc), _since(started), _summary(exc), expected=True)
+            return Failed(
+                envelope,
+                results.error_json(exc),
+                _since(started),
+                _summary(exc),
+                expected=True,
+            )
         except Exception as exc:  # noqa: BLE001 (the task boundary: any error is an outcome)
-            return self._failure(envelope, policy, exc, _since(started))
+            return self._failure(envelope, policy, exc=exc, duration=_since(started))
         finally:
             close_old_connections()
         return self._success(envelope, value, _since(started))
@@ -109,13 +121,20 @@ class Executor:
         try:
             return Succeeded(envelope, dumps_json(value), duration)
         except TypeError as exc:
-            error = results.reason_json("taskqueue.exceptions.ResultNotSerializable", f"{NOT_SERIALIZABLE}: {exc}")
+            error = results.reason_json(
+                "taskqueue.exceptions.ResultNotSerializable",
+                f"{NOT_SERIALIZABLE}: {exc}",
+            )
             return Failed(envelope, error, duration, NOT_SERIALIZABLE)
 
-    def _failure(self, envelope: Envelope, policy: TaskPolicy, exc: Exception, duration: float) -> Outcome:
+    def _failure(
+        self, envelope: Envelope, policy: TaskPolicy, *, exc: Exception, duration: float
+    ) -> Outcome:
         error = results.error_json(exc)
         if envelope.attempt <= policy.max_retries:
-            delay = backoff(envelope.attempt, policy.retry_backoff, policy.retry_backoff_max)
+            delay = backoff(
+                envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
+            )
             return RetryLater(envelope, error, delay, _summary(exc))
         return Failed(envelope, error, duration, _summary(exc))
 
@@ -133,12 +152,16 @@ class Executor:
         object.__setattr__(result, "finished_at", datetime.now(tz=UTC))
         if isinstance(outcome, Failed):
             error = orjson.loads(outcome.error_json)
-            result.errors.append(TaskError(exception_class_path=error["class"], traceback=error["traceback"]))
+            result.errors.append(
+                TaskError(
+                    exception_class_path=error["class"], traceback=error["traceback"]
+                )
+            )
         elif value is not None:
             object.__setattr__(result, "_return_value", orjson.loads(value))
         task_finished.send(sender=type(task.get_backend()), task_result=result)
 
-    def _task_result(self, task: Any, envelope: Envelope) -> TaskResult:
+    def _task_result(self, task: Any, envelope: Envelope) -> TaskResult[Any]:
         now = datetime.now(tz=UTC)
         return TaskResult(
             task=task, id=envelope.id, status=TaskResultStatus.RUNNING,
@@ -167,7 +190,9 @@ class Executor:
             signal.signal(signal.SIGALRM, previous)
 
 
-def check_arguments(signature: inspect.Signature, takes_context: bool, envelope: Envelope) -> str:
+def check_arguments(
+    signature: inspect.Signature, takes_context: bool, envelope: Envelope
+) -> str:
     """Why these arguments cannot call the task ('' when they can)."""
     args: list[Any] = [None, *envelope.args] if takes_context else envelope.args
     try:
@@ -178,9 +203,13 @@ def check_arguments(signature: inspect.Signature, takes_context: bool, envelope:
         expected = SIMPLE_TYPES.get(signature.parameters[name].annotation)
         if name == "context" and takes_context:
             continue
-        if expected and (not isinstance(value, expected) or _bool_for_number(value, expected)):
+        if expected and (
+            not isinstance(value, expected) or _bool_for_number(value, expected)
+        ):
             annotation = signature.parameters[name].annotation
-            return f"{name}={value!r} is not {getattr(annotation, '__name__', annotation)}"
+            return (
+                f"{name}={value!r} is not {getattr(annotation, '__name__', annotation)}"
+            )
     return ""
 
 
@@ -194,4 +223,3 @@ def _since(started: float) -> float:
 
 def _summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-

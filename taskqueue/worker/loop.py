@@ -44,7 +44,9 @@ class Consumer:
         self.stop = stop
         self.id = consumer_id
         self.options = executor.options
-        self.settler = Settler(broker=broker, consumer_id=consumer_id, options=self.options, stop=stop)
+        self.settler = Settler(
+            broker=broker, consumer_id=consumer_id, options=self.options, stop=stop
+        )
         self.settler.finished_hook = executor.finished
         self.processed = 0
         self.current: str | None = None
@@ -62,8 +64,14 @@ class Consumer:
             if not handled and self.config.burst and self.drained():
                 log.info("Queues drained, exiting (burst) consumer=%s", self.id)
                 break
-            if self.config.max_tasks_per_child and self.processed >= self.config.max_tasks_per_child:
-                log.info("Reached max_tasks_per_child=%d, exiting", self.config.max_tasks_per_child)
+            if (
+                self.config.max_tasks_per_child
+                and self.processed >= self.config.max_tasks_per_child
+            ):
+                log.info(
+                    "Reached max_tasks_per_child=%d, exiting",
+                    self.config.max_tasks_per_child,
+                )
                 break
         self.shutdown()
         return 0
@@ -100,7 +108,11 @@ class Consumer:
         self._unsure.discard(queue)
         self._recovered_from_outage()
         if result.recovered:
-            log.warning("Recovered %d in-flight messages of dead workers queue=%s", result.recovered, queue)
+            log.warning(
+                "Recovered %d in-flight messages of dead workers queue=%s",
+                result.recovered,
+                queue,
+            )
         self._due_in[queue] = result.due_in
         return [(queue, claimed) for claimed in result.messages]
 
@@ -130,7 +142,9 @@ class Consumer:
     def handle(self, queue: str, claimed: Claimed) -> Outcome:
         """Decode, adopt legacy messages, run; every failure becomes an Outcome."""
         try:
-            envelope = decode(claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue)
+            envelope = decode(
+                claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue
+            )
             if claimed.redeliveries >= self.options.max_deliveries:
                 return Poison(f"redelivered {claimed.redeliveries} times", envelope.id)
             if envelope.legacy:
@@ -138,7 +152,13 @@ class Consumer:
         except PoisonMessage as exc:
             return Poison(exc.reason)
         self.current = envelope.id
-        log.info("Task received task_id=%s task=%s queue=%s attempt=%d", envelope.id, envelope.task, queue, envelope.attempt)
+        log.info(
+            "Task received task_id=%s task=%s queue=%s attempt=%d",
+            envelope.id,
+            envelope.task,
+            queue,
+            envelope.attempt,
+        )
         outcome = self.executor.execute(envelope)
         self.current = None
         _log_outcome(outcome)
@@ -148,7 +168,14 @@ class Consumer:
         envelope = self.executor.adopt_legacy(legacy, claimed.raw)
         raw = envelope.encode()
         self.settler.flush()  # adopt rewrites in-flight; keep earlier settles ordered
-        if not self.broker.adopt(queue, self.id, claimed.raw, raw, envelope.id, self.options.result_ttl):
+        if not self.broker.adopt(
+            queue,
+            self.id,
+            raw=claimed.raw,
+            envelope=raw,
+            task_id=envelope.id,
+            ttl=self.options.result_ttl,
+        ):
             raise PoisonMessage("legacy message vanished from in-flight", claimed.raw)
         object.__setattr__(claimed, "raw", raw)
         return envelope
@@ -159,7 +186,9 @@ class Consumer:
             by_queue[queue].append(claimed.raw)
         for queue, raws in by_queue.items():
             moved = self.broker.requeue(queue, self.id, raws)
-            log.info("Returned %d unstarted messages to the head of queue=%s", moved, queue)
+            log.info(
+                "Returned %d unstarted messages to the head of queue=%s", moved, queue
+            )
 
     def drained(self) -> bool:
         """Nothing pending or in flight on any of our queues (scheduled may remain)."""
@@ -187,7 +216,9 @@ class Consumer:
 
     def _recovered_from_outage(self) -> None:
         if self._outage_since is not None:
-            log.warning("Redis is back after %.1fs", time.monotonic() - self._outage_since)
+            log.warning(
+                "Redis is back after %.1fs", time.monotonic() - self._outage_since
+            )
             self._outage_since = None
 
 
@@ -196,11 +227,21 @@ def _log_outcome(outcome: Outcome) -> None:
         case Succeeded(envelope=env, duration=duration):
             log.info("Task succeeded in %.4fs task_id=%s", duration, env.id)
         case RetryLater(envelope=env, delay=delay, summary=summary):
-            log.warning("Task failed, retrying in %.2fs task_id=%s attempt=%d error=%s", delay, env.id, env.attempt, summary)
+            log.warning(
+                "Task failed, retrying in %.2fs task_id=%s attempt=%d error=%s",
+                delay,
+                env.id,
+                env.attempt,
+                summary,
+            )
         case Failed(envelope=env, summary=summary, expected=True):
             log.warning("Task failed, not retried task_id=%s error=%s", env.id, summary)
         case Failed(envelope=env, summary=summary):
-            log.error("Task failed task_id=%s attempt=%d error=%s", env.id, env.attempt, summary)
+            log.error(
+                "Task failed task_id=%s attempt=%d error=%s",
+                env.id,
+                env.attempt,
+                summary,
+            )
         case Poison():
             pass  # logged when dead-lettered, with the dead-letter id
-

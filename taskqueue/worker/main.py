@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from taskqueue import __version__, registry
+from taskqueue.backends import RedisBackend
 from taskqueue.broker import Broker
 from taskqueue.compat import task_backends
 from taskqueue.conf import QueueOptions
@@ -22,8 +23,13 @@ log = logging.getLogger("taskqueue.worker")
 class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        self.backend = task_backends[config.backend]
-        self.options: QueueOptions = self.backend.config
+        backend = task_backends[config.backend]
+        if not isinstance(backend, RedisBackend):
+            raise TypeError(
+                f"TASKS[{config.backend!r}] is not a taskqueue RedisBackend"
+            )
+        self.backend = backend
+        self.options: QueueOptions = backend.config
         self.name = config.worker_name
         self.stop = StopFlag()
         self.tasks: dict[str, Any] = {}
@@ -56,7 +62,11 @@ class Worker:
 
     def _run_in_process(self, broker: Broker) -> int:
         if self.config.pool == "threads":
-            pool: SoloPool | ThreadPool = ThreadPool(lambda cid: self.consumer(broker, cid), self.name, self.config.concurrency)
+            pool: SoloPool | ThreadPool = ThreadPool(
+                lambda cid: self.consumer(broker, cid),
+                self.name,
+                self.config.concurrency,
+            )
         else:
             pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
         heartbeat = self.heartbeat(broker, lambda: pool.consumers)
@@ -81,10 +91,20 @@ class Worker:
             heartbeat.remove()
 
     def consumer(self, broker: Broker, consumer_id: str) -> Consumer:
-        executor = Executor(tasks=self.tasks, options=self.options, consumer=consumer_id)
-        return Consumer(config=self.config, broker=broker, executor=executor, stop=self.stop, consumer_id=consumer_id)
+        executor = Executor(
+            tasks=self.tasks, options=self.options, consumer=consumer_id
+        )
+        return Consumer(
+            config=self.config,
+            broker=broker,
+            executor=executor,
+            stop=self.stop,
+            consumer_id=consumer_id,
+        )
 
-    def heartbeat(self, broker: Broker, consumers: Any, *, child: bool = False) -> Heartbeat:
+    def heartbeat(
+        self, broker: Broker, consumers: Any, *, child: bool = False
+    ) -> Heartbeat:
         import os
 
         name = f"{self.name}/{os.getpid()}" if child else self.name

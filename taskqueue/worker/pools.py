@@ -62,7 +62,13 @@ class PreforkPool:
     """A supervisor that keeps N solo children running until asked to stop."""
 
     def __init__(
-        self, run_child: Callable[[], int], size: int, stop: StopFlag, *, burst: bool, grace: float
+        self,
+        run_child: Callable[[], int],
+        size: int,
+        stop: StopFlag,
+        *,
+        burst: bool,
+        grace: float,
     ) -> None:
         self.grace = grace
         self.run_child = run_child
@@ -129,5 +135,9 @@ class PreforkPool:
             self.children.pop(pid, None)
             exited += 1
             if os.waitstatus_to_exitcode(status) != 0:
-                log.warning("Child pid=%d exited with %d", pid, os.waitstatus_to_exitcode(status))
+                log.warning(
+                    "Child pid=%d exited with %d",
+                    pid,
+                    os.waitstatus_to_exitcode(status),
+                )
         return exited

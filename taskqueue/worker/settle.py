@@ -30,7 +30,9 @@ PREVIEW_BYTES = 200
 
 
 class Settler:
-    def __init__(self, *, broker: Broker, consumer_id: str, options: QueueOptions, stop: StopFlag) -> None:
+    def __init__(
+        self, *, broker: Broker, consumer_id: str, options: QueueOptions, stop: StopFlag
+    ) -> None:
         self.broker = broker
         self.consumer_id = consumer_id
         self.options = options
@@ -59,30 +61,55 @@ class Settler:
         attempt = 0
         while True:
             try:
-                self.broker.settle(queue, self.consumer_id, items, self.options.result_ttl)
+                self.broker.settle(
+                    queue, self.consumer_id, items, ttl=self.options.result_ttl
+                )
                 if attempt:
                     log.warning("Redis is back; settled %d outcomes", len(items))
                 return
             except BrokerUnavailable as exc:
                 attempt += 1
                 if attempt == 1:
-                    log.error("Redis unavailable while settling %d outcomes, retrying: %s", len(items), exc)
+                    log.error(
+                        "Redis unavailable while settling %d outcomes, retrying: %s",
+                        len(items),
+                        exc,
+                    )
                 time.sleep(backoff(attempt, 0.5, 10.0) + 0.05)
 
     def _settlement(self, queue: str, raw: bytes, outcome: Outcome) -> Settlement:
         match outcome:
             case Succeeded(envelope=env, value_json=value):
-                return Settlement("done", raw, env.id, TaskResultStatus.SUCCESSFUL, value)
+                return Settlement(
+                    "done", raw, env.id, TaskResultStatus.SUCCESSFUL, value
+                )
             case Failed(envelope=env, error_json=error):
-                return Settlement("done", raw, env.id, TaskResultStatus.FAILED, b"", f"error:{env.attempt}", error)
+                return Settlement(
+                    "done",
+                    raw,
+                    env.id,
+                    TaskResultStatus.FAILED,
+                    b"",
+                    f"error:{env.attempt}",
+                    error,
+                )
             case RetryLater(envelope=env, error_json=error, delay=delay):
                 nxt = env.next_attempt().encode()
-                return Settlement("retry", raw, env.id, TaskResultStatus.READY, nxt, f"error:{env.attempt}", error, delay)
+                return Settlement(
+                    "retry",
+                    raw,
+                    env.id,
+                    TaskResultStatus.READY,
+                    nxt,
+                    f"error:{env.attempt}",
+                    error,
+                    delay,
+                )
             case Poison(reason=reason, task_id=task_id):
-                return self._dead(queue, raw, reason, task_id)
+                return self._dead(queue, raw, reason=reason, task_id=task_id)
         raise AssertionError(outcome)  # pragma: no cover
 
-    def _dead(self, queue: str, raw: bytes, reason: str, task_id: str) -> Settlement:
+    def _dead(self, queue: str, raw: bytes, *, reason: str, task_id: str) -> Settlement:
         dead_id = secrets.token_hex(8)
         entry = orjson.dumps(
             {
@@ -95,10 +122,19 @@ class Settler:
                 "preview": raw[:PREVIEW_BYTES].decode("utf-8", "replace"),
             }
         )
-        log.error("Message dead-lettered dead_id=%s task_id=%s queue=%s reason=%s", dead_id, task_id or "-", queue, reason)
-        error = results.reason_json("taskqueue.exceptions.PoisonMessage", reason) if task_id else b""
+        log.error(
+            "Message dead-lettered dead_id=%s task_id=%s queue=%s reason=%s",
+            dead_id,
+            task_id or "-",
+            queue,
+            reason,
+        )
+        error = (
+            results.reason_json("taskqueue.exceptions.PoisonMessage", reason)
+            if task_id
+            else b""
+        )
         return Settlement(
             "dead", raw, task_id, TaskResultStatus.FAILED, entry,
             "error:dead" if task_id else "", error, 0.0, dead_id,
         )  # fmt: skip
-

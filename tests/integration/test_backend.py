@@ -37,10 +37,14 @@ def test_enqueue_inside_a_rolled_back_transaction_never_reaches_redis(broker):
     class Rollback(Exception):
         pass
 
-    with pytest.raises(Rollback), transaction.atomic():
-        tasks.add.enqueue(1, 1)
-        assert broker.stats("default").pending == 0
-        raise Rollback
+    def enqueue_then_fail() -> None:
+        with transaction.atomic():
+            tasks.add.enqueue(1, 1)
+            assert broker.stats("default").pending == 0
+            raise Rollback
+
+    with pytest.raises(Rollback):
+        enqueue_then_fail()
 
     assert broker.stats("default").pending == 0
 

@@ -32,7 +32,10 @@ def processed_total() -> int:
 
 
 def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(start_worker, broker):
-    recipes = [Recipe(name=f"R{i}", ingredients="a\nb", instructions="Bake 20 minutes.") for i in range(RECIPES)]
+    recipes = [
+        Recipe(name=f"R{i}", ingredients="a\nb", instructions="Bake 20 minutes.")
+        for i in range(RECIPES)
+    ]
     ids = [r.id for r in Recipe.objects.bulk_create(recipes)]
     sent = [random.choice(ids) for _ in range(TASKS)]
     enqueue_many(process_recipe, [((), {"recipe_id": rid}) for rid in sent])
@@ -69,7 +72,9 @@ def test_sigkilled_workers_lose_nothing_and_count_nothing_twice(start_worker, br
         assert worker.wait(timeout=30) == 0
 
 
-def test_redis_killed_and_restarted_mid_run_loses_nothing(start_worker, settings, key_prefix):
+def test_redis_killed_and_restarted_mid_run_loses_nothing(
+    start_worker, settings, key_prefix
+):
     server = PrivateRedis("--appendonly", "yes", "--appendfsync", "always").start()
     try:
         _point_backend_at(settings, server.url)
@@ -95,8 +100,12 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing(start_worker, settings
 def test_database_connection_killed_mid_run_is_retried(start_worker, broker):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: runs in the CI's PostgreSQL legs")
-    recipes = Recipe.objects.bulk_create([Recipe(name=f"P{i}", ingredients="a", instructions="b") for i in range(20)])
-    enqueue_many(process_recipe, [((), {"recipe_id": r.id}) for r in recipes for _ in range(20)])
+    recipes = Recipe.objects.bulk_create(
+        [Recipe(name=f"P{i}", ingredients="a", instructions="b") for i in range(20)]
+    )
+    enqueue_many(
+        process_recipe, [((), {"recipe_id": r.id}) for r in recipes for _ in range(20)]
+    )
     worker = start_worker()
     wait_until(lambda: processed_total() >= 50, timeout=60)
 
@@ -107,14 +116,19 @@ def test_database_connection_killed_mid_run_is_retried(start_worker, broker):
         )
 
     wait_until(lambda: processed_total() >= 400, timeout=120)
-    assert dict(Recipe.objects.values_list("id", "processed_count")) == {r.id: 20 for r in recipes}
+    assert dict(Recipe.objects.values_list("id", "processed_count")) == {
+        r.id: 20 for r in recipes
+    }
     worker.signal(signal.SIGTERM)
     assert worker.wait(timeout=15) == 0
 
 
 def _point_backend_at(settings, url: str) -> None:
     tasks_setting = {alias: dict(params) for alias, params in settings.TASKS.items()}
-    tasks_setting["default"]["OPTIONS"] = {**tasks_setting["default"]["OPTIONS"], "REDIS_URL": url}
+    tasks_setting["default"]["OPTIONS"] = {
+        **tasks_setting["default"]["OPTIONS"],
+        "REDIS_URL": url,
+    }
     settings.TASKS = tasks_setting
 
 
@@ -129,7 +143,10 @@ def _ping(url: str) -> bool:
 
 def _successes(results) -> int:
     try:
-        return sum(tasks.sleep_for.get_result(r.id).status == TaskResultStatus.SUCCESSFUL for r in results)
+        return sum(
+            tasks.sleep_for.get_result(r.id).status == TaskResultStatus.SUCCESSFUL
+            for r in results
+        )
     except Exception:  # noqa: BLE001 (Redis may be restarting while we poll)
         return 0
 

@@ -17,10 +17,14 @@ pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
 
 def make_recipe(name: str = "Soup") -> Recipe:
-    return Recipe.objects.create(name=name, ingredients="water\nsalt", instructions="Boil for 10 minutes.")
+    return Recipe.objects.create(
+        name=name, ingredients="water\nsalt", instructions="Boil for 10 minutes."
+    )
 
 
-def test_burst_runs_sync_and_async_tasks_and_results_are_readable_here(run_command, backend):
+def test_burst_runs_sync_and_async_tasks_and_results_are_readable_here(
+    run_command, backend
+):
     added = tasks.add.enqueue(2, 3)
     multiplied = tasks.async_multiply.enqueue(4, 5)
 
@@ -32,7 +36,8 @@ def test_burst_runs_sync_and_async_tasks_and_results_are_readable_here(run_comma
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == 20
     assert result.attempts == 1
-    assert result.started_at is not None and result.finished_at >= result.started_at
+    assert result.started_at is not None
+    assert result.finished_at >= result.started_at
     assert f"task_id={added.id}" in done.stderr
 
 
@@ -44,7 +49,11 @@ def test_recipe_task_fills_fields_once(run_command):
     assert run_command("runworker", "--burst").returncode == 0
 
     recipe.refresh_from_db()
-    assert (recipe.processed_count, recipe.ingredient_count, recipe.estimated_minutes) == (1, 2, 10)
+    assert (
+        recipe.processed_count,
+        recipe.ingredient_count,
+        recipe.estimated_minutes,
+    ) == (1, 2, 10)
     assert process_recipe.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
 
 
@@ -55,12 +64,17 @@ def test_a_redelivered_recipe_task_counts_once(run_command, broker):
     result = process_recipe.enqueue(recipe_id=recipe.id)
     raw = broker.client.lindex(broker.keys("default").pending, 0)
     assert run_command("runworker", "--burst").returncode == 0
-    broker.push_raw("default", raw)  # the same message again, as after a crash before the ack
+    broker.push_raw(
+        "default", raw
+    )  # the same message again, as after a crash before the ack
     assert run_command("runworker", "--burst").returncode == 0
 
     recipe.refresh_from_db()
     assert recipe.processed_count == 1
-    assert process_recipe.get_result(result.id).return_value == {"recipe_id": recipe.id, "duplicate": True}
+    assert process_recipe.get_result(result.id).return_value == {
+        "recipe_id": recipe.id,
+        "duplicate": True,
+    }
 
 
 def test_the_original_systems_two_message_forms_are_processed(run_command, broker):
@@ -75,7 +89,9 @@ def test_the_original_systems_two_message_forms_are_processed(run_command, broke
     assert broker.stats("default").dead == 0
 
 
-def test_every_kind_of_poison_is_dead_lettered_and_the_worker_goes_on(run_command, broker, tmp_path: Path):
+def test_every_kind_of_poison_is_dead_lettered_and_the_worker_goes_on(
+    run_command, broker, tmp_path: Path
+):
     marker = tmp_path / "owned"
     poison = [
         b"\xff\xfe not utf-8",
@@ -100,7 +116,10 @@ def test_every_kind_of_poison_is_dead_lettered_and_the_worker_goes_on(run_comman
                      "bad arguments for tests.tasks.add", "recipe_id='abc' is not int", "over 1048576"]:  # fmt: skip
         assert any(expected in reason for reason in reasons), (expected, reasons)
     assert not marker.exists()
-    assert broker.stats("default").pending == 0 and broker.stats("default").in_flight == 0
+    assert (broker.stats("default").pending, broker.stats("default").in_flight) == (
+        0,
+        0,
+    )
 
 
 def test_dead_letters_keep_the_raw_bytes(run_command, broker):
@@ -108,7 +127,7 @@ def test_dead_letters_keep_the_raw_bytes(run_command, broker):
 
     run_command("runworker", "--burst")
 
-    [(dead_id, entry, raw)] = broker.dead_letters("default")
+    [(dead_id, _entry, raw)] = broker.dead_letters("default")
     assert raw == b"\x00\xffraw"
     assert broker.dead_action("default", "requeue", [dead_id]) == 1
     assert broker.stats("default").pending == 1
@@ -120,7 +139,11 @@ def test_the_banner_masks_the_redis_password(run_command):
         url = f"redis://:s3cret-pw@127.0.0.1:{server.port}/0"
         wait_until(lambda: _answers(url))
         done = run_command("runworker", "--burst", env={"REDIS_URL": url})
-        wrong = run_command("runworker", "--burst", env={"REDIS_URL": url.replace("s3cret-pw", "wrong-pw")})
+        wrong = run_command(
+            "runworker",
+            "--burst",
+            env={"REDIS_URL": url.replace("s3cret-pw", "wrong-pw")},
+        )
     finally:
         server.kill()
 
@@ -132,11 +155,17 @@ def test_the_banner_masks_the_redis_password(run_command):
 
 
 def test_unreachable_redis_is_a_one_line_error(run_command):
-    done = run_command("runworker", "--burst", env={"REDIS_URL": "redis://127.0.0.1:1/0"}, timeout=30)
+    done = run_command(
+        "runworker", "--burst", env={"REDIS_URL": "redis://127.0.0.1:1/0"}, timeout=30
+    )
 
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith("CommandError: cannot reach Redis at redis://127.0.0.1:1/0")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("CommandError: cannot reach Redis at redis://127.0.0.1:1/0")
+    )
 
 
 def _answers(url: str) -> bool:
@@ -147,8 +176,12 @@ def _answers(url: str) -> bool:
 
 
 def test_bad_options_are_refused(run_command):
-    for args in (["--concurrency", "0"], ["--queue", "nowhere"], ["--name", "bad name"], ["--pool", "gevent"]):
+    for args in (
+        ["--concurrency", "0"],
+        ["--queue", "nowhere"],
+        ["--name", "bad name"],
+        ["--pool", "gevent"],
+    ):
         done = run_command("runworker", "--burst", *args)
         assert done.returncode != 0, args
         assert "Traceback" not in done.stderr, args
-

@@ -16,7 +16,12 @@ def test_the_default_queue_is_the_original_key():
 
 
 def test_every_key_of_a_queue_shares_one_hash_slot():
-    for name, prefix in [("default", ""), ("high", ""), ("default", "t1:"), ("emails", "x:")]:
+    for name, prefix in [
+        ("default", ""),
+        ("high", ""),
+        ("default", "t1:"),
+        ("emails", "x:"),
+    ]:
         keys = QueueKeys.for_queue(name, prefix)
         names = [keys.pending, keys.prio, keys.scheduled, keys.consumers, keys.redelivered,
                  keys.dead, keys.dead_index, keys.inflight("c"), keys.result("id")]  # fmt: skip

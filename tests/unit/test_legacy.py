@@ -8,7 +8,14 @@ from taskqueue.legacy import MAX_LEGACY_BYTES, parse_literal
 
 
 def test_reads_what_str_of_a_dict_writes():
-    value = {"recipe_id": 5, "name": "Soup", "tags": ["a", "b"], "ok": True, "x": None, "n": -1.5}
+    value = {
+        "recipe_id": 5,
+        "name": "Soup",
+        "tags": ["a", "b"],
+        "ok": True,
+        "x": None,
+        "n": -1.5,
+    }
 
     assert parse_literal(str(value)) == value
 
@@ -27,7 +34,7 @@ def test_reads_what_str_of_a_dict_writes():
     ],
 )
 def test_refuses_anything_that_is_not_a_plain_literal(text):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"allowed|not|unsupported|must"):
         parse_literal(text)
 
 

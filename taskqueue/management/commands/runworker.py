@@ -49,15 +49,38 @@ class Command(BaseCommand):
     help = "Run a taskqueue worker: claim tasks from Redis, run them, record results."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--queue", "-Q", action="append", dest="queues", help="queue to consume (repeatable; default: all of the backend's queues)")
-        parser.add_argument("--concurrency", "-c", type=positive_int, default=None, help="consumers (default: CPU count for prefork, else 1)")
-        parser.add_argument("--pool", choices=("prefork", "threads", "solo"), default="solo")
-        parser.add_argument("--burst", action="store_true", help="exit 0 once the queues are empty")
+        parser.add_argument(
+            "--queue",
+            "-Q",
+            action="append",
+            dest="queues",
+            help="queue to consume (repeatable; default: all of the backend's queues)",
+        )
+        parser.add_argument(
+            "--concurrency",
+            "-c",
+            type=positive_int,
+            default=None,
+            help="consumers (default: CPU count for prefork, else 1)",
+        )
+        parser.add_argument(
+            "--pool", choices=("prefork", "threads", "solo"), default="solo"
+        )
+        parser.add_argument(
+            "--burst", action="store_true", help="exit 0 once the queues are empty"
+        )
         parser.add_argument("--max-tasks-per-child", type=positive_int, default=None)
-        parser.add_argument("--loglevel", "-l", type=str.upper, choices=LEVELS, default="INFO")
+        parser.add_argument(
+            "--loglevel", "-l", type=str.upper, choices=LEVELS, default="INFO"
+        )
         parser.add_argument("--name", "-n", type=worker_name, default=None)
         parser.add_argument("--backend", default="default", help="TASKS alias")
-        parser.add_argument("--grace", type=seconds, default=None, help="seconds running tasks get to finish on SIGTERM")
+        parser.add_argument(
+            "--grace",
+            type=seconds,
+            default=None,
+            help="seconds running tasks get to finish on SIGTERM",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.getLogger().setLevel(options["loglevel"])
@@ -66,7 +89,9 @@ class Command(BaseCommand):
         try:
             code = worker.run()
         except BrokerUnavailable as exc:
-            raise CommandError(f"cannot reach Redis at {mask_url(worker.options.redis_url)}: {exc}") from None
+            raise CommandError(
+                f"cannot reach Redis at {mask_url(worker.options.redis_url)}: {exc}"
+            ) from None
         if code:
             raise CommandError("worker stopped with errors", returncode=code)
 
@@ -77,15 +102,23 @@ class Command(BaseCommand):
         try:
             backend = task_backends[options["backend"]]
         except Exception as exc:  # noqa: BLE001 (InvalidTaskBackend spelled two ways)
-            raise CommandError(f"unknown task backend {options['backend']!r}: {exc}") from None
+            raise CommandError(
+                f"unknown task backend {options['backend']!r}: {exc}"
+            ) from None
         if not isinstance(backend, RedisBackend):
-            raise CommandError(f"backend {options['backend']!r} is not a taskqueue RedisBackend")
+            raise CommandError(
+                f"backend {options['backend']!r} is not a taskqueue RedisBackend"
+            )
         queues = tuple(dict.fromkeys(options["queues"] or backend.queue_names))
         unknown = [q for q in queues if backend.queues and q not in backend.queues]
         if unknown:
-            raise CommandError(f"unknown queue(s) {', '.join(unknown)}; configured: {', '.join(backend.queue_names)}")
+            raise CommandError(
+                f"unknown queue(s) {', '.join(unknown)}; configured: {', '.join(backend.queue_names)}"
+            )
         pool = options["pool"]
-        concurrency = options["concurrency"] or ((os.cpu_count() or 1) if pool == "prefork" else 1)
+        concurrency = options["concurrency"] or (
+            (os.cpu_count() or 1) if pool == "prefork" else 1
+        )
         config = WorkerConfig(
             queues=queues, name=options["name"] or "", burst=options["burst"], pool=pool,
             concurrency=1 if pool == "solo" else concurrency,
