@@ -1,8 +1,16 @@
 """URLs of the demo site: the admin, the JSON API and the health check."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path
+
+from taskqueue import api
+from taskqueue.admin import dashboard_urls
 
 urlpatterns = [
+    path("admin/queues/", include(dashboard_urls())),
     path("admin/", admin.site.urls),
+    path("api/", include("recipe.urls")),
+    path("api/", include("taskqueue.urls")),
+    re_path(r"^api/", api.not_found),  # every other /api/ path: JSON 404
+    path("healthz", api.healthz, name="healthz"),
 ]

@@ -16,3 +16,6 @@ class TaskRecord(models.Model):
 
     def __str__(self) -> str:
         return self.task_id
+
+
+from taskqueue.tokens import APIToken  # noqa: E402, F401

@@ -1,0 +1,52 @@
+"""Recipe endpoints of the JSON API: enqueue ``process_recipe`` over HTTP.
+
+``POST /api/tasks/`` takes the original system's payload, ``{"recipe_id": 5}``,
+so an old producer can move from RPUSH to HTTP without changing its message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from recipe.models import Recipe
+from recipe.tasks import process_recipe
+from taskqueue.api import ApiError, accepted, endpoint, read_json
+
+ENQUEUE_PERMISSION = "recipe.change_recipe"
+MAX_ID = 2**63 - 1  # the largest primary key any supported database stores
+
+
+def recipe_id_from(payload: Any) -> int:
+    """The positive integer ``recipe_id`` of a request body, or ApiError 400."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, 'The body must be a JSON object like {"recipe_id": 5}')
+    if "recipe_id" not in payload:
+        raise ApiError(400, "recipe_id is required")
+    value = payload["recipe_id"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, "recipe_id must be an integer")
+    if not 0 < value <= MAX_ID:
+        raise ApiError(400, "recipe_id must be a positive integer")
+    return int(value)
+
+
+def _enqueue(request: HttpRequest, recipe_id: int) -> HttpResponse:
+    if not Recipe.objects.filter(pk=recipe_id).exists():
+        raise ApiError(404, f"Recipe {recipe_id} does not exist")
+    return accepted(request, process_recipe.enqueue(recipe_id=recipe_id))
+
+
+@endpoint("POST", permission=ENQUEUE_PERMISSION)
+def process(request: HttpRequest, recipe_id: int) -> HttpResponse:
+    """Queue one recipe for processing; 202 with the task's status URL."""
+    if recipe_id > MAX_ID:
+        raise ApiError(404, f"Recipe {recipe_id} does not exist")
+    return _enqueue(request, recipe_id)
+
+
+@endpoint("POST", permission=ENQUEUE_PERMISSION)
+def create_task(request: HttpRequest) -> HttpResponse:
+    """Queue a recipe from the original system's ``{"recipe_id": N}`` payload."""
+    return _enqueue(request, recipe_id_from(read_json(request)))

@@ -1,0 +1,213 @@
+"""OpenAPI 3.1 description of the JSON API, served at /api/schema/.
+
+A static dict: the tests check that every route in taskqueue.urls and
+recipe.urls appears here, so the description cannot drift silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+_AUTH_ERRORS = {
+    "401": _error("Not authenticated (no session, no or bad token)"),
+    "403": _error("Missing permission, or CSRF check failed for a session"),
+    "503": _error("Redis is unavailable"),
+}
+_ENQUEUE_ERRORS = {**_AUTH_ERRORS, "405": _error("Method not allowed")}
+_ACCEPTED = _json(_ref("Accepted"), "Task enqueued")
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "status"],
+        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+    },
+    "Accepted": {
+        "type": "object",
+        "required": ["task_id", "status_url"],
+        "properties": {
+            "task_id": {"type": "string"},
+            "status_url": {"type": "string", "format": "uri"},
+        },
+    },
+    "TaskError": {
+        "type": "object",
+        "properties": {
+            "exception": {
+                "type": "object",
+                "properties": {
+                    "class": {"type": "string"},
+                    "args": {"type": "array", "items": {}},
+                    "str": {"type": "string"},
+                },
+            },
+            "traceback": {"type": "string"},
+        },
+    },
+    "TaskResult": {
+        "type": "object",
+        "required": ["id", "task", "status", "attempts", "errors"],
+        "properties": {
+            "id": {"type": "string"},
+            "task": {"type": "string", "description": "Dotted path of the task"},
+            "status": {
+                "type": "string",
+                "enum": ["READY", "RUNNING", "FAILED", "SUCCESSFUL"],
+            },
+            "enqueued_at": {"type": ["string", "null"], "format": "date-time"},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_attempted_at": {"type": ["string", "null"], "format": "date-time"},
+            "attempts": {"type": "integer"},
+            "args": {"type": "array", "items": {}},
+            "kwargs": {"type": "object"},
+            "return_value": {"description": "Present only when SUCCESSFUL"},
+            "errors": {"type": "array", "items": _ref("TaskError")},
+        },
+    },
+    "QueueStats": {
+        "type": "object",
+        "required": ["name", "pending", "in_flight", "scheduled", "dead"],
+        "properties": {
+            name: {"type": "integer"}
+            for name in ("pending", "in_flight", "scheduled", "dead")
+        }
+        | {"name": {"type": "string"}},
+    },
+    "Queues": {
+        "type": "object",
+        "required": ["queues", "workers"],
+        "properties": {
+            "queues": {"type": "array", "items": _ref("QueueStats")},
+            "workers": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "properties": {"database": {"type": "string"}, "redis": {"type": "string"}},
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/api/recipes/{recipe_id}/process/": {
+        "post": {
+            "summary": "Process one recipe in the background",
+            "parameters": [
+                {
+                    "name": "recipe_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer"},
+                }
+            ],
+            "responses": {
+                "202": _ACCEPTED,
+                "404": _error("Unknown recipe"),
+                **_ENQUEUE_ERRORS,
+            },
+        }
+    },
+    "/api/tasks/": {
+        "post": {
+            "summary": 'Enqueue from the original payload {"recipe_id": 5}',
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["recipe_id"],
+                            "properties": {
+                                "recipe_id": {"type": "integer", "minimum": 1}
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "202": _ACCEPTED,
+                "400": _error("recipe_id missing, not an integer or not positive"),
+                "404": _error("Unknown recipe"),
+                "413": _error("Body over TASKQUEUE_MAX_BODY_BYTES (default 64 KiB)"),
+                "415": _error("Body is not application/json or not JSON"),
+                **_ENQUEUE_ERRORS,
+            },
+        }
+    },
+    "/api/tasks/{task_id}/": {
+        "get": {
+            "summary": "A task's status, times, return value and errors",
+            "parameters": [
+                {
+                    "name": "task_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("TaskResult"), "The task result"),
+                "404": _error("Unknown task id"),
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/queues/": {
+        "get": {
+            "summary": "Counts per queue and the live workers",
+            "responses": {"200": _json(_ref("Queues"), "Queue counts"), **_AUTH_ERRORS},
+        }
+    },
+    "/api/schema/": {
+        "get": {
+            "summary": "This description",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI document"}},
+        }
+    },
+    "/healthz": {
+        "get": {
+            "summary": "Database and Redis health",
+            "security": [],
+            "responses": {
+                "200": _json(_ref("Health"), "Everything answers"),
+                "503": _json(_ref("Health"), "Something is down (named in the body)"),
+            },
+        }
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "taskqueue API", "version": "1"},
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {
+            "token": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "Token <key>, from manage.py createapitoken",
+            },
+            "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+        },
+    },
+    "security": [{"token": []}, {"session": []}],
+}
