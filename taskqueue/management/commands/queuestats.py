@@ -1,0 +1,41 @@
+"""queuestats: what GET /api/queues/ shows, as a table or as JSON (--json)."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+import orjson
+from django.core.management.base import BaseCommand
+
+from taskqueue.api import queue_overview
+from taskqueue.management.commands._common import broker_errors, default_backend
+
+COLUMNS = ("name", "pending", "in_flight", "scheduled", "dead")
+
+
+class Command(BaseCommand):
+    help = "Show pending, in-flight, scheduled and dead counts per queue, and workers."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        backend = default_backend()
+        with broker_errors(backend):
+            data = queue_overview(backend)
+        if options["json"]:
+            self.stdout.write(orjson.dumps(data).decode())
+            return
+        self.stdout.write("{:<20} {:>9} {:>9} {:>9} {:>9}".format(*COLUMNS))
+        for queue in data["queues"]:
+            self.stdout.write(
+                "{:<20} {:>9} {:>9} {:>9} {:>9}".format(*(queue[c] for c in COLUMNS))
+            )
+        self.stdout.write(f"{len(data['workers'])} live worker(s)")
+        for worker in data["workers"]:
+            current = ", ".join(worker.get("current") or []) or "idle"
+            self.stdout.write(
+                f"  {worker['name']} host={worker['host']} pid={worker['pid']} "
+                f"processed={worker['processed']} current={current}"
+            )
