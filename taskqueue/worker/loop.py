@@ -15,6 +15,7 @@ order django-tasks-db uses), so a receiver that reads the result sees it.
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from collections import defaultdict
 
@@ -49,6 +50,7 @@ class Consumer:
         )
         self.settler.finished_hook = executor.finished
         self.processed = 0
+        self.recycled = False
         self.current: str | None = None
         self._turn = 0
         self._outage_since: float | None = None
@@ -64,14 +66,10 @@ class Consumer:
             if not handled and self.config.burst and self.drained():
                 log.info("Queues drained, exiting (burst) consumer=%s", self.id)
                 break
-            if (
-                self.config.max_tasks_per_child
-                and self.processed >= self.config.max_tasks_per_child
-            ):
-                log.info(
-                    "Reached max_tasks_per_child=%d, exiting",
-                    self.config.max_tasks_per_child,
-                )
+            reason = self.recycle_reason()
+            if reason:
+                log.info("Consumer %s exiting: %s", self.id, reason)
+                self.recycled = True
                 break
         self.shutdown()
         return 0
@@ -131,13 +129,24 @@ class Consumer:
     def process(self, batch: list[tuple[str, Claimed]]) -> None:
         """Run a claimed batch in order; hand back what a stop left unstarted."""
         for index, (queue, claimed) in enumerate(batch):
-            if self.stop.requested:
+            if self.stop.requested or self.recycle_reason():
+                self.settler.flush()
                 self._requeue(batch[index:])
-                break
+                return
             outcome = self.handle(queue, claimed)  # may replace claimed.raw (legacy)
             self.settler.add(queue, claimed.raw, outcome)
             self.processed += 1
         self.settler.flush()
+
+    def recycle_reason(self) -> str:
+        """Why this consumer should exit and be replaced ('' to go on)."""
+        limit = self.config.max_tasks_per_child
+        if limit and self.processed >= limit:
+            return f"reached max_tasks_per_child={limit}"
+        memory = self.config.max_memory_per_child
+        if memory and max_rss_kib() > memory:
+            return f"resident memory over max_memory_per_child={memory} KiB"
+        return ""
 
     def handle(self, queue: str, claimed: Claimed) -> Outcome:
         """Decode, adopt legacy messages, run; every failure becomes an Outcome."""
@@ -220,6 +229,11 @@ class Consumer:
                 "Redis is back after %.1fs", time.monotonic() - self._outage_since
             )
             self._outage_since = None
+
+
+def max_rss_kib() -> int:
+    """Peak resident memory of this process in KiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _log_outcome(outcome: Outcome) -> None:

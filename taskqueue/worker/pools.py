@@ -25,6 +25,7 @@ from taskqueue.worker.loop import Consumer
 from taskqueue.worker.stop import StopFlag, install
 
 log = logging.getLogger("taskqueue.worker")
+RECYCLED = 75  # a child's exit code when it asks to be replaced (max tasks/memory)
 ConsumerFactory = Callable[[str], Consumer]
 
 
@@ -38,7 +39,9 @@ class SoloPool:
         self.consumers = [factory(consumer_id(worker_name))]
 
     def run(self) -> int:
-        return self.consumers[0].run()
+        consumer = self.consumers[0]
+        code = consumer.run()
+        return RECYCLED if consumer.recycled and code == 0 else code
 
 
 class ThreadPool:
@@ -90,9 +93,8 @@ class PreforkPool:
                 self._forward(signal.SIGTERM)
                 self._reap(block=True)
                 break
-            exited = self._reap(block=False)
-            if not self.burst and not self.stop.requested:
-                for _ in range(exited):
+            for code in self._reap(block=False):
+                if not self.stop.requested and (code != 0 or not self.burst):
                     self._spawn()
             self.stop.wait(0.1)
         return 0
@@ -107,6 +109,8 @@ class PreforkPool:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 install(self.stop, self.grace, signals=(signal.SIGTERM,))
                 code = self.run_child()
+            except BaseException:
+                log.exception("Child pid=%d crashed", os.getpid())
             finally:
                 os._exit(code)
         self.children[pid] = time.monotonic()
@@ -122,8 +126,9 @@ class PreforkPool:
             except ProcessLookupError:
                 self.children.pop(pid, None)
 
-    def _reap(self, *, block: bool) -> int:
-        exited = 0
+    def _reap(self, *, block: bool) -> list[int]:
+        """Exit codes of children that ended (replace them unless a burst is done)."""
+        codes: list[int] = []
         while self.children:
             try:
                 pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
@@ -133,11 +138,8 @@ class PreforkPool:
             if pid == 0:
                 break
             self.children.pop(pid, None)
-            exited += 1
-            if os.waitstatus_to_exitcode(status) != 0:
-                log.warning(
-                    "Child pid=%d exited with %d",
-                    pid,
-                    os.waitstatus_to_exitcode(status),
-                )
-        return exited
+            code = os.waitstatus_to_exitcode(status)
+            codes.append(code)
+            if code not in (0, RECYCLED):
+                log.warning("Child pid=%d exited with %d; replacing it", pid, code)
+        return codes

@@ -69,7 +69,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--burst", action="store_true", help="exit 0 once the queues are empty"
         )
-        parser.add_argument("--max-tasks-per-child", type=positive_int, default=None)
+        parser.add_argument(
+            "--max-tasks-per-child",
+            type=positive_int,
+            default=None,
+            help="replace a consumer after this many tasks",
+        )
+        parser.add_argument(
+            "--max-memory-per-child",
+            type=positive_int,
+            default=None,
+            help="replace a consumer once its peak RSS passes this many KiB",
+        )
         parser.add_argument(
             "--loglevel", "-l", type=str.upper, choices=LEVELS, default="INFO"
         )
@@ -122,7 +133,8 @@ class Command(BaseCommand):
         config = WorkerConfig(
             queues=queues, name=options["name"] or "", burst=options["burst"], pool=pool,
             concurrency=1 if pool == "solo" else concurrency,
-            max_tasks_per_child=options["max_tasks_per_child"], backend=options["backend"],
+            max_tasks_per_child=options["max_tasks_per_child"],
+            max_memory_per_child=options["max_memory_per_child"], backend=options["backend"],
             grace=backend.config.shutdown_grace if options["grace"] is None else options["grace"],
             max_batch=backend.config.max_batch,
         )  # fmt: skip
