@@ -1,0 +1,96 @@
+"""The admin queue dashboard in headless Debian Chromium, driven by Playwright.
+
+Chromium comes from apt (``.ci/run`` installs it); Playwright's own browser
+downloads are never used. The test also refreshes docs/dashboard.png.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests import tasks
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+]
+
+
+@pytest.fixture
+def chromium():
+    executable = shutil.which("chromium")
+    assert executable, "chromium is not installed: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def busy_queues(broker, run_command, start_worker):
+    """A dead letter, a pending legacy message, a live worker and some throughput."""
+    broker.push_raw("default", b"\xff\xfe not utf-8, not json")
+    assert run_command("runworker", "--burst", "--pool", "solo").returncode == 0
+    broker.push_raw("default", b"{'recipe_id': 5}")  # the original producer's format
+    now = int(time.time() // 60)
+    for minute in range(now - 59, now):  # an hour of history for the chart
+        broker.count_minute(
+            minute, {"succeeded": 20 + (minute * 7) % 30, "failed": minute % 4}
+        )
+    worker = start_worker(
+        "--queue", "high", "--concurrency", "2", "--name", "demo-worker"
+    )
+    for i in range(30):
+        tasks.high_add.enqueue(i, i)
+    wait_until(
+        lambda: broker.stats("high").pending == 0 and broker.workers(), timeout=30
+    )
+    return worker
+
+
+def log_in(page, base_url):
+    page.goto(f"{base_url}/admin/login/?next=/admin/queues/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    expect(page).to_have_url(f"{base_url}/admin/queues/")
+
+
+@pytest.mark.usefixtures("admin_user", "busy_queues")
+def test_dashboard_shows_queues_and_requeues_a_dead_letter(
+    chromium, live_server, broker
+):
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    log_in(page, live_server.url)
+    default = page.locator('tr[data-queue="default"]')
+    expect(default.locator(".pending")).to_have_text("1")
+    expect(default.locator(".dead")).to_have_text("1")
+    expect(page.locator("#tq-workers")).to_contain_text("demo-worker")
+    expect(page.locator("#tq-throughput svg rect.ok").first).to_be_attached()
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # The page refreshes itself: a message pushed now shows up without a reload.
+    broker.push_raw("default", b'{"recipe_id": 6}')
+    expect(default.locator(".pending")).to_have_text("2", timeout=10_000)
+
+    dead_id = broker.dead_letter_ids("default")[0]
+    page.locator(f'tr[data-dead-id="{dead_id}"] button[value="requeue"]').click()
+
+    expect(page.locator(".messagelist")).to_contain_text("Requeued 1 dead letter(s)")
+    expect(default.locator(".dead")).to_have_text("0")
+    expect(default.locator(".pending")).to_have_text("3")
+    assert broker.dead_letter_ids("default") == []
+    page.close()
