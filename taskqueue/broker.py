@@ -52,6 +52,15 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimPolicy:
+    """How a consumer claims: batch size, when others count as dead, result ttl."""
+
+    max_batch: int
+    worker_timeout: float
+    result_ttl: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimResult:
     messages: list[Claimed]
     recovered: int
@@ -71,11 +80,14 @@ class Settlement:
     error_json: bytes = b""
     delay: float = 0.0
     dead_id: str = ""
+    attempt: int = 1
+    redelivered: bool = False
 
-    def argv(self, ttl: int) -> list[Any]:
+    def argv(self) -> list[Any]:
         return [
             self.op, self.raw, self.task_id, self.status, self.payload,
-            self.error_field, self.error_json, self.delay, ttl, self.dead_id,
+            self.error_field, self.error_json, self.delay, self.dead_id,
+            self.attempt, "1" if self.redelivered else "0",
         ]  # fmt: skip
 
 
@@ -146,9 +158,8 @@ class Broker:
         self,
         queue: str,
         consumer: str,
+        policy: ClaimPolicy,
         *,
-        max_batch: int,
-        timeout: float,
         moved: bytes = b"",
         reset: bool = False,
     ) -> ClaimResult:
@@ -165,13 +176,14 @@ class Broker:
             ],
             args=[
                 consumer,
-                max_batch,
+                policy.max_batch,
                 k.result_prefix,
-                timeout,
+                policy.worker_timeout,
                 k.tag + ":inflight:",
                 WAKE,
                 moved,
                 int(reset),
+                policy.result_ttl,
             ],
         )
         messages = [
@@ -195,9 +207,9 @@ class Broker:
     ) -> int:
         """Record each outcome and release its message, atomically per call."""
         k = self.keys(queue)
-        argv: list[Any] = [consumer, k.result_prefix]
+        argv: list[Any] = [consumer, k.result_prefix, ttl]
         for item in items:
-            argv.extend(item.argv(ttl))
+            argv.extend(item.argv())
         keys = [
             k.inflight(consumer),
             k.scheduled,
@@ -205,6 +217,7 @@ class Broker:
             k.dead,
             k.dead_index,
             k.dead + ":raw",
+            k.recent,
         ]
         return int(self._scripts["settle"](keys=keys, args=argv))
 
@@ -285,6 +298,19 @@ class Broker:
         if head == [WAKE]:
             pending -= 1
         return QueueStats(queue, pending + prio, sum(inflight), scheduled, dead)
+
+    @translate_errors
+    def recent_results(
+        self, queue: str, limit: int = 50
+    ) -> list[tuple[str, dict[bytes, bytes]]]:
+        """The latest settled tasks of a queue, newest first, with their records."""
+        k = self.keys(queue)
+        ids = [i.decode() for i in self.client.lrange(k.recent, 0, limit - 1)]
+        with self.client.pipeline(transaction=False) as pipe:
+            for task_id in ids:
+                pipe.hgetall(k.result(task_id))
+            records = pipe.execute()
+        return [(i, r) for i, r in zip(ids, records, strict=True) if r]
 
     @translate_errors
     def dead_letters(

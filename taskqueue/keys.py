@@ -14,6 +14,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:dead                           HASH   dead-letter id -> JSON entry (raw bytes, reason, time)
     {Q}:dead:index                     ZSET   dead-letter id -> time parked
     {Q}:result:<task id>               HASH   result record of one task (expires)
+    {Q}:recent                         LIST   ids of the latest settled tasks (capped)
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -74,6 +75,10 @@ class QueueKeys:
     @property
     def dead_index(self) -> str:
         return self.tag + ":dead:index"
+
+    @property
+    def recent(self) -> str:
+        return self.tag + ":recent"
 
     @property
     def result_prefix(self) -> str:

@@ -2,8 +2,8 @@
 
 Fields of ``{Q}:result:<id>``: ``msg`` (the envelope as last queued),
 ``status``, ``started_at``, ``last_attempted_at``, ``finished_at`` (unix
-seconds), ``worker`` (the consumer running it now), ``worker_ids``
-(comma-separated, one per finished attempt), ``return`` (JSON), and
+seconds), ``worker`` (the consumer running it now), ``worker:<attempt>``
+(the consumer that ran each finished attempt), ``return`` (JSON), and
 ``error:<attempt>`` / ``error:dead`` (JSON: class, args, str, traceback).
 """
 
@@ -63,13 +63,23 @@ def errors(record: dict[bytes, bytes]) -> list[dict[str, Any]]:
     return [error for _, error in sorted(items, key=lambda item: item[0])]
 
 
+def _worker_ids(record: dict[bytes, bytes]) -> list[str]:
+    """One id per finished attempt, from the ``worker:<attempt>`` fields."""
+    attempts = [
+        (int(name[7:]), value.decode())
+        for name, value in record.items()
+        if name.startswith(b"worker:") and name[7:].isdigit()
+    ]
+    return [worker for _, worker in sorted(attempts)]
+
+
 def build(
     task_id: str, record: dict[bytes, bytes], *, task: Any, alias: str
 ) -> TaskResult[Any]:
     """A Django TaskResult from a stored record and the (registered) task."""
     envelope = orjson.loads(record[b"msg"])
     status = TaskResultStatus(record.get(b"status", b"READY").decode())
-    worker_ids = [w for w in record.get(b"worker_ids", b"").decode().split(",") if w]
+    worker_ids = _worker_ids(record)
     if status == TaskResultStatus.RUNNING and b"worker" in record:
         worker_ids.append(record[b"worker"].decode())
     result: TaskResult[Any] = TaskResult(

@@ -5,7 +5,8 @@
 -- ARGV[4] worker timeout seconds, ARGV[5] inflight key prefix, ARGV[6] wake token,
 -- ARGV[7] a message BLMOVE already put in my inflight ('' if none),
 -- ARGV[8] '1' after a connection error: whatever else my inflight holds was
---         claimed by a call whose reply was lost, so it goes back to the head
+--         claimed by a call whose reply was lost, so it goes back to the head,
+-- ARGV[9] result ttl (for a message whose result record is missing)
 -- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -78,9 +79,14 @@ local next_due = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if next_due[2] then out[2] = tostring(tonumber(next_due[2]) - now) end
 for _, m in ipairs(claimed) do
   local id = string.match(m, '^{"v":1,"id":"([^"]+)"')
-  if id and redis.call('EXISTS', ARGV[3] .. id) == 1 then
-    redis.call('HSET', ARGV[3] .. id, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
-    redis.call('HSETNX', ARGV[3] .. id, 'started_at', now)
+  if id then
+    local rk = ARGV[3] .. id
+    if redis.call('HSETNX', rk, 'started_at', now) == 1 then
+      redis.call('HSET', rk, 'msg', m, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
+      redis.call('EXPIRE', rk, ARGV[9])
+    else
+      redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
+    end
   end
   out[#out + 1] = m
   out[#out + 1] = counted and tonumber(redis.call('HGET', KEYS[6], m) or '0') or 0

@@ -2,11 +2,13 @@
 
 This is the only place task code runs, and the only ``except Exception``
 in the worker: whatever a task raises becomes a Failed or RetryLater.
+Database connections are checked before every task (Django's request cycle
+does it at each request start and end; between two tasks one check serves
+both) and once more when the consumer goes idle (see Consumer.process).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 import signal
@@ -33,20 +35,14 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import PermanentError, PoisonMessage, TimeLimitExceeded
-from taskqueue.policy import TaskPolicy, policy_for
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.retry import backoff
 from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.worker.signals import needs_sending, task_result
+from taskqueue.worker.taskinfo import TaskInfo
 
 log = logging.getLogger("taskqueue.worker")
 NOT_SERIALIZABLE = "Task result is not serializable"
-SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {
-    int: (int,), float: (int, float), str: (str,), bool: (bool,),
-    list: (list,), dict: (dict,),
-}  # fmt: skip
-SIMPLE_TYPES.update(
-    {kind.__name__: types for kind, types in list(SIMPLE_TYPES.items())}
-)
 
 
 class Executor:
@@ -58,8 +54,8 @@ class Executor:
         self.tasks = tasks
         self.options = options
         self.consumer = consumer
-        self._signatures: dict[str, tuple[inspect.Signature, TaskPolicy]] = {}
-        self.in_main_thread = threading.current_thread() is threading.main_thread()
+        self._infos: dict[str, TaskInfo] = {}
+        self._send: dict[tuple[type, int, int], bool] = {}
 
     def adopt_legacy(self, envelope: Envelope, raw: bytes) -> Envelope:
         """Turn an original-system payload into an envelope for LEGACY_TASK."""
@@ -72,50 +68,58 @@ class Executor:
 
     def execute(self, envelope: Envelope) -> Outcome:
         """Check the call against the registered task, run it, classify the result."""
-        task = self.tasks.get(envelope.task)
-        if task is None:
+        info = self._info(envelope.task)
+        if info is None:
             return Poison(f"unknown task {envelope.task!r}", envelope.id)
-        signature, policy = self._inspect(envelope.task, task)
-        problem = check_arguments(signature, task.takes_context, envelope)
+        problem = info.argument_problem(envelope.args, envelope.kwargs)
         if problem:
             return Poison(f"bad arguments for {envelope.task}: {problem}", envelope.id)
-        return self._run(task, policy, envelope)
+        return self._run(info, envelope)
 
-    def _inspect(self, path: str, task: Any) -> tuple[inspect.Signature, TaskPolicy]:
-        cached = self._signatures.get(path)
-        if cached is None:
-            cached = (inspect.signature(task.func), policy_for(task.func, self.options))
-            self._signatures[path] = cached
-        return cached
+    def _info(self, path: str) -> TaskInfo | None:
+        info = self._infos.get(path)
+        if info is None:
+            task = self.tasks.get(path)
+            if task is None:
+                return None
+            info = self._infos[path] = TaskInfo.of(task, self.options)
+        return info
 
-    def _run(self, task: Any, policy: TaskPolicy, envelope: Envelope) -> Outcome:
+    def _run(self, info: TaskInfo, envelope: Envelope) -> Outcome:
         started = time.perf_counter()
-        result = self._task_result(task, envelope)
         close_old_connections()
         try:
-            task_started.send(sender=type(task.get_backend()), task_result=result)
-            with self._time_limit(policy.time_limit):
-                if task.takes_context:
-                    value = task.call(
-                        TaskContext(task_result=result),
-                        *envelope.args,
-                        **envelope.kwargs,
+            result = self._started(info, envelope)
+            with self._time_limit(info.policy.time_limit):
+                if info.takes_context:
+                    context = TaskContext(
+                        task_result=result or self._result(info, envelope)
                     )
+                    value = info.task.call(context, *envelope.args, **envelope.kwargs)
                 else:
-                    value = task.call(*envelope.args, **envelope.kwargs)
+                    value = info.task.call(*envelope.args, **envelope.kwargs)
         except (ObjectDoesNotExist, PermanentError) as exc:
+            error = results.error_json(exc)
             return Failed(
-                envelope,
-                results.error_json(exc),
-                _since(started),
-                _summary(exc),
-                expected=True,
+                envelope, error, _since(started), _summary(exc), expected=True
             )
         except Exception as exc:  # noqa: BLE001 (the task boundary: any error is an outcome)
-            return self._failure(envelope, policy, exc=exc, duration=_since(started))
-        finally:
-            close_old_connections()
+            return self._failure(envelope, info, exc=exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
+
+    def _started(self, info: TaskInfo, envelope: Envelope) -> TaskResult[Any] | None:
+        if not self._wanted(task_started, info.sender, logging.INFO):
+            return None
+        result = self._result(info, envelope)
+        task_started.send(sender=info.sender, task_result=result)
+        return result
+
+    def _wanted(self, signal_: Any, sender: type, level: int) -> bool:
+        key = (sender, id(signal_), level)
+        wanted = self._send.get(key)
+        if wanted is None:
+            wanted = self._send[key] = needs_sending(signal_, sender, level)
+        return wanted
 
     def _success(self, envelope: Envelope, value: Any, duration: float) -> Outcome:
         try:
@@ -128,9 +132,10 @@ class Executor:
             return Failed(envelope, error, duration, NOT_SERIALIZABLE)
 
     def _failure(
-        self, envelope: Envelope, policy: TaskPolicy, *, exc: Exception, duration: float
+        self, envelope: Envelope, info: TaskInfo, *, exc: Exception, duration: float
     ) -> Outcome:
         error = results.error_json(exc)
+        policy = info.policy
         if envelope.attempt <= policy.max_retries:
             delay = backoff(
                 envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
@@ -140,31 +145,34 @@ class Executor:
 
     def finished(self, outcome: Outcome) -> None:
         """Send task_finished for a final outcome (called once it is stored)."""
-        if isinstance(outcome, Succeeded):
-            status, value = TaskResultStatus.SUCCESSFUL, outcome.value_json
-        elif isinstance(outcome, Failed):
-            status, value = TaskResultStatus.FAILED, None
-        else:
+        if not isinstance(outcome, Succeeded | Failed):
             return
-        task = self.tasks[outcome.envelope.task]
-        result = self._task_result(task, outcome.envelope)
-        object.__setattr__(result, "status", status)
+        info = self._info(outcome.envelope.task)
+        failed = isinstance(outcome, Failed)
+        level = logging.ERROR if failed else logging.INFO
+        if info is None or not self._wanted(task_finished, info.sender, level):
+            return
+        result = self._result(info, outcome.envelope)
         object.__setattr__(result, "finished_at", datetime.now(tz=UTC))
         if isinstance(outcome, Failed):
+            object.__setattr__(result, "status", TaskResultStatus.FAILED)
             error = orjson.loads(outcome.error_json)
             result.errors.append(
                 TaskError(
                     exception_class_path=error["class"], traceback=error["traceback"]
                 )
             )
-        elif value is not None:
-            object.__setattr__(result, "_return_value", orjson.loads(value))
-        task_finished.send(sender=type(task.get_backend()), task_result=result)
+        else:
+            object.__setattr__(result, "status", TaskResultStatus.SUCCESSFUL)
+            object.__setattr__(
+                result, "_return_value", orjson.loads(outcome.value_json)
+            )
+        task_finished.send(sender=info.sender, task_result=result)
 
-    def _task_result(self, task: Any, envelope: Envelope) -> TaskResult[Any]:
+    def _result(self, info: TaskInfo, envelope: Envelope) -> TaskResult[Any]:
         now = datetime.now(tz=UTC)
-        return TaskResult(
-            task=task, id=envelope.id, status=TaskResultStatus.RUNNING,
+        return task_result(
+            task=info.task, id=envelope.id, status=TaskResultStatus.RUNNING,
             enqueued_at=datetime.fromtimestamp(envelope.enqueued_at, tz=UTC),
             started_at=now, finished_at=None, last_attempted_at=now,
             args=envelope.args, kwargs=envelope.kwargs, backend=envelope.backend,
@@ -173,8 +181,12 @@ class Executor:
 
     @contextmanager
     def _time_limit(self, seconds: float | None) -> Iterator[None]:
-        """SIGALRM-based hard limit; only the main thread can receive it."""
-        if not seconds or not self.in_main_thread:
+        """SIGALRM-based hard limit; only the main thread can receive it.
+
+        The threads pool cannot interrupt a thread, so there the limit is not
+        enforced (documented); solo and prefork consumers run in a main thread.
+        """
+        if not seconds or threading.current_thread() is not threading.main_thread():
             yield
             return
 
@@ -188,33 +200,6 @@ class Executor:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
-
-
-def check_arguments(
-    signature: inspect.Signature, takes_context: bool, envelope: Envelope
-) -> str:
-    """Why these arguments cannot call the task ('' when they can)."""
-    args: list[Any] = [None, *envelope.args] if takes_context else envelope.args
-    try:
-        bound = signature.bind(*args, **envelope.kwargs)
-    except TypeError as exc:
-        return str(exc)
-    for name, value in bound.arguments.items():
-        expected = SIMPLE_TYPES.get(signature.parameters[name].annotation)
-        if name == "context" and takes_context:
-            continue
-        if expected and (
-            not isinstance(value, expected) or _bool_for_number(value, expected)
-        ):
-            annotation = signature.parameters[name].annotation
-            return (
-                f"{name}={value!r} is not {getattr(annotation, '__name__', annotation)}"
-            )
-    return ""
-
-
-def _bool_for_number(value: Any, expected: tuple[type, ...]) -> bool:
-    return isinstance(value, bool) and bool not in expected
 
 
 def _since(started: float) -> float:

@@ -78,8 +78,12 @@ class Heartbeat(threading.Thread):
         for consumer in consumers:
             counts, consumer.settler.counts = consumer.settler.counts, Counter()
             total.update(counts)
-        if total:
+        if not total:
+            return
+        try:
             self.broker.count_minute(int(time.time() // 60), dict(total))
+        except BrokerUnavailable:
+            log.debug("per-minute counts dropped: Redis unavailable")
 
     def remove(self) -> None:
         try:

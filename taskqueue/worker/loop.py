@@ -19,7 +19,9 @@ import resource
 import time
 from collections import defaultdict
 
-from taskqueue.broker import Broker, Claimed
+from django.db import close_old_connections
+
+from taskqueue.broker import Broker, Claimed, ClaimPolicy
 from taskqueue.exceptions import BrokerUnavailable, PoisonMessage
 from taskqueue.protocol import Envelope, decode
 from taskqueue.retry import backoff
@@ -49,6 +51,11 @@ class Consumer:
             broker=broker, consumer_id=consumer_id, options=self.options, stop=stop
         )
         self.settler.finished_hook = executor.finished
+        self.claim_policy = ClaimPolicy(
+            max_batch=config.max_batch,
+            worker_timeout=self.options.worker_timeout,
+            result_ttl=self.options.result_ttl,
+        )
         self.processed = 0
         self.recycled = False
         self.current: str | None = None
@@ -99,10 +106,8 @@ class Consumer:
 
     def _claim(self, queue: str, moved: bytes = b"") -> list[tuple[str, Claimed]]:
         result = self.broker.claim(
-            queue, self.id, max_batch=self.config.max_batch,
-            timeout=self.options.worker_timeout, moved=moved,
-            reset=queue in self._unsure,
-        )  # fmt: skip
+            queue, self.id, self.claim_policy, moved=moved, reset=queue in self._unsure
+        )
         self._unsure.discard(queue)
         self._recovered_from_outage()
         if result.recovered:
@@ -132,11 +137,15 @@ class Consumer:
             if self.stop.requested or self.recycle_reason():
                 self.settler.flush()
                 self._requeue(batch[index:])
-                return
+                break
             outcome = self.handle(queue, claimed)  # may replace claimed.raw (legacy)
-            self.settler.add(queue, claimed.raw, outcome)
+            self.settler.add(
+                queue, claimed.raw, outcome, redelivered=claimed.redeliveries > 0
+            )
             self.processed += 1
-        self.settler.flush()
+        else:
+            self.settler.flush()
+        close_old_connections()  # the executor checks before each task; this covers idling
 
     def recycle_reason(self) -> str:
         """Why this consumer should exit and be replaced ('' to go on)."""

@@ -76,6 +76,7 @@ class Worker:
             return pool.run()
         finally:
             heartbeat.stop()
+            heartbeat.flush_counts(pool.consumers)  # the last minute's counts too
             heartbeat.remove()
 
     def _run_child(self) -> int:
@@ -88,6 +89,7 @@ class Worker:
             return pool.run()
         finally:
             heartbeat.stop()
+            heartbeat.flush_counts(pool.consumers)  # the last minute's counts too
             heartbeat.remove()
 
     def consumer(self, broker: Broker, consumer_id: str) -> Consumer:

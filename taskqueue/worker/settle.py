@@ -8,6 +8,7 @@ ends the process first; then recovery redelivers the messages.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -42,8 +43,13 @@ class Settler:
         self.counts: Counter[str] = Counter()
         self.finished_hook: Any = None
 
-    def add(self, queue: str, raw: bytes, outcome: Outcome) -> None:
-        self.pending.setdefault(queue, []).append(self._settlement(queue, raw, outcome))
+    def add(
+        self, queue: str, raw: bytes, outcome: Outcome, *, redelivered: bool = False
+    ) -> None:
+        settlement = self._settlement(queue, raw, outcome)
+        if redelivered:
+            settlement = dataclasses.replace(settlement, redelivered=True)
+        self.pending.setdefault(queue, []).append(settlement)
         self.finished.append(outcome)
         self.counts[type(outcome).__name__.lower()] += 1
 
@@ -81,30 +87,21 @@ class Settler:
         match outcome:
             case Succeeded(envelope=env, value_json=value):
                 return Settlement(
-                    "done", raw, env.id, TaskResultStatus.SUCCESSFUL, value
-                )
+                    "done", raw, env.id, TaskResultStatus.SUCCESSFUL, value,
+                    attempt=env.attempt,
+                )  # fmt: skip
             case Failed(envelope=env, error_json=error):
                 return Settlement(
-                    "done",
-                    raw,
-                    env.id,
-                    TaskResultStatus.FAILED,
-                    b"",
-                    f"error:{env.attempt}",
-                    error,
-                )
+                    "done", raw, env.id, TaskResultStatus.FAILED,
+                    error_field=f"error:{env.attempt}", error_json=error,
+                    attempt=env.attempt,
+                )  # fmt: skip
             case RetryLater(envelope=env, error_json=error, delay=delay):
-                nxt = env.next_attempt().encode()
                 return Settlement(
-                    "retry",
-                    raw,
-                    env.id,
-                    TaskResultStatus.READY,
-                    nxt,
-                    f"error:{env.attempt}",
-                    error,
-                    delay,
-                )
+                    "retry", raw, env.id, TaskResultStatus.READY,
+                    env.next_attempt().encode(), f"error:{env.attempt}", error,
+                    delay, attempt=env.attempt,
+                )  # fmt: skip
             case Poison(reason=reason, task_id=task_id):
                 return self._dead(queue, raw, reason=reason, task_id=task_id)
         raise AssertionError(outcome)  # pragma: no cover
