@@ -8,7 +8,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 
 from taskqueue import embedded
 
@@ -49,8 +51,14 @@ def resolve_url(url: str | None, embedded_dir: str | Path | None) -> str:
 
 
 def make_client(url: str, **options: Any) -> Any:
-    """A new client (``redis.Redis`` or ``RedisCluster``) for the URL."""
+    """A new client (``redis.Redis`` or ``RedisCluster``) for the URL.
+
+    redis-py's own retries are off: a script whose reply was lost may have
+    run, and retrying it blindly could claim messages twice or strand them.
+    The worker retries on its own terms (see worker/loop.py and settle.py).
+    """
     options.setdefault("health_check_interval", 30)
+    options.setdefault("retry", Retry(NoBackoff(), 0))
     scheme = urlsplit(url).scheme
     if scheme.endswith("+cluster"):
         return _cluster_client(url, **options)

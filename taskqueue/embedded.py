@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 START_TIMEOUT = 10.0
 
@@ -90,7 +92,10 @@ def stop(directory: Path) -> bool:
     """Shut the shared server down (used by `make run` on exit). True if it ran."""
     if not is_running(directory):
         return False
-    client = redis.Redis(unix_socket_path=str(socket_path(directory)))
+    # No retries: SHUTDOWN closes the connection, which redis-py would retry.
+    client = redis.Redis(
+        unix_socket_path=str(socket_path(directory)), retry=Retry(NoBackoff(), 0)
+    )
     with contextlib.suppress(redis.ConnectionError):  # SHUTDOWN drops the connection
         client.shutdown(nosave=False)
     pid_file = directory / "redis.pid"

@@ -18,6 +18,7 @@ import logging
 import resource
 import time
 from collections import defaultdict
+from typing import Any
 
 from django.db import close_old_connections
 
@@ -170,13 +171,12 @@ class Consumer:
         except PoisonMessage as exc:
             return Poison(exc.reason)
         self.current = envelope.id
-        log.info(
-            "Task received task_id=%s task=%s queue=%s attempt=%d",
-            envelope.id,
-            envelope.task,
-            queue,
-            envelope.attempt,
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "Task received task_id=%s task=%s queue=%s attempt=%d",
+                envelope.id, envelope.task, queue, envelope.attempt,
+                extra=_fields(envelope, "received"),
+            )  # fmt: skip
         outcome = self.executor.execute(envelope)
         self.current = None
         _log_outcome(outcome)
@@ -245,26 +245,38 @@ def max_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _fields(
+    env: Envelope, outcome: str, duration: float | None = None
+) -> dict[str, Any]:
+    """Structured fields for the JSON log format (``--log-format json``)."""
+    return {
+        "task_id": env.id, "task": env.task, "queue": env.queue,
+        "attempt": env.attempt, "duration": duration, "outcome": outcome,
+    }  # fmt: skip
+
+
 def _log_outcome(outcome: Outcome) -> None:
     match outcome:
         case Succeeded(envelope=env, duration=duration):
-            log.info("Task succeeded in %.4fs task_id=%s", duration, env.id)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "Task succeeded in %.4fs task_id=%s", duration, env.id,
+                    extra=_fields(env, "succeeded", duration),
+                )  # fmt: skip
         case RetryLater(envelope=env, delay=delay, summary=summary):
             log.warning(
                 "Task failed, retrying in %.2fs task_id=%s attempt=%d error=%s",
-                delay,
-                env.id,
-                env.attempt,
-                summary,
-            )
-        case Failed(envelope=env, summary=summary, expected=True):
-            log.warning("Task failed, not retried task_id=%s error=%s", env.id, summary)
-        case Failed(envelope=env, summary=summary):
+                delay, env.id, env.attempt, summary, extra=_fields(env, "retrying"),
+            )  # fmt: skip
+        case Failed(envelope=env, summary=summary, expected=True, duration=duration):
+            log.warning(
+                "Task failed, not retried task_id=%s error=%s", env.id, summary,
+                extra=_fields(env, "failed", duration),
+            )  # fmt: skip
+        case Failed(envelope=env, summary=summary, duration=duration):
             log.error(
-                "Task failed task_id=%s attempt=%d error=%s",
-                env.id,
-                env.attempt,
-                summary,
-            )
+                "Task failed task_id=%s attempt=%d error=%s", env.id, env.attempt,
+                summary, extra=_fields(env, "failed", duration),
+            )  # fmt: skip
         case Poison():
             pass  # logged when dead-lettered, with the dead-letter id

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from taskqueue import results
+from taskqueue import metrics, results
 from taskqueue.broker import Broker, Settlement
 from taskqueue.compat import TaskResultStatus
 from taskqueue.conf import QueueOptions
@@ -50,6 +50,7 @@ class Settler:
         if redelivered:
             settlement = dataclasses.replace(settlement, redelivered=True)
         self.pending.setdefault(queue, []).append(settlement)
+        metrics.record(outcome, queue)
         self.finished.append(outcome)
         self.counts[type(outcome).__name__.lower()] += 1
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from taskqueue import logformat, metrics
 from taskqueue.connection import mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.worker.config import WorkerConfig
@@ -26,6 +27,13 @@ def positive_int(raw: str) -> int:
         raise ArgumentTypeError(f"{raw!r} is not a whole number") from None
     if value < 1:
         raise ArgumentTypeError(f"{raw!r} must be at least 1")
+    return value
+
+
+def port_number(raw: str) -> int:
+    value = positive_int(raw)
+    if value > 65535:
+        raise ArgumentTypeError(f"{raw!r} is not a TCP port")
     return value
 
 
@@ -84,6 +92,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--loglevel", "-l", type=str.upper, choices=LEVELS, default="INFO"
         )
+        parser.add_argument("--log-format", choices=("text", "json"), default="text")
+        parser.add_argument(
+            "--metrics-port",
+            type=port_number,
+            default=None,
+            help="serve Prometheus metrics on this port (0.0.0.0)",
+        )
         parser.add_argument("--name", "-n", type=worker_name, default=None)
         parser.add_argument("--backend", default="default", help="TASKS alias")
         parser.add_argument(
@@ -94,9 +109,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        logging.getLogger().setLevel(options["loglevel"])
-        logging.getLogger("taskqueue").setLevel(options["loglevel"])
+        logformat.configure(options["log_format"], options["loglevel"])
         worker = self._worker(options)
+        if options["metrics_port"] is not None:
+            self._serve_metrics(options["metrics_port"], worker)
         try:
             code = worker.run()
         except BrokerUnavailable as exc:
@@ -105,6 +121,20 @@ class Command(BaseCommand):
             ) from None
         if code:
             raise CommandError("worker stopped with errors", returncode=code)
+
+    def _serve_metrics(self, port: int, worker: Worker) -> None:
+        if worker.config.pool == "prefork":
+            if metrics.multiprocess_dir() is None:
+                logging.getLogger("taskqueue.worker").warning(
+                    "prefork without PROMETHEUS_MULTIPROC_DIR: children's task "
+                    "counts are not served, only queue gauges"
+                )
+            else:
+                metrics.clear_multiprocess_dir()
+        try:
+            metrics.start_http_server(port, backend=worker.config.backend)
+        except OSError as exc:
+            raise CommandError(f"cannot serve metrics on port {port}: {exc}") from None
 
     def _worker(self, options: dict[str, Any]) -> Worker:
         from taskqueue.backends import RedisBackend
