@@ -82,12 +82,16 @@ class Settlement:
     dead_id: str = ""
     attempt: int = 1
     redelivered: bool = False
+    started: float = (
+        0.0  # when the task really started (unix seconds), 0 if it never ran
+    )
 
     def argv(self) -> list[Any]:
         return [
             self.op, self.raw, self.task_id, self.status, self.payload,
             self.error_field, self.error_json, self.delay, self.dead_id,
             self.attempt, "1" if self.redelivered else "0",
+            f"{self.started:.6f}" if self.started else "0",
         ]  # fmt: skip
 
 

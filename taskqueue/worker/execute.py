@@ -140,7 +140,7 @@ class Executor:
             delay = backoff(
                 envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
             )
-            return RetryLater(envelope, error, delay, _summary(exc))
+            return RetryLater(envelope, error, delay, _summary(exc), duration)
         return Failed(envelope, error, duration, _summary(exc))
 
     def finished(self, outcome: Outcome) -> None:

@@ -29,6 +29,7 @@ class RetryLater:
     error_json: bytes
     delay: float
     summary: str
+    duration: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,8 +47,12 @@ class Settler:
         self, queue: str, raw: bytes, outcome: Outcome, *, redelivered: bool = False
     ) -> None:
         settlement = self._settlement(queue, raw, outcome)
-        if redelivered:
-            settlement = dataclasses.replace(settlement, redelivered=True)
+        duration = getattr(outcome, "duration", None)
+        if redelivered or duration is not None:
+            started = 0.0 if duration is None else time.time() - duration
+            settlement = dataclasses.replace(
+                settlement, redelivered=redelivered, started=started
+            )
         self.pending.setdefault(queue, []).append(settlement)
         metrics.record(outcome, queue)
         self.finished.append(outcome)

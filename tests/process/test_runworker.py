@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from datetime import timedelta
+
 import pytest
 import redis
 
@@ -185,3 +187,15 @@ def test_bad_options_are_refused(run_command):
         done = run_command("runworker", "--burst", *args)
         assert done.returncode != 0, args
         assert "Traceback" not in done.stderr, args
+
+
+def test_started_at_is_when_each_task_of_a_batch_really_started(run_command):
+    from taskqueue.backends import enqueue_many
+
+    results = enqueue_many(tasks.sleep_for, [((0.2,), {}) for _ in range(3)])
+
+    assert run_command("runworker", "--burst").returncode == 0
+
+    first, _, last = (tasks.sleep_for.get_result(r.id) for r in results)
+    assert last.started_at >= first.finished_at - timedelta(milliseconds=50)
+    assert last.finished_at - last.started_at >= timedelta(seconds=0.2)
