@@ -2,8 +2,14 @@
 -- KEYS[1] pending list, KEYS[2] prio zset, KEYS[3] scheduled zset
 -- ARGV[1] result key prefix, ARGV[2] wake token,
 -- then per message: id, priority, delay seconds (0 = now), result ttl, raw
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local now = nil
+local function clock()  -- only deferred and prioritised messages need the time
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+  end
+  return now
+end
 local batch = {}
 local woke = false
 for i = 3, #ARGV, 5 do
@@ -12,9 +18,9 @@ for i = 3, #ARGV, 5 do
   redis.call('HSET', rk, 'msg', raw, 'status', 'READY')
   redis.call('EXPIRE', rk, math.ceil(ttl + delay))
   if delay > 0 then
-    redis.call('ZADD', KEYS[3], now + delay, raw)
+    redis.call('ZADD', KEYS[3], clock() + delay, raw)
   elseif p ~= 0 then
-    redis.call('ZADD', KEYS[2], (100 - p) * 1e13 + math.floor(now * 1000), raw)
+    redis.call('ZADD', KEYS[2], (100 - p) * 1e13 + math.floor(clock() * 1000), raw)
     if not woke and redis.call('LLEN', KEYS[1]) == 0 then
       redis.call('RPUSH', KEYS[1], ARGV[2])
       woke = true
