@@ -1,0 +1,257 @@
+"""The contenders: how to start each one's worker and how to feed it.
+
+Every contender offers the same five operations, so the workloads treat
+them alike: ``argv(burst)`` (the worker command), ``fill(workload, n)``
+(queue n tasks, then the sentinel), ``done()`` (has the sentinel run?),
+``enqueue(n)`` (producer rates) and ``latency(k)``.
+
+taskqueue and the raw loops are fed from this process (the product's
+venv); the peers through ``bench.procs.peer_driver`` run in .venv-bench.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT_PY = ROOT / ".venv" / "bin" / "python"
+START_KEY = "bench:start"
+DONE_KEY = "bench:done"
+LATENCY_KEY = "bench:lat"
+RAW_QUEUE = "raw:queue"
+
+
+class Contender:
+    name = ""
+    settings = "bench.django_settings"
+    scale = 1.0  # fraction of N given to slow contenders, so a run stays short
+    python: Path = PRODUCT_PY
+
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+
+    def n_for(self, workload: str, n: int) -> int:
+        """How many tasks this contender gets: slow peers fewer, the Lua loop more."""
+        return max(100, int(n * self.scale))
+
+    def argv(self, burst: bool) -> list[str]:
+        raise NotImplementedError
+
+    def fill(self, workload: str, n: int) -> None:
+        raise NotImplementedError
+
+    def done(self) -> bool:
+        return bool(self.r.exists(DONE_KEY))
+
+    def window(self) -> float | None:
+        """Seconds from the start marker's run to the sentinel's, stamped by the worker."""
+        start, end = self.r.mget([START_KEY, DONE_KEY])
+        return float(end) - float(start) if start and end else None
+
+    def enqueue(self, n: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def latency(self, k: int) -> list[float]:
+        raise NotImplementedError
+
+
+class Taskqueue(Contender):
+    """`manage.py runworker` (solo pool) with the tests app for tests.tasks.noop."""
+
+    name = "taskqueue"
+    settings = "tests.settings"
+
+    def __init__(self, r: redis.Redis) -> None:
+        super().__init__(r)
+        from recipe.tasks import process_recipe
+        from taskqueue.backends import enqueue_many
+        from taskqueue.compat import task_backends
+        from tests.tasks import noop
+
+        self.noop, self.process_recipe, self.enqueue_many = (
+            noop,
+            process_recipe,
+            enqueue_many,
+        )
+        self.keys = task_backends["default"].broker.keys("default")
+        self.sentinel = self.first = ""
+
+    def argv(self, burst: bool) -> list[str]:
+        base = [str(self.python), "manage.py", "runworker", "--loglevel", "WARNING"]
+        return [*base, "--burst"] if burst else base
+
+    def fill(self, workload: str, n: int) -> None:
+        self.first = self.enqueue_many(self.noop, [((), {})])[0].id
+        if workload == "noop":
+            self.enqueue_many(self.noop, [((), {})] * n)
+        elif workload == "orm":
+            self.enqueue_many(
+                self.process_recipe, [((i % 1000 + 1,), {}) for i in range(n)]
+            )
+        self.sentinel = self.enqueue_many(self.noop, [((), {})])[0].id
+
+    def done(self) -> bool:
+        status = self.r.hget(self.keys.result(self.sentinel), "status")
+        return status in (b"SUCCESSFUL", b"FAILED")
+
+    def window(self) -> float | None:
+        """First message's claim (started_at) to the sentinel's finished_at."""
+        start = self.r.hget(self.keys.result(self.first), "started_at")
+        end = self.r.hget(self.keys.result(self.sentinel), "finished_at")
+        return float(end) - float(start) if start and end else None
+
+    def enqueue(self, n: int) -> dict[str, float]:
+        start = time.perf_counter()
+        for _ in range(n):
+            self.noop.enqueue()
+        single = n / (time.perf_counter() - start)
+        start = time.perf_counter()
+        self.enqueue_many(self.noop, [((), {})] * n)
+        return {"single": single, "bulk": n / (time.perf_counter() - start)}
+
+    def latency(self, k: int) -> list[float]:
+        out = []
+        for _ in range(k):
+            sent = time.time()
+            key = self.keys.result(self.noop.enqueue().id)
+            started = _poll(lambda key=key: self.r.hget(key, "started_at"), 10)
+            if started is not None:
+                out.append(float(started) - sent)
+            time.sleep(0.01)
+        return out
+
+
+class RawLoop(Contender):
+    """The raw limits: bench/procs/raw_worker.py in BLPOP or Lua batch mode."""
+
+    def __init__(self, r: redis.Redis, mode: str) -> None:
+        super().__init__(r)
+        self.mode = mode
+        self.name = {"blpop": "raw BLPOP", "lua": "raw Lua batch-100"}[mode]
+
+    def n_for(self, workload: str, n: int) -> int:
+        # ~30x the BLPOP loop on no-op: 5x the tasks keeps the start-up error small
+        return n * 5 if self.mode == "lua" and workload == "noop" else n
+
+    def argv(self, burst: bool) -> list[str]:
+        return [str(self.python), "-m", "bench.procs.raw_worker", self.mode]
+
+    def fill(self, workload: str, n: int) -> None:
+        if workload == "orm":
+            msgs = [json.dumps({"t": "orm", "a": i % 1000 + 1}) for i in range(n)]
+        else:
+            msgs = [json.dumps({"t": "noop"})] * (n if workload == "noop" else 0)
+        self.r.rpush(RAW_QUEUE, json.dumps({"t": "start"}))
+        for start in range(0, len(msgs), 10_000):
+            self.r.rpush(RAW_QUEUE, *msgs[start : start + 10_000])
+        self.r.rpush(RAW_QUEUE, json.dumps({"t": "done"}))
+
+    def enqueue(self, n: int) -> dict[str, float]:
+        start = time.perf_counter()
+        for _ in range(n):
+            self.r.rpush(RAW_QUEUE, json.dumps({"t": "noop"}))
+        single = n / (time.perf_counter() - start)
+        start = time.perf_counter()
+        self.r.rpush(RAW_QUEUE, *[json.dumps({"t": "noop"}) for _ in range(n)])
+        return {"single": single, "bulk": n / (time.perf_counter() - start)}
+
+    def latency(self, k: int) -> list[float]:
+        self.r.delete(LATENCY_KEY)
+        for i in range(k):
+            self.r.rpush(RAW_QUEUE, json.dumps({"t": "stamp", "a": time.time()}))
+            _poll(lambda i=i: self.r.llen(LATENCY_KEY) > i or None, 10)
+            time.sleep(0.01)
+        return [float(x) for x in self.r.lrange(LATENCY_KEY, 0, -1)]
+
+
+class Peer(Contender):
+    """A peer's own CLI worker, fed by its own API through peer_driver."""
+
+    def __init__(self, r: redis.Redis, python: Path, *, name: str, peer: str) -> None:
+        super().__init__(r)
+        self.python, self.name, self.peer = python, name, peer
+        self.scale = PEERS[peer]["scale"]
+
+    def argv(self, burst: bool) -> list[str]:
+        bindir = self.python.parent
+        args = list(PEERS[self.peer]["argv"])
+        args[0] = str(bindir / args[0])
+        if burst and self.peer == "rq":
+            args.append("--burst")
+        return args
+
+    def _driver(self, *args: str, timeout: float = 300) -> dict[str, Any]:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.django_settings"}
+        proc = subprocess.run(
+            [str(self.python), "-m", "bench.procs.peer_driver", self.peer, *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"{self.peer} driver failed: {last[:300]}")
+        result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+        return result
+
+    def fill(self, workload: str, n: int) -> None:
+        self._driver("fill", workload, str(n))
+
+    def enqueue(self, n: int) -> dict[str, float]:
+        return self._driver("enqueue", str(n))
+
+    def latency(self, k: int) -> list[float]:
+        return list(self._driver("latency", str(k))["latencies"])
+
+
+PEERS: dict[str, dict[str, Any]] = {
+    "rq": {
+        "label": "RQ SimpleWorker",
+        "scale": 0.2,
+        "argv": ["rq", "worker", "-w", "rq.worker.SimpleWorker", "-q", "default"],
+    },
+    "celery": {
+        "label": "Celery solo",
+        "scale": 0.5,
+        "argv": ["celery", "-A", "bench.procs.celery_app", "worker", "-P", "solo",
+                 "-c", "1", "-l", "WARNING", "--without-gossip", "--without-mingle",
+                 "--without-heartbeat"],
+    },
+    "dramatiq": {
+        "label": "Dramatiq -p1 -t1",
+        "scale": 0.2,
+        "argv": ["dramatiq", "bench.procs.dramatiq_tasks", "-p", "1", "-t", "1"],
+    },
+    "huey": {
+        "label": "Huey thread -w1",
+        "scale": 0.5,
+        "argv": ["huey_consumer", "bench.procs.huey_tasks.huey", "-k", "thread",
+                 "-w", "1", "-n", "-q"],
+    },
+}  # fmt: skip
+
+
+def _poll(probe: Any, timeout: float) -> Any:
+    """Call probe() every 0.5 ms until it returns something truthy or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.0005)
+    return None
+
+
+def build(r: redis.Redis, peer_python: Path | None) -> list[Contender]:
+    found: list[Contender] = [Taskqueue(r), RawLoop(r, "blpop"), RawLoop(r, "lua")]
+    if peer_python is not None:
+        found += [
+            Peer(r, peer_python, name=spec["label"], peer=key)
+            for key, spec in PEERS.items()
+        ]
+    return found

@@ -1,0 +1,96 @@
+"""The text of docs/benchmarks.md around the measured tables (regenerated each run)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+METHOD = """\
+## Method
+
+- One private `redis-server` (free loopback port, `--save ""`, no AOF) and one SQLite
+  database (WAL, the product's connection options) with 1,000 recipes, in a temp dir,
+  removed at the end. Every contender uses the same server and the same database.
+- Contenders run as real subprocesses, one worker process each: taskqueue
+  (`manage.py runworker --burst --loglevel WARNING`, solo pool, settings `tests.settings`
+  so `tests.tasks.noop` is registered; results stored, at-least-once); the raw limits
+  (`bench/procs/raw_worker.py`: BLPOP + `json.loads`, at-most-once; and a Lua pop of up to
+  100 into a processing list with one `DEL` ack per batch); the peers from pinned versions
+  in `.venv-bench` (`bench/requirements-peers.txt`), never imported by the product.
+- **Throughput (b, c):** the queue is filled with a start marker, N tasks and a sentinel,
+  then the worker is started; rate = N / (time the sentinel ran - time the start marker
+  ran), both stamped inside the worker (taskqueue: the first message's `started_at` and
+  the sentinel's `finished_at` from their result records; others: marker tasks that
+  write `time.time()` to Redis). Start-up and the harness's polling are not counted.
+  The same method for every contender. Slow peers get a fraction of N (RQ and Dramatiq 0.2, Celery and Huey 0.5)
+  so a run stays short; rates are per second either way.
+- **ORM task (c):** get the recipe, compute its derived fields, `update(...,
+  processed_count=F()+1)` in one transaction. taskqueue runs `recipe.tasks.process_recipe`,
+  which also inserts its exactly-once record (`once_per_task`) in the same transaction;
+  the others run the body without that record (`bench/procs/common.py`). Afterwards
+  `sum(processed_count)` must equal N: the shortfall is reported as lost, the excess as
+  duplicated.
+- **Enqueue (a):** N calls one at a time from one producer (taskqueue `task.enqueue()`,
+  raw `RPUSH` per call, peers their own call) and one bulk call where there is one
+  (taskqueue `enqueue_many`, raw one big `RPUSH`, RQ `enqueue_many`).
+- **Idle worker (d, e, f):** a running worker, idle: Redis commands/s from
+  `INFO commandstats` over the idle window, CPU % of the worker's process tree (psutil);
+  then enqueue → start latency one task at a time (taskqueue: the result record's
+  `started_at`; others: a task that records `time.time()` - enqueue time); then RSS of the
+  worker's process tree after a batch of no-op tasks. Measured once per contender.
+- Repeats are interleaved (each repeat runs every contender, in a rotated order). Ratios
+  are computed inside a repeat against the raw BLPOP loop of the same repeat, then
+  summarised as median (min-max).
+
+## Fairness notes
+
+- Results off: Celery `task_ignore_result=True`; Huey `results=False`; Dramatiq has no
+  Results middleware configured; RQ jobs use `result_ttl=0` (RQ still writes the job hash
+  and registries per job, it cannot skip that). taskqueue cannot turn results off: it
+  stores every outcome (a guarantee of the product), so its figures include that work.
+- Delivery: the raw BLPOP loop, Celery (default early ack), Huey and RQ are at-most-once
+  as configured; Dramatiq and the Lua batch loop are at-least-once; taskqueue is
+  at-least-once with an exactly-once record for the ORM task.
+- Workers: RQ `SimpleWorker` (no fork per job; `--burst` for throughput runs);
+  Celery `-P solo -c 1 --without-gossip --without-mingle --without-heartbeat`;
+  Dramatiq `-p 1 -t 1`; Huey `-k thread -w 1 -n`.
+- Not measured here (issue 6 lists them): taskqueue's pools at concurrency 2, RQ's forking
+  Worker, Celery prefork, RSS at 200k tasks, and the Django-6 backends (django-vtasks,
+  django-tasks-redis, django-tasks-db), which need a Python ≥ 3.12 venv with Django 6.
+"""
+
+
+def render(results: dict[str, Any], text: str, chart_ok: bool) -> str:
+    m = results["machine"]
+    size = results["size"]
+    parts = [
+        "# Benchmarks",
+        "",
+        "Rerun: `make bench` (full, ~10-15 min) or `make bench-quick` (< 2 min). "
+        "Raw figures: `bench/results/latest.json` (not committed).",
+        "",
+        f"Latest run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, mode "
+        f"**{results['mode']}**, {size['repeats']} repeat(s), N = {size['noop']:,} no-op, "
+        f"{size['orm']:,} ORM, {size['enqueue']:,} enqueue.",
+        "",
+        text,
+        "",
+    ]
+    for name, reason in results.get("dropped", {}).items():
+        parts.append(f"Left out: {name}: {reason}")
+    if chart_ok:
+        parts += ["", "![benchmark chart](benchmark.png)", ""]
+    parts += [
+        "## Machine",
+        "",
+        f"- CPUs (nproc): {m['nproc']}; CPU: {m['cpu']}",
+        f"- OS: {m['os']}; Python {m['python']}; Redis {m['redis']}",
+    ]
+    versions = results.get("peer_versions", {})
+    if versions:
+        parts.append(
+            "- Peers (.venv-bench): "
+            + ", ".join(f"{k} {v}" for k, v in versions.items())
+        )
+    parts += ["", METHOD]
+    return "\n".join(parts) + "\n"

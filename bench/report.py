@@ -1,0 +1,163 @@
+"""Turn the raw runs into medians and ratios; print them, save JSON, chart, markdown.
+
+Ratios are taken inside each repeat (contender / raw BLPOP loop of the same
+repeat), then summarised as median and min-max over the repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench.contenders import ROOT
+
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+CHART = ROOT / "docs" / "benchmark.png"
+MARKDOWN = ROOT / "docs" / "benchmarks.md"
+BASE = "raw BLPOP"
+
+
+def rate(run: dict[str, Any] | None, _unused: Any = None) -> float | None:
+    """Tasks/s from one throughput run's worker-stamped window."""
+    if not run or not run.get("ok") or not run.get("elapsed"):
+        return None
+    busy = run["elapsed"]
+    return float(run["n"] / busy) if busy > 0 else None
+
+
+def spread(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def per_repeat(
+    rep: dict[str, Any], name: str, workload: str
+) -> tuple[float | None, float | None]:
+    if workload in ("single", "bulk"):
+        mine = rep["enqueue"].get(name, {}).get(workload)
+        base = rep["enqueue"].get(BASE, {}).get(workload)
+    else:
+        mine = rate(rep[workload].get(name))
+        base = rate(rep[workload].get(BASE))
+    return mine, (mine / base if mine and base else None)
+
+
+def aggregate(results: dict[str, Any]) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for name in results["contenders"]:
+        row: dict[str, Any] = {}
+        for workload in ("noop", "orm", "single", "bulk"):
+            pairs = [per_repeat(rep, name, workload) for rep in results["repeats"]]
+            row[workload] = spread([p[0] for p in pairs if p[0]])
+            row[f"{workload}_ratio"] = spread([p[1] for p in pairs if p[1]])
+        orm_runs = [rep["orm"].get(name, {}) for rep in results["repeats"]]
+        row["lost"] = sum(r.get("lost", 0) for r in orm_runs)
+        row["dup"] = sum(r.get("dup", 0) for r in orm_runs)
+        row["orm_checked"] = sum(1 for r in orm_runs if "lost" in r)
+        row["idle"] = results["idle"].get(name, {})
+        table[name] = row
+    return table
+
+
+def fmt_rate(cell: dict[str, float] | None, ratio: dict[str, float] | None) -> str:
+    if not cell:
+        return "n/a"
+    text = f"{cell['median']:,.0f}"
+    if ratio:
+        text += f" ({ratio['median']:.2f}x"
+        if ratio["min"] != ratio["max"]:
+            text += f", {ratio['min']:.2f}-{ratio['max']:.2f}"
+        text += ")"
+    return text
+
+
+def fmt(value: Any, pattern: str) -> str:
+    return "n/a" if value is None else format(value, pattern)
+
+
+def tables(table: dict[str, Any]) -> str:
+    lines = [
+        "| contender | no-op tasks/s (x raw BLPOP) | ORM tasks/s (x raw BLPOP+ORM) | lost / dup |",
+        "|---|---|---|---|",
+    ]
+    for name, row in table.items():
+        checked = f"{row['lost']} / {row['dup']}" if row["orm_checked"] else "n/a"
+        lines.append(
+            f"| {name} | {fmt_rate(row['noop'], row['noop_ratio'])} | "
+            f"{fmt_rate(row['orm'], row['orm_ratio'])} | {checked} |"
+        )
+    lines += [
+        "",
+        "| contender | enqueue 1 call/task /s (x raw RPUSH) | enqueue bulk /s (x one big RPUSH) "
+        "| latency p50 / p99 ms | idle Redis cmds/s | idle CPU % | RSS MB after tasks |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in table.items():
+        idle = row["idle"]
+        rss = f"{fmt(idle.get('rss_mb'), '.1f')} ({idle.get('rss_tasks', '?')})"
+        lines.append(
+            f"| {name} | {fmt_rate(row['single'], row['single_ratio'])} | "
+            f"{fmt_rate(row['bulk'], row['bulk_ratio'])} | "
+            f"{fmt(idle.get('lat_p50_ms'), '.2f')} / {fmt(idle.get('lat_p99_ms'), '.2f')} | "
+            f"{fmt(idle.get('idle_cmds_per_s'), '.1f')} | {fmt(idle.get('idle_cpu_pct'), '.2f')} | {rss} |"
+        )
+    return "\n".join(lines)
+
+
+def machine(results: dict[str, Any]) -> dict[str, str]:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "redis": results.get("redis_version", "?"),
+        "os": platform.platform(),
+    }
+
+
+def write(results: dict[str, Any], peer_python: Path | None) -> None:
+    results["machine"] = machine(results)
+    results["table"] = aggregate(results)
+    text = tables(results["table"])
+    print("\n" + text + "\n")
+    for name, reason in results.get("dropped", {}).items():
+        print(f"left out: {name}: {reason}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, default=str))
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    chart_ok = draw_chart(peer_python)
+    MARKDOWN.write_text(markdown(results, text, chart_ok))
+    print(f"wrote {MARKDOWN.relative_to(ROOT)}")
+
+
+def draw_chart(peer_python: Path | None) -> bool:
+    if peer_python is None:
+        print("no chart: matplotlib lives in .venv-bench, which is missing")
+        return False
+    proc = subprocess.run(
+        [str(peer_python), "-m", "bench.procs.chart", str(RESULTS), str(CHART)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        print(f"no chart: {proc.stderr.strip()[-300:]}")
+        return False
+    print(f"wrote {CHART.relative_to(ROOT)}")
+    return True
+
+
+def markdown(results: dict[str, Any], text: str, chart_ok: bool) -> str:
+    from bench.docs_text import render
+
+    return render(results, text, chart_ok)

@@ -1,0 +1,190 @@
+"""The benchmark, one command: `make bench` (full) or `make bench-quick`.
+
+Starts a private redis-server and SQLite database in a temp dir, builds the
+peers' venv, runs every workload for every contender interleaved and
+repeated, then writes bench/results/latest.json, docs/benchmark.png and
+docs/benchmarks.md. See docs/benchmarks.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import contenders, database, report, venv, workloads
+from bench.redis_server import RedisServer
+
+SIZES = {
+    "quick": {"repeats": 1, "enqueue": 1500, "noop": 3000, "orm": 400,
+              "latency": 25, "idle": 1.5, "rss": 2000, "timeout": 60.0},
+    "full": {"repeats": 3, "enqueue": 10_000, "noop": 20_000, "orm": 5000,
+             "latency": 200, "idle": 5.0, "rss": 10_000, "timeout": 240.0},
+}  # fmt: skip
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="small N, 1 repeat (< 2 min)"
+    )
+    parser.add_argument(
+        "--no-peers", action="store_true", help="taskqueue and raw loops only"
+    )
+    parser.add_argument("--repeats", type=int, default=None)
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse()
+    mode = "quick" if args.quick else "full"
+    size = dict(SIZES[mode])
+    if args.repeats:
+        size["repeats"] = args.repeats
+    peer_python, why = (None, "--no-peers") if args.no_peers else venv.ensure()
+    if peer_python is None:
+        print(f"peers left out: {why}")
+    with tempfile.TemporaryDirectory(prefix="taskqueue-bench-") as tmp:
+        server = RedisServer(Path(tmp))
+        server.start()
+        try:
+            results = run_all(server, Path(tmp), size, peer_python=peer_python)
+        finally:
+            server.stop()
+    results.update(mode=mode, size=size, redis_version=results.pop("redis_version"))
+    if peer_python is not None:
+        results["peer_versions"] = venv.versions(peer_python)
+    report.write(results, peer_python)
+    return 0
+
+
+def run_all(
+    server: RedisServer, tmp: Path, size: dict[str, Any], *, peer_python: Path | None
+) -> dict[str, Any]:
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        "REDIS_URL": server.url,
+        "RQ_REDIS_URL": server.url,
+        "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+        "TASKQUEUE_VAR_DIR": str(tmp / "var"),
+        "TASKQUEUE_WORKER_TIMEOUT": "30",  # the product default (tests.settings sets 2)
+        "PYTHONPATH": str(contenders.ROOT),
+    }
+    print(
+        f"redis-server {server.version()} on {server.url}; database in {tmp}",
+        flush=True,
+    )
+    database.migrate(env)
+    database.setup_django(env)
+    database.seed()
+    logdir = contenders.ROOT / "bench" / "results" / "logs"
+    shutil.rmtree(logdir, ignore_errors=True)
+    logdir.mkdir(parents=True)
+    b = workloads.Bench(
+        server=server, env=env, logdir=logdir, timeout=size["timeout"],
+        reset_db=database.reset, processed_sum=database.processed_sum,
+    )  # fmt: skip
+    field = contenders.build(server.client(), peer_python)
+    field, dropped = smoke(b, field)
+    runs: list[dict[str, Any]] = []
+    for rep in range(size["repeats"]):
+        order = field[rep % len(field) :] + field[: rep % len(field)]
+        runs.append(one_repeat(b, order, size, rep=rep))
+    idle = {
+        c.name: guarded(c.name, "idle", lambda c=c: idle_one(b, c, size)) for c in field
+    }
+    return {
+        "contenders": [c.name for c in field],
+        "dropped": dropped,
+        "repeats": runs,
+        "idle": idle,
+        "redis_version": server.version(),
+    }
+
+
+def smoke(
+    b: workloads.Bench, field: list[contenders.Contender]
+) -> tuple[list[Any], dict[str, str]]:
+    """Drop (with a reason) any contender whose worker cannot run the sentinel."""
+    kept, dropped = [], {}
+    for c in field:
+        print(f"smoke test: {c.name} ...", flush=True)
+        try:
+            run = workloads.timed_run(b, c, "none", n=0)
+            if not run["ok"]:
+                raise RuntimeError(f"sentinel task did not run in {b.timeout:.0f} s")
+            kept.append(c)
+        except Exception as exc:
+            dropped[c.name] = str(exc).splitlines()[0][:200] if str(exc) else repr(exc)
+            print(f"  {c.name} left out: {dropped[c.name]}", flush=True)
+    return kept, dropped
+
+
+def one_repeat(
+    b: workloads.Bench,
+    order: list[contenders.Contender],
+    size: dict[str, Any],
+    *,
+    rep: int,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"enqueue": {}, "noop": {}, "orm": {}}
+    for c in order:
+        n = c.n_for("enqueue", size["enqueue"])
+        print(f"[repeat {rep + 1}] enqueue {n}: {c.name}", flush=True)
+        out["enqueue"][c.name] = guarded(
+            c.name, "enqueue", lambda c=c, n=n: workloads.enqueue_run(b, c, n)
+        )
+    for workload in ("noop", "orm"):
+        for c in order:
+            n = c.n_for(workload, size[workload])
+            print(f"[repeat {rep + 1}] {workload} x{n}: {c.name}", flush=True)
+            started = time.perf_counter()
+            run = guarded(
+                c.name,
+                workload,
+                lambda c=c, w=workload, n=n: workloads.timed_run(b, c, w, n=n),
+            )
+            out[workload][c.name] = run
+            print(
+                f"    {summary(run)} ({time.perf_counter() - started:.1f} s)",
+                flush=True,
+            )
+    return out
+
+
+def idle_one(
+    b: workloads.Bench, c: contenders.Contender, size: dict[str, Any]
+) -> dict[str, Any]:
+    print(f"idle / latency / RSS: {c.name}", flush=True)
+    return workloads.idle_run(
+        b, c, idle_s=size["idle"], k=size["latency"], n_rss=c.n_for("rss", size["rss"])
+    )
+
+
+def guarded(name: str, what: str, fn: Any) -> dict[str, Any]:
+    """Run one measurement; a failure is recorded and printed, never raised."""
+    try:
+        result: dict[str, Any] = fn()
+    except Exception as exc:
+        print(f"    {name} {what} failed: {exc}", flush=True)
+        return {"ok": False, "error": str(exc)[:300]}
+    return result
+
+
+def summary(run: dict[str, Any]) -> str:
+    rate = report.rate(run)
+    if rate is None:
+        return f"failed: {run.get('error', 'timed out')}"
+    extra = f", lost {run['lost']} dup {run['dup']}" if "lost" in run else ""
+    return f"{rate:,.0f} tasks/s{extra}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
