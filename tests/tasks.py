@@ -77,3 +77,16 @@ def write_marker(path: str) -> str:
     with open(path, "a") as handle:
         handle.write(f"{os.getpid()}\n")
     return path
+
+
+@task
+@options(time_limit=0.5, max_retries=0)
+def ignores_time_limit() -> str:
+    """Swallows TimeLimitExceeded: only replacing the process can stop it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.05)
+        except Exception:  # noqa: BLE001, S112 (deliberately deaf to the limit)
+            continue
+    return "ran to the end"

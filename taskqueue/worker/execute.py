@@ -107,6 +107,19 @@ class Executor:
             return self._failure(envelope, info, exc=exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
 
+    def time_limit(self, path: str) -> float | None:
+        info = self._info(path)
+        return None if info is None else info.policy.time_limit
+
+    def timed_out(self, envelope: Envelope, duration: float) -> Outcome:
+        """The outcome of a task stopped from outside for running past its limit."""
+        info = self._info(envelope.task)
+        limit = info.policy.time_limit if info else None
+        exc = TimeLimitExceeded(f"task ran over its {limit or 0:g}s time limit")
+        if info is None:
+            return Failed(envelope, results.error_json(exc), duration, str(exc))
+        return self._failure(envelope, info, exc=exc, duration=duration)
+
     def _started(self, info: TaskInfo, envelope: Envelope) -> TaskResult[Any] | None:
         if not self._wanted(task_started, info.sender, logging.INFO):
             return None

@@ -18,6 +18,7 @@ import logging
 import resource
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import close_old_connections
@@ -33,6 +34,16 @@ from taskqueue.worker.settle import Settler
 from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """The message a consumer is executing right now (read by the watchdog)."""
+
+    queue: str
+    claimed: Claimed
+    envelope: Envelope
+    started: float  # time.monotonic()
 
 
 class Consumer:
@@ -58,6 +69,8 @@ class Consumer:
             result_ttl=self.options.result_ttl,
         )
         self.processed = 0
+        self.running: Running | None = None
+        self.rest: list[tuple[str, Claimed]] = []
         self.recycled = False
         self.current: str | None = None
         self._turn = 0
@@ -139,6 +152,7 @@ class Consumer:
                 self.settler.flush()
                 self._requeue(batch[index:])
                 break
+            self.rest = batch[index + 1 :]
             outcome = self.handle(queue, claimed)  # may replace claimed.raw (legacy)
             self.settler.add(
                 queue, claimed.raw, outcome, redelivered=claimed.redeliveries > 0
@@ -146,7 +160,22 @@ class Consumer:
             self.processed += 1
         else:
             self.settler.flush()
+        self.rest = []
         close_old_connections()  # the executor checks before each task; this covers idling
+
+    def abandon(self, running: Running) -> None:
+        """Give up on a task past its hard time limit (called by the watchdog).
+
+        Records it as timed out (retried per policy), stores what the batch
+        already finished, and hands back its unstarted rest; the process
+        then exits and the prefork supervisor replaces it.
+        """
+        duration = time.monotonic() - running.started
+        outcome = self.executor.timed_out(running.envelope, duration)
+        _log_outcome(outcome)
+        self.settler.add(running.queue, running.claimed.raw, outcome)
+        self.settler.flush()
+        self._requeue(self.rest)
 
     def recycle_reason(self) -> str:
         """Why this consumer should exit and be replaced ('' to go on)."""
@@ -177,7 +206,9 @@ class Consumer:
                 envelope.id, envelope.task, queue, envelope.attempt,
                 extra=_fields(envelope, "received"),
             )  # fmt: skip
+        self.running = Running(queue, claimed, envelope, time.monotonic())
         outcome = self.executor.execute(envelope)
+        self.running = None
         self.current = None
         _log_outcome(outcome)
         return outcome

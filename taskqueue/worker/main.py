@@ -16,6 +16,7 @@ from taskqueue.worker.heartbeat import Heartbeat
 from taskqueue.worker.loop import Consumer
 from taskqueue.worker.pools import PreforkPool, SoloPool, ThreadPool
 from taskqueue.worker.stop import StopFlag, install
+from taskqueue.worker.watchdog import Watchdog
 
 log = logging.getLogger("taskqueue.worker")
 
@@ -85,9 +86,12 @@ class Worker:
         heartbeat = self.heartbeat(broker, lambda: pool.consumers, child=True)
         heartbeat.beat()
         heartbeat.start()
+        watchdog = Watchdog(pool.consumers[0])
+        watchdog.start()
         try:
             return pool.run()
         finally:
+            watchdog.stop()
             heartbeat.stop()
             heartbeat.flush_counts(pool.consumers)  # the last minute's counts too
             heartbeat.remove()

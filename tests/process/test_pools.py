@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 from collections import Counter
@@ -20,20 +21,31 @@ pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
 
 def all_successful(task, results) -> bool:
-    return all(task.get_result(r.id).status == TaskResultStatus.SUCCESSFUL for r in results)
+    return all(
+        task.get_result(r.id).status == TaskResultStatus.SUCCESSFUL for r in results
+    )
 
 
-def test_two_prefork_supervisors_share_a_queue_evenly_and_exactly_once(start_worker, broker):
-    recipes = Recipe.objects.bulk_create([Recipe(name=f"R{i}", ingredients="a", instructions="b") for i in range(40)])
+def test_two_prefork_supervisors_share_a_queue_evenly_and_exactly_once(
+    start_worker, broker
+):
+    recipes = Recipe.objects.bulk_create(
+        [Recipe(name=f"R{i}", ingredients="a", instructions="b") for i in range(40)]
+    )
     sent = [random.choice(recipes).id for _ in range(800)]
     results = enqueue_many(process_recipe, [((), {"recipe_id": rid}) for rid in sent])
-    supervisors = [start_worker("--pool", "prefork", "--concurrency", "2", "--name", f"s{i}") for i in range(2)]
+    supervisors = [
+        start_worker("--pool", "prefork", "--concurrency", "2", "--name", f"s{i}")
+        for i in range(2)
+    ]
 
     wait_until(lambda: all_successful(process_recipe, results), timeout=120)
 
     counts = dict(Recipe.objects.values_list("id", "processed_count"))
     assert counts == {r.id: sent.count(r.id) for r in recipes}
-    per_consumer = Counter(process_recipe.get_result(r.id).worker_ids[-1] for r in results)
+    per_consumer = Counter(
+        process_recipe.get_result(r.id).worker_ids[-1] for r in results
+    )
     assert len(per_consumer) == 4, per_consumer
     assert min(per_consumer.values()) >= len(results) // 10, per_consumer
     for supervisor in supervisors:
@@ -45,7 +57,12 @@ def test_a_dead_child_is_replaced_and_its_tasks_recovered(start_worker):
     results = enqueue_many(tasks.sleep_for, [((0.3,), {}) for _ in range(8)])
     supervisor = start_worker("--pool", "prefork", "--concurrency", "2")
     wait_until(lambda: len(psutil.Process(supervisor.proc.pid).children()) == 2)
-    wait_until(lambda: any(tasks.sleep_for.get_result(r.id).status == TaskResultStatus.RUNNING for r in results))
+    wait_until(
+        lambda: any(
+            tasks.sleep_for.get_result(r.id).status == TaskResultStatus.RUNNING
+            for r in results
+        )
+    )
 
     victim = psutil.Process(supervisor.proc.pid).children()[0]
     victim.kill()
@@ -54,12 +71,22 @@ def test_a_dead_child_is_replaced_and_its_tasks_recovered(start_worker):
     wait_until(lambda: all_successful(tasks.sleep_for, results), timeout=60)
     supervisor.signal(signal.SIGTERM)
     assert supervisor.wait(timeout=30) == 0
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in [victim])
+    assert not any(
+        p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in [victim]
+    )
 
 
 def test_children_are_recycled_after_max_tasks(start_worker):
     results = enqueue_many(tasks.add, [((i, 1), {}) for i in range(12)])
-    supervisor = start_worker("--pool", "prefork", "--concurrency", "1", "--max-tasks-per-child", "5", "--burst")
+    supervisor = start_worker(
+        "--pool",
+        "prefork",
+        "--concurrency",
+        "1",
+        "--max-tasks-per-child",
+        "5",
+        "--burst",
+    )
 
     assert supervisor.wait(timeout=60) == 0
     assert all_successful(tasks.add, results)
@@ -70,13 +97,21 @@ def test_children_are_recycled_after_max_tasks(start_worker):
 def test_sigterm_to_the_supervisor_stops_children_gracefully(start_worker, broker):
     results = enqueue_many(tasks.sleep_for, [((0.5,), {}) for _ in range(6)])
     supervisor = start_worker("--pool", "prefork", "--concurrency", "2")
-    wait_until(lambda: any(tasks.sleep_for.get_result(r.id).status == TaskResultStatus.RUNNING for r in results))
+    wait_until(
+        lambda: any(
+            tasks.sleep_for.get_result(r.id).status == TaskResultStatus.RUNNING
+            for r in results
+        )
+    )
     children = psutil.Process(supervisor.proc.pid).children()
 
     supervisor.signal(signal.SIGTERM)
 
     assert supervisor.wait(timeout=30) == 0
-    assert not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children)
+    assert not any(
+        child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+        for child in children
+    )
     statuses = [tasks.sleep_for.get_result(r.id).status for r in results]
     assert TaskResultStatus.RUNNING not in statuses
     assert broker.stats("default").in_flight == 0
@@ -86,9 +121,37 @@ def test_sigterm_to_the_supervisor_stops_children_gracefully(start_worker, broke
 def test_the_threads_pool_runs_tasks_concurrently(run_command):
     results = enqueue_many(tasks.sleep_for, [((0.3,), {}) for _ in range(8)])
 
-    done = run_command("runworker", "--pool", "threads", "--concurrency", "4", "--burst")
+    done = run_command(
+        "runworker", "--pool", "threads", "--concurrency", "4", "--burst"
+    )
 
     assert done.returncode == 0, done.stderr
-    spans = sorted((r.started_at, r.finished_at) for r in (tasks.sleep_for.get_result(x.id) for x in results))
-    overlapping = sum(1 for (_, end), (start, _) in zip(spans, spans[1:], strict=False) if start < end)
+    spans = sorted(
+        (r.started_at, r.finished_at)
+        for r in (tasks.sleep_for.get_result(x.id) for x in results)
+    )
+    overlapping = sum(
+        1 for (_, end), (start, _) in itertools.pairwise(spans) if start < end
+    )
     assert overlapping >= 3
+
+
+def test_prefork_replaces_a_child_whose_task_ignores_its_time_limit(start_worker):
+    stuck = tasks.ignores_time_limit.enqueue()
+    after = tasks.add.enqueue(2, 2)
+    supervisor = start_worker("--pool", "prefork", "--concurrency", "1")
+
+    wait_until(
+        lambda: tasks.add.get_result(after.id).status == TaskResultStatus.SUCCESSFUL,
+        timeout=30,
+    )
+
+    final = tasks.ignores_time_limit.get_result(stuck.id)
+    assert final.status == TaskResultStatus.FAILED
+    assert (
+        final.errors[-1].exception_class_path
+        == "taskqueue.exceptions.TimeLimitExceeded"
+    )
+    assert supervisor.output.count("Started child") >= 2
+    supervisor.signal(signal.SIGTERM)
+    assert supervisor.wait(timeout=30) == 0

@@ -1,0 +1,60 @@
+"""Watchdog: the hard time limit of prefork children.
+
+SIGALRM raises TimeLimitExceeded inside a task, which stops ordinary Python
+code. A task that swallows that exception, or sits in a C call that never
+returns, is not stopped by it. In a prefork child this thread notices the
+task is still running ``grace`` seconds past its limit, records it as timed
+out, hands back the rest of the batch and ends the process; the supervisor
+starts a fresh child. (The solo pool has only the SIGALRM limit: there is
+no supervisor to replace it. The threads pool cannot stop a thread at all.)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.worker.loop import Consumer
+
+log = logging.getLogger("taskqueue.worker")
+TIMED_OUT = 76  # a child's exit code after the watchdog stopped a task
+
+
+class Watchdog(threading.Thread):
+    def __init__(
+        self, consumer: Consumer, *, grace: float = 1.0, interval: float = 0.2
+    ) -> None:
+        super().__init__(name="taskqueue-watchdog", daemon=True)
+        self.consumer = consumer
+        self.grace = grace
+        self.interval = interval
+        self._done = threading.Event()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            running = self.consumer.running
+            if running is None:
+                continue
+            limit = self.consumer.executor.time_limit(running.envelope.task)
+            if limit and time.monotonic() - running.started > limit + self.grace:
+                self._stop_child(running.envelope.id, limit)
+
+    def _stop_child(self, task_id: str, limit: float) -> None:
+        log.error(
+            "Task still running %.1fs past its %gs time limit, replacing this "
+            "child task_id=%s", self.grace, limit, task_id,
+        )  # fmt: skip
+        running = self.consumer.running
+        try:
+            if running is not None:
+                self.consumer.abandon(running)
+        except BrokerUnavailable:
+            log.error("Redis unavailable: recovery will redeliver task_id=%s", task_id)
+        finally:
+            os._exit(TIMED_OUT)
