@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -27,11 +27,10 @@ def mask_url(url: str | None) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
+    # The host part is kept as written: a cluster URL lists several
+    # host:port pairs, which urlsplit's .port cannot parse.
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    netloc = f"{userinfo.partition(':')[0]}:***@{hosts}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
@@ -74,8 +73,8 @@ def _cluster_client(url: str, **options: Any) -> RedisCluster:
     options.pop("health_check_interval", None)
     return RedisCluster(
         startup_nodes=nodes,
-        password=parts.password,
-        username=parts.username,
+        password=unquote(parts.password) if parts.password else None,
+        username=unquote(parts.username) if parts.username else None,
         ssl=parts.scheme.startswith("rediss"),
         **options,
     )
