@@ -1,8 +1,10 @@
-"""The queue dashboard in the admin: counts, throughput, workers, dead letters.
+"""The queue dashboard in the admin: counts, throughput, workers, results, dead letters.
 
 The page renders its panels server-side; a small script re-fetches
 ``data/`` (JSON with the same panels as HTML plus the raw numbers) every few
 seconds and swaps them in, so the page stays live without a full reload.
+Recent results take ``?status=`` and ``?queue=`` filters; the script passes
+the page's query string on to ``data/`` so a refresh keeps them.
 Requeue and delete are plain POST forms (CSRF) that need the
 ``taskqueue.manage_queues`` permission.
 """
@@ -22,13 +24,17 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from taskqueue import results
 from taskqueue.api import queue_overview
-from taskqueue.compat import task_backends
+from taskqueue.compat import TaskResultStatus, task_backends
 from taskqueue.exceptions import BrokerUnavailable
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
 MINUTES = 60
 DEAD_LETTER_LIMIT = 50
+RECENT_LIMIT = 50
+RECENT_SCAN = 200  # the core caps each queue's recent list at 200 ids
+STATUSES = [status.value for status in TaskResultStatus]
 CHART_WIDTH, CHART_HEIGHT = 600, 120
 
 
@@ -89,6 +95,85 @@ def dead_letters(backend: Any, limit: int = DEAD_LETTER_LIMIT) -> list[dict[str,
     return rows[:limit]
 
 
+def _float(record: dict[bytes, bytes], name: bytes) -> float | None:
+    raw = record.get(name)
+    return float(raw) if raw else None
+
+
+def _envelope(record: dict[bytes, bytes]) -> dict[str, Any]:
+    try:
+        value = orjson.loads(record.get(b"msg") or b"{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _duration_label(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def result_row(task_id: str, record: dict[bytes, bytes], queue: str) -> dict[str, Any]:
+    """One settled task as the dashboard shows it, from its result record."""
+    envelope = _envelope(record)
+    started = _float(record, b"started_at")
+    finished = _float(record, b"finished_at")
+    errors = results.errors(record)
+    last = errors[-1] if errors else {}
+    duration = (finished - started) if finished and started else None
+    return {
+        "id": task_id,
+        "task": envelope.get("task", ""),
+        "queue": envelope.get("queue", queue),
+        "status": record.get(b"status", b"").decode(),
+        "settled_at": _when(finished or _float(record, b"last_attempted_at")),
+        "duration": duration,
+        "duration_label": _duration_label(duration),
+        "error_class": last.get("class", ""),
+        "error": last.get("str", ""),
+        "url": reverse("taskqueue:task-detail", args=[task_id]),
+    }
+
+
+def recent_results(
+    backend: Any,
+    *,
+    status: str | None = None,
+    queue: str | None = None,
+    limit: int = RECENT_LIMIT,
+) -> list[dict[str, Any]]:
+    """The newest settled tasks (one row per task), newest first, filtered.
+
+    A retried task is in the recent list once per attempt; its record holds
+    the latest state, so later ids are dropped. A status filter scans the
+    whole capped list so rare outcomes (failures) still fill the table.
+    """
+    scan = RECENT_SCAN if status else limit
+    rows, seen = [], set()
+    for name in [queue] if queue else backend.queue_names:
+        for task_id, record in backend.broker.recent_results(name, scan):
+            if task_id in seen:
+                continue
+            seen.add(task_id)
+            row = result_row(task_id, record, name)
+            if status is None or row["status"] == status:
+                rows.append(row)
+    epoch = datetime.min.replace(tzinfo=UTC)
+    rows.sort(key=lambda row: row["settled_at"] or epoch, reverse=True)
+    return rows[:limit]
+
+
+def result_filters(request: HttpRequest, backend: Any) -> dict[str, str | None]:
+    """The valid ``status`` and ``queue`` query parameters; anything else means all."""
+    status = request.GET.get("status") or None
+    queue = request.GET.get("queue") or None
+    return {
+        "status": status if status in STATUSES else None,
+        "queue": queue if queue in backend.queue_names else None,
+    }
+
+
 def _workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     now = time.time()
     return [
@@ -101,8 +186,11 @@ def _workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def snapshot(backend: Any) -> dict[str, Any]:
+def snapshot(
+    backend: Any, filters: dict[str, str | None] | None = None
+) -> dict[str, Any]:
     """Everything the dashboard shows, read from Redis in a few round trips."""
+    filters = filters or {}
     overview = queue_overview(backend)
     points = throughput(backend.broker)
     return {
@@ -110,18 +198,27 @@ def snapshot(backend: Any) -> dict[str, Any]:
         "workers": _workers(overview["workers"]),
         "throughput": points,
         "chart": chart_bars(points),
+        "recent_results": recent_results(
+            backend, status=filters.get("status"), queue=filters.get("queue")
+        ),
         "dead_letters": dead_letters(backend),
     }
 
 
 def _context(request: HttpRequest) -> dict[str, Any]:
     backend: Any = task_backends["default"]
+    filters = result_filters(request, backend)
+    choices = {
+        "filters": filters,
+        "statuses": STATUSES,
+        "queue_names": backend.queue_names,
+    }
     try:
-        data = snapshot(backend)
+        data = snapshot(backend, filters)
     except BrokerUnavailable:
-        return {"error": f"Redis is unavailable ({backend.broker.safe_url})"}
+        return {"error": f"Redis is unavailable ({backend.broker.safe_url})", **choices}
     user: Any = request.user
-    return {**data, "can_manage": user.has_perm(MANAGE_PERMISSION)}
+    return {**data, **choices, "can_manage": user.has_perm(MANAGE_PERMISSION)}
 
 
 @require_GET
@@ -141,8 +238,12 @@ def dashboard_data(request: HttpRequest) -> JsonResponse:
     """The live panels as HTML plus the numbers, for the page's refresh script."""
     context = _context(request)
     html = render_to_string("taskqueue/dashboard_panels.html", context, request=request)
-    numbers = {k: context.get(k) for k in ("queues", "workers", "throughput", "error")}
-    return JsonResponse({"html": html, **numbers})
+    recent = render_to_string(
+        "taskqueue/dashboard_recent.html", context, request=request
+    )
+    keys = ("queues", "workers", "throughput", "recent_results", "filters", "error")
+    numbers = {k: context.get(k) for k in keys}
+    return JsonResponse({"html": html, "recent_html": recent, **numbers})
 
 
 @require_POST

@@ -6,6 +6,7 @@ downloads are never used. The test also refreshes docs/dashboard.png.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -41,8 +42,9 @@ def chromium():
 
 @pytest.fixture
 def busy_queues(broker, run_command, start_worker):
-    """A dead letter, a pending legacy message, a live worker and some throughput."""
+    """A dead letter, a pending legacy message, a live worker, results and throughput."""
     broker.push_raw("default", b"\xff\xfe not utf-8, not json")
+    tasks.permanent_failure.enqueue()
     assert run_command("runworker", "--burst", "--pool", "solo").returncode == 0
     broker.push_raw("default", b"{'recipe_id': 5}")  # the original producer's format
     now = int(time.time() // 60)
@@ -53,7 +55,7 @@ def busy_queues(broker, run_command, start_worker):
     worker = start_worker(
         "--queue", "high", "--concurrency", "2", "--name", "demo-worker"
     )
-    for i in range(30):
+    for i in range(12):
         tasks.high_add.enqueue(i, i)
     wait_until(
         lambda: broker.stats("high").pending == 0 and broker.workers(), timeout=30
@@ -93,4 +95,17 @@ def test_dashboard_shows_queues_and_requeues_a_dead_letter(
     expect(default.locator(".dead")).to_have_text("0")
     expect(default.locator(".pending")).to_have_text("3")
     assert broker.dead_letter_ids("default") == []
+
+    # Recent results: the failure and the high queue's successes; filter by status.
+    recent = page.locator("#tq-recent-rows")
+    expect(recent.locator('tr[data-status="FAILED"]')).to_contain_text(
+        "PermanentError: cannot ever work"
+    )
+    expect(recent.locator('tr[data-status="SUCCESSFUL"]').first).to_contain_text(
+        "tests.tasks.high_add"
+    )
+    page.select_option('#tq-filters select[name="status"]', "FAILED")
+    expect(page).to_have_url(re.compile(r"status=FAILED"))
+    expect(recent.locator("tr[data-task-id]")).to_have_count(1)
+    expect(recent.locator('tr[data-status="FAILED"]')).to_have_count(1)
     page.close()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from taskqueue.dashboard import chart_bars, throughput
+from tests import tasks
 from tests.integration.api_fixtures import redis_down  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,6 +23,17 @@ def parked(broker, run_command):
     broker.push_raw("default", b"garbage that is not json")
     assert run_command("runworker", "--burst", "--pool", "solo").returncode == 0
     return broker.dead_letter_ids("default")
+
+
+@pytest.fixture
+def settled(broker, run_command):
+    """One task that succeeded and one that failed, run by a real worker."""
+    ok = tasks.add.enqueue(2, 3)
+    bad = tasks.permanent_failure.enqueue()
+    high = tasks.high_add.enqueue(1, 1)
+    result = run_command("runworker", "--burst")
+    assert result.returncode == 0, result.stderr
+    return ok.id, bad.id, high.id
 
 
 def test_admin_index_links_to_the_dashboard(admin_client):
@@ -43,17 +56,18 @@ def test_dashboard_shows_counts_throughput_and_dead_letters(
 
 
 def test_data_endpoint_returns_panels_and_numbers(admin_client, parked, broker):
-    broker.count_minute(int(time.time() // 60), {"succeeded": 3, "poison": 1})
+    # Half an hour ago: the worker that parked the message counts this minute.
+    minute = int(time.time() // 60) - 30
+    broker.count_minute(minute, {"succeeded": 3, "poison": 1})
 
     body = admin_client.get(URL + "data/").json()
     assert body["queues"][0]["dead"] == 1
     assert len(body["throughput"]) == 60
-    assert body["throughput"][-1] | {"minute": None} == {
-        "minute": None,
-        "succeeded": 3,
-        "failed": 1,
-        "retried": 0,
+    points = {
+        datetime.fromisoformat(p.pop("minute")).timestamp() // 60: p
+        for p in body["throughput"]
     }
+    assert points[minute] == {"succeeded": 3, "failed": 1, "retried": 0}
     assert parked[0] in body["html"]
 
 
@@ -110,3 +124,45 @@ def test_chart_scales_bars_to_the_busiest_minute(broker):
     assert chart["bars"][-1]["ok_h"] == pytest.approx(96.0)
     assert chart["bars"][-1]["bad_y"] == 0
     assert chart["bars"][-2]["ok_h"] == pytest.approx(60.0)
+
+
+def _rows(body):
+    return {row["id"]: row for row in body["recent_results"]}
+
+
+def test_recent_results_show_status_task_duration_and_error(admin_client, settled):
+    ok, bad, high = settled
+    page = admin_client.get(URL).content.decode()
+    assert f'data-task-id="{ok}" data-status="SUCCESSFUL"' in page
+    assert f'data-task-id="{bad}" data-status="FAILED"' in page
+    assert f'href="/api/tasks/{bad}/"' in page
+    assert "taskqueue.exceptions.PermanentError</strong>: cannot ever work" in page
+
+    rows = _rows(admin_client.get(URL + "data/").json())
+    assert rows[ok]["task"] == "tests.tasks.add"
+    assert rows[ok]["queue"] == "default"
+    assert rows[ok]["error_class"] == ""
+    assert 0 <= rows[ok]["duration"] < 10
+    assert rows[bad]["status"] == "FAILED"
+    assert rows[bad]["error"] == "cannot ever work"
+    assert rows[high]["queue"] == "high"
+
+
+def test_recent_results_filter_by_status_and_queue(admin_client, settled):
+    ok, bad, high = settled
+    failed = admin_client.get(URL + "data/?status=FAILED").json()
+    assert set(_rows(failed)) == {bad}
+    assert failed["filters"] == {"status": "FAILED", "queue": None}
+    assert f'data-task-id="{ok}"' not in failed["recent_html"]
+
+    assert set(_rows(admin_client.get(URL + "data/?queue=high").json())) == {high}
+    both = admin_client.get(URL + "data/?status=SUCCESSFUL&queue=default").json()
+    assert set(_rows(both)) == {ok}
+    unknown = admin_client.get(URL + "data/?status=nope&queue=nope").json()
+    assert set(_rows(unknown)) == {ok, bad, high}
+
+    page = admin_client.get(URL + "?status=FAILED").content.decode()
+    assert '<option value="FAILED" selected>' in page
+    assert f'data-task-id="{ok}"' not in page
+    empty = admin_client.get(URL + "?status=RUNNING").content.decode()
+    assert "No recent results matching the filters." in empty
