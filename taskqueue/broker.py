@@ -26,6 +26,18 @@ R = TypeVar("R")
 SCRIPTS = ("enqueue", "claim", "settle", "requeue", "adopt", "dead", "heartbeat")
 
 
+# Errors after which nothing ran, or whose reply was lost: back off and retry.
+# Cluster errors (CLUSTERDOWN, TRYAGAIN, slot moves) are refused before a
+# script runs, so they are as safe to retry as a dropped connection.
+UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.RedisClusterException,
+)
+
+
 def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn redis connection trouble into BrokerUnavailable at the boundary."""
 
@@ -33,7 +45,7 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except UNAVAILABLE as exc:
             raise BrokerUnavailable(f"Redis unavailable: {exc}") from exc
         except redis.ResponseError as exc:
             if "LOADING" in str(exc) or "MASTERDOWN" in str(exc):  # restarting server
@@ -58,6 +70,7 @@ class ClaimPolicy:
     max_batch: int
     worker_timeout: float
     result_ttl: int
+    min_batch: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +95,9 @@ class Settlement:
     dead_id: str = ""
     attempt: int = 1
     redelivered: bool = False
-    started: float = (
-        0.0  # when the task really started (unix seconds), 0 if it never ran
-    )
+    # When the task really ran (unix seconds); 0 if it never ran.
+    started: float = 0.0
+    finished: float = 0.0
 
     def argv(self) -> list[Any]:
         return [
@@ -92,6 +105,7 @@ class Settlement:
             self.error_field, self.error_json, self.delay, self.dead_id,
             self.attempt, "1" if self.redelivered else "0",
             f"{self.started:.6f}" if self.started else "0",
+            f"{self.finished:.6f}" if self.finished else "0",
         ]  # fmt: skip
 
 
@@ -188,6 +202,7 @@ class Broker:
                 moved,
                 int(reset),
                 policy.result_ttl,
+                policy.min_batch,
             ],
         )
         messages = [

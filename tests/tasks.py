@@ -90,3 +90,9 @@ def ignores_time_limit() -> str:
         except Exception:  # noqa: BLE001, S112 (deliberately deaf to the limit)
             continue
     return "ran to the end"
+
+
+@task
+async def async_sleep(seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds

@@ -6,7 +6,8 @@
 -- ARGV[7] a message BLMOVE already put in my inflight ('' if none),
 -- ARGV[8] '1' after a connection error: whatever else my inflight holds was
 --         claimed by a call whose reply was lost, so it goes back to the head,
--- ARGV[9] result ttl (for a message whose result record is missing)
+-- ARGV[9] result ttl (for a message whose result record is missing),
+-- ARGV[10] smallest batch worth claiming (1; more for consumers running async tasks)
 -- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -53,7 +54,7 @@ end
 local claimed = {}
 if moved == wake then redis.call('LREM', KEYS[4], 1, wake) elseif moved ~= '' then claimed[1] = moved end
 local backlog = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])
-local want = math.min(tonumber(ARGV[2]), math.max(1, math.ceil(backlog / 8))) - #claimed
+local want = math.min(tonumber(ARGV[2]), math.max(tonumber(ARGV[10]), math.ceil(backlog / 8))) - #claimed
 local fresh = {}
 local function from_prio(min, max)
   if want - #fresh <= 0 then return end

@@ -2,17 +2,18 @@
 -- KEYS[1] my inflight, KEYS[2] scheduled, KEYS[3] redelivered, KEYS[4] dead hash,
 -- KEYS[5] dead index zset, KEYS[6] dead raw hash, KEYS[7] recent ids list (capped)
 -- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl,
--- then per message 12 values: op (done|retry|dead), raw, task id ('' if none),
+-- then per message 13 values: op (done|retry|dead), raw, task id ('' if none),
 --   status, payload (return JSON | next message | dead entry JSON), error field,
 --   error JSON, retry delay, dead-letter id, attempt, '1' if it was redelivered,
---   when the task really started (0 if it never ran; claim time stands then)
+--   when the task really started and finished (0 if it never ran; then the
+--   claim time and this script's time stand)
 -- A message no longer in my inflight (recovered by others) is left alone.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local me, prefix, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local settled = 0
 local recent = {}
-for i = 4, #ARGV, 12 do
+for i = 4, #ARGV, 13 do
   local op, raw, id, status, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local err_field, err_json, delay = ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
   if redis.call('LREM', KEYS[1], 1, raw) == 1 then
@@ -30,7 +31,7 @@ for i = 4, #ARGV, 12 do
       if op == 'retry' then
         fields[3], fields[4] = 'msg', payload
       else
-        fields[3], fields[4] = 'finished_at', now
+        fields[3], fields[4] = 'finished_at', ARGV[i + 12] ~= '0' and ARGV[i + 12] or now
       end
       if op ~= 'dead' then fields[#fields + 1] = 'worker:' .. ARGV[i + 9]; fields[#fields + 1] = me end
       if op == 'done' and payload ~= '' then fields[#fields + 1] = 'return'; fields[#fields + 1] = payload end

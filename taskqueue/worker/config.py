@@ -24,6 +24,9 @@ class WorkerConfig:
     grace: float = 30.0
     block_timeout: float = 1.0
     max_batch: int = 100
+    async_concurrency: int = (
+        10  # async tasks of one batch run together, this many at most
+    )
 
     @property
     def worker_name(self) -> str:

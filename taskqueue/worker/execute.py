@@ -9,6 +9,8 @@ both) and once more when the consumer goes idle (see Consumer.process).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import secrets
 import signal
@@ -21,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 import orjson
+from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import close_old_connections
 
@@ -55,6 +58,9 @@ class Executor:
         self.options = options
         self.consumer = consumer
         self._infos: dict[str, TaskInfo] = {}
+        self.has_async = any(
+            inspect.iscoroutinefunction(t.func) for t in tasks.values()
+        )
         self._send: dict[tuple[type, int, int], bool] = {}
 
     def adopt_legacy(self, envelope: Envelope, raw: bytes) -> Envelope:
@@ -68,13 +74,10 @@ class Executor:
 
     def execute(self, envelope: Envelope) -> Outcome:
         """Check the call against the registered task, run it, classify the result."""
-        info = self._info(envelope.task)
-        if info is None:
-            return Poison(f"unknown task {envelope.task!r}", envelope.id)
-        problem = info.argument_problem(envelope.args, envelope.kwargs)
-        if problem:
-            return Poison(f"bad arguments for {envelope.task}: {problem}", envelope.id)
-        return self._run(info, envelope)
+        checked = self._check(envelope)
+        if isinstance(checked, Poison):
+            return checked
+        return self._run(checked, envelope)
 
     def _info(self, path: str) -> TaskInfo | None:
         info = self._infos.get(path)
@@ -106,6 +109,63 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 (the task boundary: any error is an outcome)
             return self._failure(envelope, info, exc=exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
+
+    def is_async(self, path: str) -> bool:
+        info = self._info(path)
+        return info is not None and info.is_async
+
+    def run_async(self, envelopes: list[Envelope]) -> list[Outcome]:
+        """Run async tasks together on one event loop; outcomes in the same order.
+
+        A coroutine that awaits I/O lets the others run, so a batch of async
+        tasks takes about as long as its slowest one, in any pool. The loop
+        is Django's (async_to_sync), so thread-sensitive ORM calls made with
+        sync_to_async come back to this thread and its DB connections.
+        """
+        close_old_connections()
+
+        async def run_all() -> list[Outcome]:
+            return list(await asyncio.gather(*(self._arun(e) for e in envelopes)))
+
+        return async_to_sync(run_all)()
+
+    async def _arun(self, envelope: Envelope) -> Outcome:
+        checked = self._check(envelope)
+        if isinstance(checked, Poison):
+            return checked
+        info, started = checked, time.perf_counter()
+        try:
+            value = await self._await_task(info, envelope)
+        except (ObjectDoesNotExist, PermanentError) as exc:
+            error = results.error_json(exc)
+            return Failed(
+                envelope, error, _since(started), _summary(exc), expected=True
+            )
+        except Exception as exc:  # noqa: BLE001 (the task boundary: any error is an outcome)
+            limit = info.policy.time_limit
+            if isinstance(exc, TimeoutError) and limit and _since(started) >= limit:
+                exc = TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
+            return self._failure(envelope, info, exc=exc, duration=_since(started))
+        return self._success(envelope, value, _since(started))
+
+    async def _await_task(self, info: TaskInfo, envelope: Envelope) -> Any:
+        result = self._started(info, envelope)
+        args: list[Any] = envelope.args
+        if info.takes_context:
+            context = TaskContext(task_result=result or self._result(info, envelope))
+            args = [context, *args]
+        coroutine = info.task.func(*args, **envelope.kwargs)
+        return await asyncio.wait_for(coroutine, info.policy.time_limit)
+
+    def _check(self, envelope: Envelope) -> TaskInfo | Poison:
+        """The task's info, or the Poison outcome for an unknown task or bad arguments."""
+        info = self._info(envelope.task)
+        if info is None:
+            return Poison(f"unknown task {envelope.task!r}", envelope.id)
+        problem = info.argument_problem(envelope.args, envelope.kwargs)
+        if problem:
+            return Poison(f"bad arguments for {envelope.task}: {problem}", envelope.id)
+        return info
 
     def time_limit(self, path: str) -> float | None:
         info = self._info(path)

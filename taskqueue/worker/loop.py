@@ -14,6 +14,7 @@ order django-tasks-db uses), so a receiver that reads the result sees it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import resource
 import time
@@ -68,6 +69,12 @@ class Consumer:
             worker_timeout=self.options.worker_timeout,
             result_ttl=self.options.result_ttl,
         )
+        # Async tasks run together only if they are claimed together: after a
+        # batch that had some, claim at least async_concurrency at a time.
+        self.async_policy = dataclasses.replace(
+            self.claim_policy, min_batch=config.async_concurrency
+        )
+        self._async_seen = False
         self.processed = 0
         self.running: Running | None = None
         self.rest: list[tuple[str, Claimed]] = []
@@ -119,8 +126,9 @@ class Consumer:
             return []
 
     def _claim(self, queue: str, moved: bytes = b"") -> list[tuple[str, Claimed]]:
+        policy = self.async_policy if self._async_seen else self.claim_policy
         result = self.broker.claim(
-            queue, self.id, self.claim_policy, moved=moved, reset=queue in self._unsure
+            queue, self.id, policy, moved=moved, reset=queue in self._unsure
         )
         self._unsure.discard(queue)
         self._recovered_from_outage()
@@ -147,21 +155,68 @@ class Consumer:
 
     def process(self, batch: list[tuple[str, Claimed]]) -> None:
         """Run a claimed batch in order; hand back what a stop left unstarted."""
-        for index, (queue, claimed) in enumerate(batch):
+        self._async_seen = False
+        index = 0
+        while index < len(batch):
             if self.stop.requested or self.recycle_reason():
                 self.settler.flush()
                 self._requeue(batch[index:])
                 break
+            group = self._async_group(batch, index)
+            if group:
+                self._run_async(group)
+                index += len(group)
+                continue
+            queue, claimed = batch[index]
             self.rest = batch[index + 1 :]
             outcome = self.handle(queue, claimed)  # may replace claimed.raw (legacy)
             self.settler.add(
                 queue, claimed.raw, outcome, redelivered=claimed.redeliveries > 0
             )
             self.processed += 1
+            index += 1
         else:
             self.settler.flush()
         self.rest = []
         close_old_connections()  # the executor checks before each task; this covers idling
+
+    def _async_group(
+        self, batch: list[tuple[str, Claimed]], start: int
+    ) -> list[tuple[str, Claimed, Envelope]]:
+        """Consecutive async-task messages from start (none if it is not one)."""
+        if not self.executor.has_async:
+            return []
+        group = []
+        for queue, claimed in batch[start : start + self.config.async_concurrency]:
+            envelope = self._peek(queue, claimed)
+            if envelope is None or not self.executor.is_async(envelope.task):
+                break
+            group.append((queue, claimed, envelope))
+        return group
+
+    def _peek(self, queue: str, claimed: Claimed) -> Envelope | None:
+        """The envelope of a plain, healthy message (None for anything handle() must see)."""
+        if claimed.redeliveries >= self.options.max_deliveries:
+            return None
+        try:
+            envelope = decode(
+                claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue
+            )
+        except PoisonMessage:
+            return None
+        return None if envelope.legacy else envelope
+
+    def _run_async(self, group: list[tuple[str, Claimed, Envelope]]) -> None:
+        self._async_seen = True
+        for queue, _, envelope in group:
+            _log_received(envelope, queue)
+        outcomes = self.executor.run_async([envelope for _, _, envelope in group])
+        for (queue, claimed, _), outcome in zip(group, outcomes, strict=True):
+            _log_outcome(outcome)
+            self.settler.add(
+                queue, claimed.raw, outcome, redelivered=claimed.redeliveries > 0
+            )
+            self.processed += 1
 
     def abandon(self, running: Running) -> None:
         """Give up on a task past its hard time limit (called by the watchdog).
@@ -200,12 +255,7 @@ class Consumer:
         except PoisonMessage as exc:
             return Poison(exc.reason)
         self.current = envelope.id
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "Task received task_id=%s task=%s queue=%s attempt=%d",
-                envelope.id, envelope.task, queue, envelope.attempt,
-                extra=_fields(envelope, "received"),
-            )  # fmt: skip
+        _log_received(envelope, queue)
         self.running = Running(queue, claimed, envelope, time.monotonic())
         outcome = self.executor.execute(envelope)
         self.running = None
@@ -284,6 +334,15 @@ def _fields(
         "task_id": env.id, "task": env.task, "queue": env.queue,
         "attempt": env.attempt, "duration": duration, "outcome": outcome,
     }  # fmt: skip
+
+
+def _log_received(envelope: Envelope, queue: str) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "Task received task_id=%s task=%s queue=%s attempt=%d",
+            envelope.id, envelope.task, queue, envelope.attempt,
+            extra=_fields(envelope, "received"),
+        )  # fmt: skip
 
 
 def _log_outcome(outcome: Outcome) -> None:

@@ -49,9 +49,10 @@ class Settler:
         settlement = self._settlement(queue, raw, outcome)
         duration = getattr(outcome, "duration", None)
         if redelivered or duration is not None:
-            started = 0.0 if duration is None else time.time() - duration
+            finished = time.time() if duration is not None else 0.0
+            started = finished - duration if duration is not None else 0.0
             settlement = dataclasses.replace(
-                settlement, redelivered=redelivered, started=started
+                settlement, redelivered=redelivered, started=started, finished=finished
             )
         self.pending.setdefault(queue, []).append(settlement)
         metrics.record(outcome, queue)

@@ -33,6 +33,7 @@ class TaskInfo:
     policy: TaskPolicy
     sender: type
     takes_context: bool
+    is_async: bool
     shapes: dict[tuple[int, tuple[str, ...]], str | list[Check]] = field(
         default_factory=dict
     )
@@ -45,6 +46,7 @@ class TaskInfo:
             policy=policy_for(task.func, options),
             sender=type(task.get_backend()),
             takes_context=task.takes_context,
+            is_async=inspect.iscoroutinefunction(task.func),
         )
 
     def argument_problem(self, args: list[Any], kwargs: dict[str, Any]) -> str:

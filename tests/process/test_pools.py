@@ -155,3 +155,22 @@ def test_prefork_replaces_a_child_whose_task_ignores_its_time_limit(start_worker
     assert supervisor.output.count("Started child") >= 2
     supervisor.signal(signal.SIGTERM)
     assert supervisor.wait(timeout=30) == 0
+
+
+def test_async_tasks_of_a_batch_run_together_on_one_event_loop(run_command):
+    results = enqueue_many(tasks.async_sleep, [((0.3,), {}) for _ in range(16)])
+
+    done = run_command(
+        "runworker", "--burst"
+    )  # the solo pool: one consumer, one thread
+
+    assert done.returncode == 0, done.stderr
+    spans = sorted(
+        (r.started_at, r.finished_at)
+        for r in (tasks.async_sleep.get_result(x.id) for x in results)
+    )
+    assert all(tasks.async_sleep.get_result(x.id).return_value == 0.3 for x in results)
+    overlapping = sum(
+        1 for (_, end), (start, _) in itertools.pairwise(spans) if start < end
+    )
+    assert overlapping >= 8

@@ -92,6 +92,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--loglevel", "-l", type=str.upper, choices=LEVELS, default="INFO"
         )
+        parser.add_argument(
+            "--async-concurrency",
+            type=positive_int,
+            default=10,
+            help="async tasks run together on one event loop, up to this many",
+        )
         parser.add_argument("--log-format", choices=("text", "json"), default="text")
         parser.add_argument(
             "--metrics-port",
@@ -164,7 +170,8 @@ class Command(BaseCommand):
             queues=queues, name=options["name"] or "", burst=options["burst"], pool=pool,
             concurrency=1 if pool == "solo" else concurrency,
             max_tasks_per_child=options["max_tasks_per_child"],
-            max_memory_per_child=options["max_memory_per_child"], backend=options["backend"],
+            max_memory_per_child=options["max_memory_per_child"],
+            async_concurrency=options["async_concurrency"], backend=options["backend"],
             grace=backend.config.shutdown_grace if options["grace"] is None else options["grace"],
             max_batch=backend.config.max_batch,
         )  # fmt: skip
