@@ -235,7 +235,7 @@ class Broker:
             k.redelivered,
             k.dead,
             k.dead_index,
-            k.dead + ":raw",
+            k.dead_raw,
             k.recent,
         ]
         return int(self._scripts["settle"](keys=keys, args=argv))
@@ -341,7 +341,7 @@ class Broker:
         if not ids:
             return []
         entries = self.client.hmget(k.dead, ids)
-        raws = self.client.hmget(k.dead + ":raw", ids)
+        raws = self.client.hmget(k.dead_raw, ids)
         return [
             (i, e, r)
             for i, e, r in zip(ids, entries, raws, strict=True)
@@ -360,7 +360,7 @@ class Broker:
         if not ids:
             return 0
         k = self.keys(queue)
-        keys = [k.pending, k.dead, k.dead_index, k.dead + ":raw", k.redelivered]
+        keys = [k.pending, k.dead, k.dead_index, k.dead_raw, k.redelivered]
         return int(self._scripts["dead"](keys=keys, args=[action, *ids]))
 
     @translate_errors

@@ -111,6 +111,8 @@ def _envelope(record: dict[bytes, bytes]) -> dict[str, Any]:
 def _duration_label(seconds: float | None) -> str:
     if seconds is None:
         return ""
+    if seconds < 0.001:
+        return f"{seconds * 1_000_000:.0f} µs"
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 

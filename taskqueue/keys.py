@@ -13,6 +13,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:redelivered                    HASH   raw message -> times it was recovered from a dead consumer
     {Q}:dead                           HASH   dead-letter id -> JSON entry (raw bytes, reason, time)
     {Q}:dead:index                     ZSET   dead-letter id -> time parked
+    {Q}:dead:raw                       HASH   dead-letter id -> the message's raw bytes
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
 
@@ -71,6 +72,10 @@ class QueueKeys:
     @property
     def dead(self) -> str:
         return self.tag + ":dead"
+
+    @property
+    def dead_raw(self) -> str:
+        return self.tag + ":dead:raw"
 
     @property
     def dead_index(self) -> str:

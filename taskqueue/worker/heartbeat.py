@@ -23,6 +23,7 @@ from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.worker.loop import Consumer
 
 log = logging.getLogger("taskqueue.worker")
+PRUNE_EVERY = 30  # beats
 
 
 class Heartbeat(threading.Thread):
@@ -38,6 +39,9 @@ class Heartbeat(threading.Thread):
         self.interval = interval
         self.extra = extra
         self.started_at = time.time()
+        self.beats = 0
+        # A dead worker stays visible (as silent) for a while, then is forgotten.
+        self.forget_after = max(300.0, 10 * interval * 3)
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -54,8 +58,29 @@ class Heartbeat(threading.Thread):
                 self.broker.heartbeat(self.queues, consumer.id)
             self.broker.set_worker(self.worker_name, self.info(consumers))
             self.flush_counts(consumers)
+            self.beats += 1
+            if self.beats % PRUNE_EVERY == 1:
+                self.prune()
         except BrokerUnavailable:
             log.debug("heartbeat skipped: Redis unavailable")
+
+    def prune(self) -> None:
+        """Drop the info of workers silent for long (crashed ones never remove theirs)."""
+        now = time.time()
+        stale = []
+        for name, raw in self.broker.workers().items():
+            try:
+                seen = float(orjson.loads(raw)["heartbeat_at"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                seen = 0.0
+            if now - seen > self.forget_after:
+                stale.append(name)
+        for name in stale:
+            self.broker.set_worker(name, None)
+        if stale:
+            log.info(
+                "Forgot %d workers silent for over %.0fs", len(stale), self.forget_after
+            )
 
     def info(self, consumers: Sequence[Consumer]) -> bytes:
         return orjson.dumps(

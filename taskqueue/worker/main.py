@@ -14,7 +14,7 @@ from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.heartbeat import Heartbeat
 from taskqueue.worker.loop import Consumer
-from taskqueue.worker.pools import PreforkPool, SoloPool, ThreadPool
+from taskqueue.worker.pools import RECYCLED, PreforkPool, SoloPool, ThreadPool
 from taskqueue.worker.stop import StopFlag, install
 from taskqueue.worker.watchdog import Watchdog
 
@@ -89,7 +89,8 @@ class Worker:
         watchdog = Watchdog(pool.consumers[0])
         watchdog.start()
         try:
-            return pool.run()
+            code = pool.run()
+            return RECYCLED if code == 0 and pool.consumers[0].recycled else code
         finally:
             watchdog.stop()
             heartbeat.stop()

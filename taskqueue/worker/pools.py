@@ -39,9 +39,7 @@ class SoloPool:
         self.consumers = [factory(consumer_id(worker_name))]
 
     def run(self) -> int:
-        consumer = self.consumers[0]
-        code = consumer.run()
-        return RECYCLED if consumer.recycled and code == 0 else code
+        return self.consumers[0].run()
 
 
 class ThreadPool:
