@@ -33,6 +33,7 @@ from taskqueue.worker.execute import Executor
 from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
 from taskqueue.worker.settle import Settler
 from taskqueue.worker.stop import StopFlag
+from taskqueue.worker.waiter import Waiter
 
 log = logging.getLogger("taskqueue.worker")
 
@@ -80,7 +81,18 @@ class Consumer:
         self.rest: list[tuple[str, Claimed]] = []
         self.recycled = False
         self.current: str | None = None
-        self._turn = 0
+        # One queue: block in this thread. Several: one blocking thread each.
+        self.waiter = (
+            Waiter(
+                broker,
+                consumer_id,
+                config.queues,
+                timeout=config.block_timeout,
+                stop=stop,
+            )
+            if len(config.queues) > 1 and not config.burst
+            else None
+        )
         self._outage_since: float | None = None
         self._due_in: dict[str, float | None] = {}
         # Queues where a claim or BLMOVE may have run without us seeing the
@@ -142,13 +154,19 @@ class Consumer:
         return [(queue, claimed) for claimed in result.messages]
 
     def _wait(self) -> list[tuple[str, Claimed]]:
-        queue = self.config.queues[self._turn % len(self.config.queues)]
-        self._turn += 1
-        timeout = self.config.block_timeout / len(self.config.queues)
+        """Block until a message arrives (or a scheduled one is due, or ~1 s)."""
+        timeout = self.config.block_timeout
         due = [d for d in self._due_in.values() if d is not None]
         if due:
-            timeout = min(timeout, max(0.01, min(due)))
-        raw = self.broker.block(queue, self.id, max(0.01, timeout))
+            timeout = max(0.01, min(timeout, *due))
+        if self.waiter is None:
+            queue: str = self.config.queues[0]
+            raw = self.broker.block(queue, self.id, timeout)
+        else:
+            arrival = self.waiter.wait(timeout)
+            if arrival is None:
+                return []
+            queue, raw = arrival
         if raw is None:
             return []
         return self._claim(queue, moved=raw)
@@ -300,6 +318,9 @@ class Consumer:
     def shutdown(self) -> None:
         self.settler.flush()
         try:
+            if self.waiter is not None:
+                left = self.waiter.close()
+                self._requeue([(queue, Claimed(raw, 0)) for queue, raw in left])
             self.broker.deregister(self.config.queues, self.id)
         except BrokerUnavailable:
             log.warning("Could not deregister consumer=%s: Redis unavailable", self.id)

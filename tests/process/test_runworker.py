@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from pathlib import Path
 
@@ -198,3 +199,22 @@ def test_started_at_is_when_each_task_of_a_batch_really_started(run_command):
     first, _, last = (tasks.sleep_for.get_result(r.id) for r in results)
     assert last.started_at >= first.finished_at - timedelta(milliseconds=50)
     assert last.finished_at - last.started_at >= timedelta(seconds=0.2)
+
+
+def test_an_idle_worker_on_two_queues_takes_a_message_from_either(start_worker, broker):
+    worker = start_worker("--name", "two-queues")
+    wait_until(lambda: "two-queues" in broker.workers())
+
+    low = tasks.add.enqueue(1, 1)
+    high = tasks.high_add.enqueue(2, 2)
+
+    wait_until(
+        lambda: tasks.add.get_result(low.id).status == TaskResultStatus.SUCCESSFUL
+    )
+    wait_until(
+        lambda: tasks.high_add.get_result(high.id).status == TaskResultStatus.SUCCESSFUL
+    )
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=15) == 0
+    assert broker.stats("default").in_flight == 0
+    assert broker.stats("high").in_flight == 0
