@@ -5,7 +5,7 @@ LOCK ?= requirements/django52.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: run test lint format bench bench-quick clean venv
+.PHONY: run test lint format bench bench-quick bench-api clean venv
 
 venv: $(STAMP)
 
@@ -37,6 +37,9 @@ bench: venv
 
 bench-quick: venv
 	$(PY) bench/run.py --quick
+
+bench-api: venv
+	$(PY) bench/load_api.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

