@@ -80,3 +80,21 @@ def test_unknown_result_id_raises(backend):
 def test_unknown_queue_is_refused(backend):
     with pytest.raises(InvalidTask):
         tasks.add.using(queue_name="nowhere")
+
+
+def test_enqueue_sends_task_enqueued_with_the_backend_as_sender(broker):
+    from taskqueue.backends import RedisBackend
+    from taskqueue.compat import task_enqueued
+
+    received = []
+
+    def receiver(sender, task_result, **kwargs):
+        received.append((sender, task_result.id, task_result.status))
+
+    task_enqueued.connect(receiver)
+    try:
+        result = tasks.add.enqueue(1, 2)
+    finally:
+        task_enqueued.disconnect(receiver)
+
+    assert received == [(RedisBackend, result.id, TaskResultStatus.READY)]
