@@ -212,12 +212,12 @@ class Peer(Contender):
 PEERS: dict[str, dict[str, Any]] = {
     "rq": {
         "label": "RQ SimpleWorker",
-        "scale": 0.2,
+        "scale": 0.1,
         "argv": ["rq", "worker", "-w", "rq.worker.SimpleWorker", "-q", "default"],
     },
     "celery": {
         "label": "Celery solo",
-        "scale": 0.5,
+        "scale": 0.25,
         "argv": ["celery", "-A", "bench.procs.celery_app", "worker", "-P", "solo",
                  "-c", "1", "-l", "WARNING", "--without-gossip", "--without-mingle",
                  "--without-heartbeat"],

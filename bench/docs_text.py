@@ -22,7 +22,7 @@ METHOD = """\
   ran), both stamped inside the worker (taskqueue: the first message's `started_at` and
   the sentinel's `finished_at` from their result records; others: marker tasks that
   write `time.time()` to Redis). Start-up and the harness's polling are not counted.
-  The same method for every contender. Slow peers get a fraction of N (RQ and Dramatiq 0.2, Celery and Huey 0.5)
+  The same method for every contender. Slow peers get a fraction of N (RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5)
   so a run stays short; rates are per second either way.
 - **ORM task (c):** get the recipe, compute its derived fields, `update(...,
   processed_count=F()+1)` in one transaction. taskqueue runs `recipe.tasks.process_recipe`,
@@ -34,7 +34,8 @@ METHOD = """\
   raw `RPUSH` per call, peers their own call) and one bulk call where there is one
   (taskqueue `enqueue_many`, raw one big `RPUSH`, RQ `enqueue_many`).
 - **Idle worker (d, e, f):** a running worker, idle: Redis commands/s from
-  `INFO commandstats` over the idle window, CPU % of the worker's process tree (psutil);
+  `INFO commandstats` over the idle window (it counts commands run inside Lua scripts
+  too, so a script call counts as several), CPU % of the worker's process tree (psutil);
   then enqueue → start latency one task at a time (taskqueue: the result record's
   `started_at`; others: a task that records `time.time()` - enqueue time); then RSS of the
   worker's process tree after a batch of no-op tasks. Measured once per contender.
