@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -11,13 +10,15 @@ import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from taskqueue import embedded
 
-SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
-
-_clients: dict[tuple[str, int], Any] = {}
-_lock = threading.Lock()
+SCHEMES = (
+    "redis", "rediss", "unix",
+    "redis+cluster", "rediss+cluster",
+    "redis+sentinel", "rediss+sentinel",
+)  # fmt: skip
 
 
 def mask_url(url: str | None) -> str:
@@ -61,15 +62,55 @@ def make_client(url: str, **options: Any) -> Any:
     scheme = urlsplit(url).scheme
     if scheme.endswith("+cluster"):
         return _cluster_client(url, **options)
+    if scheme.endswith("+sentinel"):
+        return _sentinel_client(url, **options)
     return redis.Redis.from_url(url, **options)
+
+
+def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
+    """The host:port pairs of a URL's netloc, which may list several, comma-separated."""
+    pairs = []
+    for hostport in netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = hostport.partition(":")
+        pairs.append((host, int(port or default_port)))
+    return pairs
+
+
+def _sentinel_client(url: str, **options: Any) -> redis.Redis:
+    """The current master of ``redis+sentinel://[:pw@]h1:26379,h2:26379/service[/db]``.
+
+    The client asks the sentinels for the master again after a failover, so
+    a worker follows the new master through its usual reconnect path.
+    """
+    parts = urlsplit(url)
+    path = [piece for piece in parts.path.split("/") if piece]
+    if not path:
+        raise ValueError(
+            f"{mask_url(url)}: name the sentinel service, e.g. /mymaster/0"
+        )
+    service, db = path[0], int(path[1]) if len(path) > 1 else 0
+    options.pop("health_check_interval", None)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        _hosts(parts.netloc, 26379),
+        socket_timeout=options.get("socket_connect_timeout", 5),
+    )
+    client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        service,
+        db=db,
+        password=unquote(parts.password) if parts.password else None,
+        username=unquote(parts.username) if parts.username else None,
+        ssl=parts.scheme.startswith("rediss"),
+        **options,
+    )
+    return client
 
 
 def _cluster_client(url: str, **options: Any) -> RedisCluster:
     parts = urlsplit(url)
-    nodes = []
-    for hostport in parts.netloc.rsplit("@", 1)[-1].split(","):
-        host, _, port = hostport.partition(":")
-        nodes.append(ClusterNode(host, int(port or 6379)))  # type: ignore[no-untyped-call]
+    nodes = [
+        ClusterNode(host, port)  # type: ignore[no-untyped-call]
+        for host, port in _hosts(parts.netloc, 6379)
+    ]
     options.pop("health_check_interval", None)
     return RedisCluster(
         startup_nodes=nodes,
@@ -78,18 +119,3 @@ def _cluster_client(url: str, **options: Any) -> RedisCluster:
         ssl=parts.scheme.startswith("rediss"),
         **options,
     )
-
-
-def shared_client(url: str) -> Any:
-    """One client per URL and process (reset after fork by the pid in the key)."""
-    import os
-
-    key = (url, os.getpid())
-    client = _clients.get(key)
-    if client is None:
-        with _lock:
-            client = _clients.get(key)
-            if client is None:
-                client = make_client(url)
-                _clients[key] = client
-    return client
