@@ -23,7 +23,9 @@ from taskqueue.protocol import WAKE
 P = ParamSpec("P")
 R = TypeVar("R")
 
-SCRIPTS = ("enqueue", "claim", "settle", "requeue", "adopt", "dead", "heartbeat")
+SCRIPTS = (
+    "enqueue", "claim", "settle", "requeue", "adopt", "dead", "heartbeat", "running",
+)  # fmt: skip
 
 
 # Errors after which nothing ran, or whose reply was lost: back off and retry.
@@ -80,7 +82,7 @@ class ClaimResult:
     due_in: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settlement:
     """One outcome for the settle script (see lua/settle.lua for the fields)."""
 
@@ -219,6 +221,13 @@ class Broker:
             k.pending, k.inflight(consumer), timeout, "LEFT", "RIGHT"
         )
         return raw
+
+    @translate_errors
+    def mark_running(self, queue: str, consumer: str, task_id: str) -> None:
+        """Show a task as RUNNING (for tasks that start later in a slow batch)."""
+        self._scripts["running"](
+            keys=[self.keys(queue).result(task_id)], args=[consumer]
+        )
 
     @translate_errors
     def settle(

@@ -6,7 +6,7 @@
 -- ARGV[7] a message BLMOVE already put in my inflight ('' if none),
 -- ARGV[8] '1' after a connection error: whatever else my inflight holds was
 --         claimed by a call whose reply was lost, so it goes back to the head,
--- ARGV[9] result ttl (for a message whose result record is missing),
+-- ARGV[9] result ttl (unused; kept so callers need not change),
 -- ARGV[10] smallest batch worth claiming (1; more for consumers running async tasks)
 -- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
 local t = redis.call('TIME')
@@ -78,17 +78,15 @@ local counted = redis.call('EXISTS', KEYS[6]) == 1
 local out = {recovered, ''}
 local next_due = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if next_due[2] then out[2] = tostring(tonumber(next_due[2]) - now) end
+-- Only the first message starts now; the consumer marks later ones of a
+-- slow batch itself (lua/running.lua), and settle records real times.
+local first = claimed[1] and string.match(claimed[1], '^{"v":1,"id":"([^"]+)"')
+if first then
+  local rk = ARGV[3] .. first
+  redis.call('HSETNX', rk, 'started_at', now)
+  redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
+end
 for _, m in ipairs(claimed) do
-  local id = string.match(m, '^{"v":1,"id":"([^"]+)"')
-  if id then
-    local rk = ARGV[3] .. id
-    if redis.call('HSETNX', rk, 'started_at', now) == 1 then
-      redis.call('HSET', rk, 'msg', m, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
-      redis.call('EXPIRE', rk, ARGV[9])
-    else
-      redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
-    end
-  end
   out[#out + 1] = m
   out[#out + 1] = counted and tonumber(redis.call('HGET', KEYS[6], m) or '0') or 0
 end

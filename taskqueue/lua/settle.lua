@@ -41,6 +41,7 @@ for i = 4, #ARGV, 13 do
         if ARGV[i + 9] == '1' then fields[#fields + 1] = 'started_at'; fields[#fields + 1] = ARGV[i + 11] end
       end
       local rk = prefix .. id
+      redis.call('HSETNX', rk, 'msg', raw)  -- a message pushed without a record gets one
       redis.call('HSET', rk, unpack(fields))
       redis.call('EXPIRE', rk, math.ceil(ttl + delay))
       recent[#recent + 1] = id

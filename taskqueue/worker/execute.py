@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from taskqueue import results
 from taskqueue.compat import (
@@ -58,6 +58,7 @@ class Executor:
         self.options = options
         self.consumer = consumer
         self._infos: dict[str, TaskInfo] = {}
+        self._connections: list[Any] | None = None
         self.has_async = any(
             inspect.iscoroutinefunction(t.func) for t in tasks.values()
         )
@@ -90,17 +91,20 @@ class Executor:
 
     def _run(self, info: TaskInfo, envelope: Envelope) -> Outcome:
         started = time.perf_counter()
-        close_old_connections()
+        self.check_connections()
         try:
             result = self._started(info, envelope)
-            with self._time_limit(info.policy.time_limit):
-                if info.takes_context:
-                    context = TaskContext(
-                        task_result=result or self._result(info, envelope)
-                    )
-                    value = info.task.call(context, *envelope.args, **envelope.kwargs)
-                else:
-                    value = info.task.call(*envelope.args, **envelope.kwargs)
+            args: list[Any] = envelope.args
+            if info.takes_context:
+                context = TaskContext(
+                    task_result=result or self._result(info, envelope)
+                )
+                args = [context, *args]
+            if info.policy.time_limit:
+                with self._time_limit(info.policy.time_limit):
+                    value = info.task.call(*args, **envelope.kwargs)
+            else:
+                value = info.task.call(*args, **envelope.kwargs)
         except (ObjectDoesNotExist, PermanentError) as exc:
             error = results.error_json(exc)
             return Failed(
@@ -109,6 +113,18 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 (the task boundary: any error is an outcome)
             return self._failure(envelope, info, exc=exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
+
+    def check_connections(self) -> None:
+        """Django's close_old_connections(), minus its per-call lookups.
+
+        Run before every task: a connection past CONN_MAX_AGE, or one a
+        failed task left unusable, is closed and the next query reopens it.
+        Connection objects are per thread, and so is an executor's use of them.
+        """
+        if self._connections is None:
+            self._connections = [connections[alias] for alias in connections]
+        for connection in self._connections:
+            connection.close_if_unusable_or_obsolete()
 
     def is_async(self, path: str) -> bool:
         info = self._info(path)

@@ -36,6 +36,7 @@ from taskqueue.worker.stop import StopFlag
 from taskqueue.worker.waiter import Waiter
 
 log = logging.getLogger("taskqueue.worker")
+SLOW_TASK = 0.05  # seconds: after a task this long, mark the next one RUNNING
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class Consumer:
         self._async_seen = False
         self.processed = 0
         self.running: Running | None = None
+        self._slow = False
         self.rest: list[tuple[str, Claimed]] = []
         self.recycled = False
         self.current: str | None = None
@@ -174,6 +176,7 @@ class Consumer:
     def process(self, batch: list[tuple[str, Claimed]]) -> None:
         """Run a claimed batch in order; hand back what a stop left unstarted."""
         self._async_seen = False
+        self._slow = False  # the claim marked the first task RUNNING
         index = 0
         while index < len(batch):
             if self.stop.requested or self.recycle_reason():
@@ -270,16 +273,31 @@ class Consumer:
                 return Poison(f"redelivered {claimed.redeliveries} times", envelope.id)
             if envelope.legacy:
                 envelope = self._adopt(queue, claimed, envelope)
+            elif self._slow:
+                self._mark_running(queue, envelope.id)
         except PoisonMessage as exc:
             return Poison(exc.reason)
         self.current = envelope.id
         _log_received(envelope, queue)
         self.running = Running(queue, claimed, envelope, time.monotonic())
         outcome = self.executor.execute(envelope)
+        self._slow = time.monotonic() - self.running.started >= SLOW_TASK
         self.running = None
         self.current = None
         _log_outcome(outcome)
         return outcome
+
+    def _mark_running(self, queue: str, task_id: str) -> None:
+        """Show RUNNING for a task that starts after a slow one in the same batch.
+
+        The claim marks the first task of a batch; when tasks are quick the
+        rest settle within milliseconds, so marking each would only cost a
+        round trip apiece. After a slow task the round trip is noise.
+        """
+        try:
+            self.broker.mark_running(queue, self.id, task_id)
+        except BrokerUnavailable:
+            log.debug("could not mark task_id=%s RUNNING: Redis unavailable", task_id)
 
     def _adopt(self, queue: str, claimed: Claimed, legacy: Envelope) -> Envelope:
         envelope = self.executor.adopt_legacy(legacy, claimed.raw)

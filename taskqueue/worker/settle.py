@@ -8,7 +8,6 @@ ends the process first; then recovery redelivers the messages.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import secrets
 import time
@@ -28,6 +27,9 @@ from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
 PREVIEW_BYTES = 200
+COUNT_NAMES = {
+    kind: kind.__name__.lower() for kind in (Succeeded, Failed, RetryLater, Poison)
+}
 
 
 class Settler:
@@ -47,17 +49,16 @@ class Settler:
         self, queue: str, raw: bytes, outcome: Outcome, *, redelivered: bool = False
     ) -> None:
         settlement = self._settlement(queue, raw, outcome)
+        if redelivered:
+            settlement.redelivered = True
         duration = getattr(outcome, "duration", None)
-        if redelivered or duration is not None:
-            finished = time.time() if duration is not None else 0.0
-            started = finished - duration if duration is not None else 0.0
-            settlement = dataclasses.replace(
-                settlement, redelivered=redelivered, started=started, finished=finished
-            )
+        if duration is not None:
+            settlement.finished = time.time()
+            settlement.started = settlement.finished - duration
         self.pending.setdefault(queue, []).append(settlement)
         metrics.record(outcome, queue)
         self.finished.append(outcome)
-        self.counts[type(outcome).__name__.lower()] += 1
+        self.counts[COUNT_NAMES[type(outcome)]] += 1
 
     def flush(self) -> None:
         """Write every collected outcome; retry through Redis outages."""
