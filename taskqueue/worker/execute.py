@@ -100,11 +100,12 @@ class Executor:
                     task_result=result or self._result(info, envelope)
                 )
                 args = [context, *args]
+            call = info.task.call if info.is_async else info.task.func  # known once
             if info.policy.time_limit:
                 with self._time_limit(info.policy.time_limit):
-                    value = info.task.call(*args, **envelope.kwargs)
+                    value = call(*args, **envelope.kwargs)
             else:
-                value = info.task.call(*args, **envelope.kwargs)
+                value = call(*args, **envelope.kwargs)
         except (ObjectDoesNotExist, PermanentError) as exc:
             error = results.error_json(exc)
             return Failed(

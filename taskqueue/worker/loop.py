@@ -79,6 +79,7 @@ class Consumer:
         self._async_seen = False
         self.processed = 0
         self.running: Running | None = None
+        self._peeked: dict[bytes, Envelope] = {}
         self._slow = False
         self.rest: list[tuple[str, Claimed]] = []
         self.recycled = False
@@ -199,6 +200,7 @@ class Consumer:
         else:
             self.settler.flush()
         self.rest = []
+        self._peeked.clear()
         close_old_connections()  # the executor checks before each task; this covers idling
 
     def _async_group(
@@ -225,7 +227,10 @@ class Consumer:
             )
         except PoisonMessage:
             return None
-        return None if envelope.legacy else envelope
+        if envelope.legacy:
+            return None
+        self._peeked[claimed.raw] = envelope  # handle() will not decode it again
+        return envelope
 
     def _run_async(self, group: list[tuple[str, Claimed, Envelope]]) -> None:
         self._async_seen = True
@@ -266,7 +271,7 @@ class Consumer:
     def handle(self, queue: str, claimed: Claimed) -> Outcome:
         """Decode, adopt legacy messages, run; every failure becomes an Outcome."""
         try:
-            envelope = decode(
+            envelope = self._peeked.pop(claimed.raw, None) or decode(
                 claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue
             )
             if claimed.redeliveries >= self.options.max_deliveries:
