@@ -7,6 +7,7 @@ round trip; ``get_result`` reads the result record from any process.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,7 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.protocol import Envelope, dumps_json
+from taskqueue.worker.signals import needs_sending, task_result
 
 Item = tuple[str, int, float, int, bytes]
 
@@ -49,7 +51,9 @@ class RedisBackend(BaseTaskBackend):
             dict.fromkeys(params.get("QUEUES") or [DEFAULT_TASK_QUEUE_NAME])
         )
         self._broker: Broker | None = None
-        self._validated: dict[Any, bool] = {}
+        self._validated: dict[int, Any] = {}
+        self._enqueued_receivers = -1
+        self._send_enqueued = True
 
     @property
     def broker(self) -> Broker:
@@ -74,7 +78,7 @@ class RedisBackend(BaseTaskBackend):
         """Queue one call; raises TypeError if the arguments are not JSON."""
         result, item = self._prepare(task, args, kwargs)
         self._push(task.queue_name, [item])
-        task_enqueued.send(sender=type(self), task_result=result)
+        self._enqueued(result)
         return result
 
     def enqueue_many(
@@ -85,8 +89,22 @@ class RedisBackend(BaseTaskBackend):
         if prepared:
             self._push(task.queue_name, [item for _, item in prepared])
         for result, _ in prepared:
-            task_enqueued.send(sender=type(self), task_result=result)
+            self._enqueued(result)
         return [result for result, _ in prepared]
+
+    def _enqueued(self, result: TaskResult[Any]) -> None:
+        """Send task_enqueued, unless only Django's silent log receiver would get it.
+
+        Decided again whenever the receivers change (tests connect some late).
+        """
+        receivers = len(task_enqueued.receivers)
+        if self._enqueued_receivers != receivers:
+            self._enqueued_receivers = receivers
+            self._send_enqueued = needs_sending(
+                task_enqueued, type(self), logging.DEBUG
+            )
+        if self._send_enqueued:
+            task_enqueued.send(sender=type(self), task_result=result)
 
     def get_result(self, result_id: str) -> TaskResult[Any]:
         record = (
@@ -111,17 +129,19 @@ class RedisBackend(BaseTaskBackend):
     def _prepare(
         self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> tuple[TaskResult[Any], Item]:
-        if task not in self._validated:
+        # Keyed by id(): the dict holds the task, so the id cannot be reused.
+        if id(task) not in self._validated:
             self.validate_task(task)
             if len(self._validated) > 1000:  # many one-off .using(run_after=...) tasks
                 self._validated.clear()
-            self._validated[task] = True
+            self._validated[id(task)] = task
             registry.register(task)
         args, kwargs = list(args), dict(kwargs)
-        try:
-            dumps_json([args, kwargs])
-        except TypeError as exc:
-            raise TypeError(f"Task arguments must be JSON: {exc}") from None
+        if args or kwargs:
+            try:
+                dumps_json([args, kwargs])
+            except TypeError as exc:
+                raise TypeError(f"Task arguments must be JSON: {exc}") from None
         now = time.time()
         task_id = secrets.token_hex(16)
         envelope = Envelope(
@@ -138,7 +158,9 @@ class RedisBackend(BaseTaskBackend):
         delay = 0.0
         if task.run_after is not None:
             delay = max(0.0, task.run_after.timestamp() - now)
-        result: TaskResult[Any] = TaskResult(
+        # Scalars need none of TaskResult's JSON normalisation: skip it then.
+        build = task_result if _scalars(args, kwargs) else TaskResult
+        result: TaskResult[Any] = build(
             task=task, id=task_id, status=TaskResultStatus.READY,
             enqueued_at=datetime.fromtimestamp(now, tz=UTC), started_at=None,
             finished_at=None, last_attempted_at=None, args=args, kwargs=kwargs,
@@ -152,6 +174,15 @@ class RedisBackend(BaseTaskBackend):
             transaction.on_commit(push)
         else:
             push()
+
+
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _scalars(args: list[Any], kwargs: dict[str, Any]) -> bool:
+    return all(type(a) in SCALARS for a in args) and all(
+        type(v) in SCALARS for v in kwargs.values()
+    )
 
 
 def _envelope_fields(raw: bytes) -> dict[str, Any]:
