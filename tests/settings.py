@@ -26,6 +26,8 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test run, so runs side by side never share a database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")
+    }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
