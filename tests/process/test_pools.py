@@ -174,3 +174,50 @@ def test_async_tasks_of_a_batch_run_together_on_one_event_loop(run_command):
         1 for (_, end), (start, _) in itertools.pairwise(spans) if start < end
     )
     assert overlapping >= 8
+
+
+def test_the_default_pool_is_prefork_with_a_child_per_cpu(broker):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    results = enqueue_many(tasks.add, [((i, i), {}) for i in range(20)])
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+           "TASKQUEUE_KEY_PREFIX": broker.prefix}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "runworker", "--burst"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert f"pool: prefork, concurrency: {os.cpu_count()}" in done.stderr
+    assert done.stderr.count("Started child") == os.cpu_count()
+    assert all_successful(tasks.add, results)
+
+
+def test_children_stop_when_their_supervisor_is_killed(start_worker, broker):
+    results = enqueue_many(tasks.sleep_for, [((0.5,), {}) for _ in range(6)])
+    supervisor = start_worker("--pool", "prefork", "--concurrency", "2")
+    wait_until(lambda: len(psutil.Process(supervisor.proc.pid).children()) == 2)
+    children = psutil.Process(supervisor.proc.pid).children()
+
+    supervisor.proc.kill()  # SIGKILL: it cannot stop them itself
+    supervisor.proc.wait(timeout=10)
+
+    wait_until(
+        lambda: (
+            not any(
+                c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children
+            )
+        ),
+        timeout=20,
+    )
+    stats = broker.stats("default")
+    assert stats.in_flight == 0  # they finished their task and handed back the rest
+    done = sum(
+        tasks.sleep_for.get_result(r.id).status == TaskResultStatus.SUCCESSFUL
+        for r in results
+    )
+    assert stats.pending + done == len(results)

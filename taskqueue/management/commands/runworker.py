@@ -72,7 +72,11 @@ class Command(BaseCommand):
             help="consumers (default: CPU count for prefork, else 1)",
         )
         parser.add_argument(
-            "--pool", choices=("prefork", "threads", "solo"), default="solo"
+            "--pool",
+            choices=("prefork", "threads", "solo"),
+            default="prefork",
+            help="prefork (default): a supervisor and N child processes; threads: N "
+            "threads; solo: one task at a time in this process (for debugging)",
         )
         parser.add_argument(
             "--burst", action="store_true", help="exit 0 once the queues are empty"
