@@ -86,7 +86,8 @@ class DevServer:
         redis_pid = embedded.pid(self.redis_dir)
         if redis_pid is not None:
             found.append(psutil.Process(redis_pid))
-        return {" ".join(p.cmdline()): p for p in found}
+        # Keyed by pid too: prefork children share their supervisor's command line.
+        return {f"{p.pid} {' '.join(p.cmdline())}": p for p in found}
 
     def cleanup(self) -> None:
         if self.proc.poll() is None:
@@ -169,7 +170,11 @@ def test_serves_the_admin_and_a_signal_stops_everything(devserver, target, signu
 def test_a_child_that_dies_stops_the_rest_with_an_error(devserver):
     devserver.wait_until_serving()
     started = devserver.descendants()
-    worker = next(p for name, p in started.items() if "runworker" in name)
+    worker = next(
+        p
+        for name, p in started.items()
+        if "runworker" in name and p.ppid() == devserver.proc.pid  # the supervisor
+    )
 
     worker.kill()
 
