@@ -32,12 +32,16 @@ def test_two_prefork_supervisors_share_a_queue_evenly_and_exactly_once(
     recipes = Recipe.objects.bulk_create(
         [Recipe(name=f"R{i}", ingredients="a", instructions="b") for i in range(40)]
     )
-    sent = [random.choice(recipes).id for _ in range(800)]
-    results = enqueue_many(process_recipe, [((), {"recipe_id": rid}) for rid in sent])
     supervisors = [
         start_worker("--pool", "prefork", "--concurrency", "2", "--name", f"s{i}")
         for i in range(2)
     ]
+    # All four consumers up and waiting first: a child that is still starting
+    # when the queue drains would get little work for reasons of start-up, not
+    # of distribution.
+    wait_until(lambda: len(broker.workers()) == 4, timeout=30)
+    sent = [random.choice(recipes).id for _ in range(2000)]
+    results = enqueue_many(process_recipe, [((), {"recipe_id": rid}) for rid in sent])
 
     wait_until(lambda: all_successful(process_recipe, results), timeout=120)
 
