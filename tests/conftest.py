@@ -22,6 +22,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the embedded Redis this run used (worker subprocesses are gone by now)."""
+    from django.conf import settings
+
+    directory = getattr(settings, "EMBEDDED_TEST_REDIS", None)
+    if directory:
+        from taskqueue import embedded
+
+        embedded.stop(Path(directory))
+
+
 def wait_until(
     predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05
 ) -> Any:

@@ -11,11 +11,15 @@ from pathlib import Path
 
 from taskqueue import embedded
 
+# Where the embedded test server lives when this run uses it (stopped at the
+# end of the run by tests/conftest.py, so `make test` leaves nothing running).
+EMBEDDED_TEST_REDIS: str | None = None
 _url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
 if not _url:
-    _url = embedded.ensure_running(
+    EMBEDDED_TEST_REDIS = str(
         Path(__file__).resolve().parent.parent / "var" / "test-redis"
     )
+    _url = embedded.ensure_running(Path(EMBEDDED_TEST_REDIS))
 os.environ["REDIS_URL"] = _url
 os.environ.setdefault("TASKQUEUE_WORKER_TIMEOUT", "2")
 
