@@ -28,8 +28,12 @@ LATENCY_KEY = "bench:lat"
 RAW_QUEUE = "raw:queue"
 
 
+ALL_WORKLOADS = ("enqueue", "noop", "orm", "idle")
+
+
 class Contender:
     name = ""
+    workloads: tuple[str, ...] = ALL_WORKLOADS
     settings = "bench.django_settings"
     scale = 1.0  # fraction of N given to slow contenders, so a run stays short
     python: Path = PRODUCT_PY
@@ -63,13 +67,20 @@ class Contender:
 
 
 class Taskqueue(Contender):
-    """`manage.py runworker` (solo pool) with the tests app for tests.tasks.noop."""
+    """`manage.py runworker` on the default queue with the tests app (tests.tasks.noop).
 
-    name = "taskqueue"
+    ``pool`` None: the solo pool, one process (the headline figure). A pool
+    name: that pool at concurrency 2, throughput only (its enqueue is the
+    same code, its idle figures the solo worker's times two).
+    """
+
     settings = "tests.settings"
 
-    def __init__(self, r: redis.Redis) -> None:
+    def __init__(self, r: redis.Redis, pool: str | None = None) -> None:
         super().__init__(r)
+        self.pool = pool
+        self.name = f"taskqueue {pool} -c2" if pool else "taskqueue"
+        self.workloads = ("noop", "orm") if pool else ALL_WORKLOADS
         from recipe.tasks import process_recipe
         from taskqueue.backends import enqueue_many
         from taskqueue.compat import task_backends
@@ -80,12 +91,15 @@ class Taskqueue(Contender):
             process_recipe,
             enqueue_many,
         )
-        self.keys = task_backends["default"].broker.keys("default")
+        self.backend = task_backends["default"]
+        self.keys = self.backend.broker.keys("default")
         self.sentinel = self.first = ""
 
     def argv(self, burst: bool) -> list[str]:
-        base = [str(self.python), "manage.py", "runworker", "--loglevel", "WARNING"]
-        return [*base, "--burst"] if burst else base
+        base = [str(self.python), "manage.py", "runworker", "--loglevel", "WARNING",
+                "--queue", "default"]  # fmt: skip
+        pool = ["--pool", self.pool, "-c", "2"] if self.pool else ["--pool", "solo"]
+        return [*base, *pool, "--burst"] if burst else [*base, *pool]
 
     def fill(self, workload: str, n: int) -> None:
         self.first = self.enqueue_many(self.noop, [((), {})])[0].id
@@ -98,14 +112,30 @@ class Taskqueue(Contender):
         self.sentinel = self.enqueue_many(self.noop, [((), {})])[0].id
 
     def done(self) -> bool:
+        """The sentinel ran and, with two consumers, nothing is left in flight."""
         status = self.r.hget(self.keys.result(self.sentinel), "status")
-        return status in (b"SUCCESSFUL", b"FAILED")
+        if status not in (b"SUCCESSFUL", b"FAILED"):
+            return False
+        if not self.pool:
+            return True
+        broker = self.backend.broker
+        stats = broker.stats("default")
+        return stats.pending == 0 and stats.in_flight == 0
 
     def window(self) -> float | None:
-        """First message's claim (started_at) to the sentinel's finished_at."""
+        """First message's claim (started_at) to the last finished_at.
+
+        One consumer finishes the sentinel last; two may finish the sentinel
+        while the other still runs its batch, so the latest finished_at of the
+        recently settled tasks is the end.
+        """
         start = self.r.hget(self.keys.result(self.first), "started_at")
-        end = self.r.hget(self.keys.result(self.sentinel), "finished_at")
-        return float(end) - float(start) if start and end else None
+        ids = [self.sentinel] + [
+            i.decode() for i in self.r.lrange(self.keys.recent, 0, 20)
+        ]
+        ends = [self.r.hget(self.keys.result(i), "finished_at") for i in ids]
+        end = max((float(e) for e in ends if e), default=None)
+        return end - float(start) if start and end else None
 
     def enqueue(self, n: int) -> dict[str, float]:
         start = time.perf_counter()
@@ -248,7 +278,10 @@ def _poll(probe: Any, timeout: float) -> Any:
 
 
 def build(r: redis.Redis, peer_python: Path | None) -> list[Contender]:
-    found: list[Contender] = [Taskqueue(r), RawLoop(r, "blpop"), RawLoop(r, "lua")]
+    found: list[Contender] = [
+        Taskqueue(r), Taskqueue(r, "prefork"), Taskqueue(r, "threads"),
+        RawLoop(r, "blpop"), RawLoop(r, "lua"),
+    ]  # fmt: skip
     if peer_python is not None:
         found += [
             Peer(r, peer_python, name=spec["label"], peer=key)

@@ -12,19 +12,28 @@ local function clock()  -- only deferred and prioritised messages need the time
 end
 local batch = {}
 local woke = false
+-- An idle worker blocks until its next known due time: tell it (with a wake
+-- token in the empty list) when a message is due sooner than all it knows of.
+local function wake(due)
+  if woke then return end
+  if due then
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) <= due then return end
+  end
+  if redis.call('LLEN', KEYS[1]) == 0 then redis.call('RPUSH', KEYS[1], ARGV[2]) end
+  woke = true
+end
 for i = 3, #ARGV, 5 do
   local id, p, delay, ttl, raw = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), ARGV[i + 4]
   local rk = ARGV[1] .. id
   redis.call('HSET', rk, 'msg', raw, 'status', 'READY')
   redis.call('EXPIRE', rk, math.ceil(ttl + delay))
   if delay > 0 then
+    wake(clock() + delay)
     redis.call('ZADD', KEYS[3], clock() + delay, raw)
   elseif p ~= 0 then
     redis.call('ZADD', KEYS[2], (100 - p) * 1e13 + math.floor(clock() * 1000), raw)
-    if not woke and redis.call('LLEN', KEYS[1]) == 0 then
-      redis.call('RPUSH', KEYS[1], ARGV[2])
-      woke = true
-    end
+    wake(nil)
   else
     batch[#batch + 1] = raw
     if #batch == 1000 then

@@ -22,7 +22,7 @@ class WorkerConfig:
     max_memory_per_child: int | None = None  # KiB
     backend: str = "default"
     grace: float = 30.0
-    block_timeout: float = 1.0
+    block_timeout: float = 2.0  # idle: one BLMOVE per queue this often; stop within it
     max_batch: int = 100
     async_concurrency: int = (
         10  # async tasks of one batch run together, this many at most

@@ -97,7 +97,13 @@ class Consumer:
             else None
         )
         self._outage_since: float | None = None
-        self._due_in: dict[str, float | None] = {}
+        # Idle: when a scheduled message of each queue falls due (monotonic),
+        # and when to claim next at all (None: at once, the consumer is busy).
+        self._due_at: dict[str, float] = {}
+        self._next_claim: float | None = None
+        self.idle_claim_every = idle_claim_interval(
+            config.block_timeout, self.options.worker_timeout
+        )
         # Queues where a claim or BLMOVE may have run without us seeing the
         # reply; the next claim hands anything stranded in-flight back.
         self._unsure: set[str] = set()
@@ -126,19 +132,39 @@ class Consumer:
         return True
 
     def fetch(self) -> list[tuple[str, Claimed]]:
-        """Claim from the queues in order; block on one of them when all are empty."""
+        """Claim from the queues in order; block on one of them when all are empty.
+
+        An idle consumer does not claim after every empty wait: only when a
+        scheduled message falls due, or every ``idle_claim_every`` seconds
+        to recover dead consumers' messages. Between those it only blocks,
+        so an idle worker costs Redis about one command per block timeout.
+        """
         try:
-            for queue in self.config.queues:
-                claimed = self._claim(queue)
-                if claimed:
-                    return claimed
+            if self._next_claim is None or time.monotonic() >= self._next_claim:
+                for queue in self.config.queues:
+                    claimed = self._claim(queue)
+                    if claimed:
+                        self._next_claim = None
+                        return claimed
+                self._plan_idle_claim()
             if self.config.burst:
+                self._next_claim = None
                 return []
-            return self._wait()
+            batch = self._wait()
+            if batch:
+                self._next_claim = None
+            return batch
         except BrokerUnavailable as exc:
             self._unsure.update(self.config.queues)
+            self._next_claim = None
             self._outage(exc)
             return []
+
+    def _plan_idle_claim(self) -> None:
+        """After an empty claim: claim again when something is due, or at the interval."""
+        self._next_claim = min(
+            [time.monotonic() + self.idle_claim_every, *self._due_at.values()]
+        )
 
     def _claim(self, queue: str, moved: bytes = b"") -> list[tuple[str, Claimed]]:
         policy = self.async_policy if self._async_seen else self.claim_policy
@@ -153,15 +179,17 @@ class Consumer:
                 result.recovered,
                 queue,
             )
-        self._due_in[queue] = result.due_in
+        if result.due_in is None:
+            self._due_at.pop(queue, None)
+        else:
+            self._due_at[queue] = time.monotonic() + result.due_in
         return [(queue, claimed) for claimed in result.messages]
 
     def _wait(self) -> list[tuple[str, Claimed]]:
-        """Block until a message arrives (or a scheduled one is due, or ~1 s)."""
+        """Block until a message arrives, a claim is due, or one block timeout passes."""
         timeout = self.config.block_timeout
-        due = [d for d in self._due_in.values() if d is not None]
-        if due:
-            timeout = max(0.01, min(timeout, *due))
+        if self._next_claim is not None:
+            timeout = max(0.01, min(timeout, self._next_claim - time.monotonic()))
         if self.waiter is None:
             queue: str = self.config.queues[0]
             raw = self.broker.block(queue, self.id, timeout)
@@ -172,7 +200,10 @@ class Consumer:
             queue, raw = arrival
         if raw is None:
             return []
-        return self._claim(queue, moved=raw)
+        batch = self._claim(queue, moved=raw)
+        if not batch:  # a wake token: a new scheduled message may be due sooner
+            self._plan_idle_claim()
+        return batch
 
     def process(self, batch: list[tuple[str, Claimed]]) -> None:
         """Run a claimed batch in order; hand back what a stop left unstarted."""
@@ -363,6 +394,13 @@ class Consumer:
                 "Redis is back after %.1fs", time.monotonic() - self._outage_since
             )
             self._outage_since = None
+
+
+def idle_claim_interval(block_timeout: float, worker_timeout: float) -> float:
+    """How often an idle consumer claims anyway: often enough that a dead
+    consumer's messages come back within about 1.5 worker timeouts, never
+    more often than once per block timeout, at most every 15 s."""
+    return max(block_timeout, min(worker_timeout / 2, 15.0))
 
 
 def max_rss_kib() -> int:

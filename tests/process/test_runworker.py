@@ -218,3 +218,23 @@ def test_an_idle_worker_on_two_queues_takes_a_message_from_either(start_worker, 
     assert worker.wait(timeout=15) == 0
     assert broker.stats("default").in_flight == 0
     assert broker.stats("high").in_flight == 0
+
+
+def test_an_idle_worker_runs_a_task_deferred_while_it_waits_on_time(
+    start_worker, broker
+):
+    # With a 30 s worker timeout an idle worker claims only every 15 s; the
+    # enqueue's wake token must make it learn the new due time at once.
+    start_worker(
+        "--name", "idle", "--queue", "default", env={"TASKQUEUE_WORKER_TIMEOUT": "30"}
+    )
+    wait_until(lambda: "idle" in broker.workers())
+
+    deferred = tasks.add.using(run_after=timedelta(seconds=1)).enqueue(2, 2)
+
+    result = wait_until(
+        lambda: (r := tasks.add.get_result(deferred.id)).is_finished and r,
+        timeout=6,
+    )
+    assert result.status == TaskResultStatus.SUCCESSFUL
+    assert result.started_at >= result.enqueued_at + timedelta(seconds=0.9)
