@@ -8,11 +8,11 @@ round trip; ``get_result`` reads the result record from any process.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from os import urandom
 from typing import Any
 
 from django.db import transaction
@@ -26,14 +26,13 @@ from taskqueue.compat import (
     InvalidTask,
     TaskResult,
     TaskResultDoesNotExist,
-    TaskResultStatus,
     task_enqueued,
 )
 from taskqueue.conf import QueueOptions
-from taskqueue.protocol import Envelope, dumps_json
-from taskqueue.worker.signals import needs_sending, task_result
+from taskqueue.protocol import CallEncoder
+from taskqueue.worker.signals import needs_sending
 
-Item = tuple[str, int, float, int, bytes]
+Item = tuple[str, int, float, bytes]  # id, priority, delay seconds, message
 
 
 class RedisBackend(BaseTaskBackend):
@@ -76,21 +75,21 @@ class RedisBackend(BaseTaskBackend):
         self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> TaskResult[Any]:
         """Queue one call; raises TypeError if the arguments are not JSON."""
-        result, item = self._prepare(task, args, kwargs)
-        self._push(task.queue_name, [item])
-        self._enqueued(result)
-        return result
+        results, items = self._prepare(task, ((args, kwargs),))
+        self._push(task.queue_name, items)
+        self._enqueued(results[0])
+        return results[0]
 
     def enqueue_many(
         self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
     ) -> list[TaskResult[Any]]:
         """Queue many calls of one task in one Redis round trip (after commit)."""
-        prepared = [self._prepare(task, args, kwargs) for args, kwargs in calls]
-        if prepared:
-            self._push(task.queue_name, [item for _, item in prepared])
-        for result, _ in prepared:
+        results, items = self._prepare(task, calls)
+        if items:
+            self._push(task.queue_name, items)
+        for result in results:
             self._enqueued(result)
-        return [result for result, _ in prepared]
+        return results
 
     def _enqueued(self, result: TaskResult[Any]) -> None:
         """Send task_enqueued, unless only Django's silent log receiver would get it.
@@ -127,8 +126,45 @@ class RedisBackend(BaseTaskBackend):
         return results.build(result_id, record, task=bound, alias=self.alias)
 
     def _prepare(
-        self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
-    ) -> tuple[TaskResult[Any], Item]:
+        self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
+    ) -> tuple[list[TaskResult[Any]], list[Item]]:
+        """Validate and encode calls of one task: results to return, items to push.
+
+        Everything shared by the calls (validation, the envelope's fixed
+        fields, times, the delay) is done once; per call only the id, the
+        arguments' JSON and the TaskResult remain.
+        """
+        self._check(task)
+        now = time.time()
+        encoder = CallEncoder(
+            task=task.module_path, queue=task.queue_name, backend=self.alias,
+            priority=task.priority, enqueued_at=now,
+        )  # fmt: skip
+        delay = 0.0
+        if task.run_after is not None:
+            delay = max(0.0, task.run_after.timestamp() - now)
+        ready = results.ReadyResults(
+            task, self.alias, datetime.fromtimestamp(now, tz=UTC)
+        )
+        limit, priority = self.config.max_message_bytes, task.priority
+        prepared, items = [], []
+        for call_args, call_kwargs in calls:
+            args, kwargs = list(call_args), dict(call_kwargs)
+            task_id = urandom(16).hex()  # secrets.token_hex, without its call layers
+            try:
+                raw = encoder.encode(task_id, args, kwargs)
+            except TypeError as exc:
+                raise TypeError(f"Task arguments must be JSON: {exc}") from None
+            if len(raw) > limit:
+                raise ValueError(
+                    f"Task message of {len(raw)} bytes is over the {limit}-byte limit"
+                )
+            prepared.append(ready.build(task_id, args, kwargs))
+            items.append((task_id, priority, delay, raw))
+        return prepared, items
+
+    def _check(self, task: Any) -> None:
+        """Django's validation and registration, once per task object."""
         # Keyed by id(): the dict holds the task, so the id cannot be reused.
         if id(task) not in self._validated:
             self.validate_task(task)
@@ -136,37 +172,6 @@ class RedisBackend(BaseTaskBackend):
                 self._validated.clear()
             self._validated[id(task)] = task
             registry.register(task)
-        args, kwargs = list(args), dict(kwargs)
-        if args or kwargs:
-            try:
-                dumps_json([args, kwargs])
-            except TypeError as exc:
-                raise TypeError(f"Task arguments must be JSON: {exc}") from None
-        now = time.time()
-        task_id = secrets.token_hex(16)
-        envelope = Envelope(
-            id=task_id, task=task.module_path, args=args, kwargs=kwargs,
-            queue=task.queue_name, backend=self.alias, priority=task.priority,
-            enqueued_at=now,
-        )  # fmt: skip
-        raw = envelope.encode()
-        if len(raw) > self.config.max_message_bytes:
-            raise ValueError(
-                f"Task message of {len(raw)} bytes is over the "
-                f"{self.config.max_message_bytes}-byte limit"
-            )
-        delay = 0.0
-        if task.run_after is not None:
-            delay = max(0.0, task.run_after.timestamp() - now)
-        # Scalars need none of TaskResult's JSON normalisation: skip it then.
-        build = task_result if _scalars(args, kwargs) else TaskResult
-        result: TaskResult[Any] = build(
-            task=task, id=task_id, status=TaskResultStatus.READY,
-            enqueued_at=datetime.fromtimestamp(now, tz=UTC), started_at=None,
-            finished_at=None, last_attempted_at=None, args=args, kwargs=kwargs,
-            backend=self.alias, errors=[], worker_ids=[],
-        )  # fmt: skip
-        return result, (task_id, task.priority, delay, self.config.result_ttl, raw)
 
     def _push(self, queue: str, items: list[Item]) -> None:
         push = partial(self.broker.enqueue, queue, items)
@@ -174,15 +179,6 @@ class RedisBackend(BaseTaskBackend):
             transaction.on_commit(push)
         else:
             push()
-
-
-SCALARS = (str, int, float, bool, type(None))
-
-
-def _scalars(args: list[Any], kwargs: dict[str, Any]) -> bool:
-    return all(type(a) in SCALARS for a in args) and all(
-        type(v) in SCALARS for v in kwargs.values()
-    )
 
 
 def _envelope_fields(raw: bytes) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from taskqueue.protocol import WAKE
 P = ParamSpec("P")
 R = TypeVar("R")
 
+CHUNK = 10_000  # messages per HSET/RPUSH of a plain bulk enqueue
+
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "adopt", "dead", "heartbeat", "running",
 )  # fmt: skip
@@ -165,30 +167,41 @@ class Broker:
 
     @translate_errors
     def enqueue(
-        self, queue: str, items: Sequence[tuple[str, int, float, int, bytes]]
+        self, queue: str, items: Sequence[tuple[str, int, float, bytes]]
     ) -> None:
-        """Push messages (id, priority, delay, result ttl, raw) and their READY records."""
+        """Push messages (id, priority, delay seconds, raw) with their READY entries.
+
+        A task's READY state is its entry in the queue's ``ready`` hash (id ->
+        message) until a worker settles it: one HSET for a whole batch, where a
+        result hash per task would cost two commands each. Plain messages go
+        out as HSET + RPUSH in one write; priorities and delays need the script.
+        """
         k = self.keys(queue)
-        if len(items) == 1 and items[0][1] == 0 and items[0][2] <= 0 and self._plain:
-            task_id, _, _, ttl, raw = items[0]
-            self._send(
-                ("HSET", k.result(task_id), "msg", raw, "status", "READY"),
-                ("EXPIRE", k.result(task_id), ttl),
-                ("RPUSH", k.pending, raw),
-            )
+        if self._plain and all(p == 0 and delay <= 0 for _, p, delay, _ in items):
+            commands: list[tuple[Any, ...]] = []
+            for start in range(0, len(items), CHUNK):
+                chunk = items[start : start + CHUNK]
+                pairs: list[Any] = []
+                for task_id, _, _, raw in chunk:
+                    pairs += (task_id, raw)
+                commands.append(("HSET", k.ready, *pairs))
+                commands.append(("RPUSH", k.pending, *[item[3] for item in chunk]))
+            self._send(*commands)
             return
-        argv: list[Any] = [k.result_prefix, WAKE]
+        argv: list[Any] = [WAKE]
         for item in items:
             argv.extend(item)
-        self._scripts["enqueue"](keys=[k.pending, k.prio, k.scheduled], args=argv)
+        self._scripts["enqueue"](
+            keys=[k.pending, k.prio, k.scheduled, k.ready], args=argv
+        )
 
     def _send(self, *commands: tuple[Any, ...]) -> None:
         """Send commands in one write and read their replies (no MULTI, no Lua).
 
-        For the one-message enqueue: the record goes first and the message
-        last, so an interrupted send can leave a READY record that expires,
-        never a message without a record. Cheaper than a pipeline object or
-        a script, which is what makes a single enqueue cost about one RPUSH.
+        For a plain enqueue: the READY entries go first and the messages
+        last, so an interrupted send can leave a READY entry without its
+        message, never a message without one. Cheaper than a pipeline object
+        or a script, which is what makes a single enqueue cost about one RPUSH.
         """
         pool = self.client.connection_pool
         connection = pool.get_connection()
@@ -275,6 +288,7 @@ class Broker:
             k.dead_index,
             k.dead_raw,
             k.recent,
+            k.ready,
         ]
         return int(self._scripts["settle"](keys=keys, args=argv))
 
@@ -330,13 +344,22 @@ class Broker:
     def result_record(
         self, task_id: str, queues: Iterable[str]
     ) -> dict[bytes, bytes] | None:
-        """The raw result hash of a task, looked up in each queue's slot."""
+        """The raw result hash of a task, looked up in each queue's slot.
+
+        A queued task not yet settled has its message in the ``ready`` hash
+        and, once a worker started it, a record without ``msg``: merged, that
+        is the same record a settled task has.
+        """
         for queue in queues:
-            record: dict[bytes, bytes] = self.client.hgetall(
-                self.keys(queue).result(task_id)
-            )
+            k = self.keys(queue)
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(k.result(task_id))
+                pipe.hget(k.ready, task_id)
+                record, ready = pipe.execute()
+            if ready is not None and b"msg" not in record:
+                return {b"status": b"READY", **record, b"msg": ready}
             if record:
-                return record
+                return dict(record)
         return None
 
     @translate_errors

@@ -14,6 +14,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:dead                           HASH   dead-letter id -> JSON entry (raw bytes, reason, time)
     {Q}:dead:index                     ZSET   dead-letter id -> time parked
     {Q}:dead:raw                       HASH   dead-letter id -> the message's raw bytes
+    {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
 
@@ -60,6 +61,10 @@ class QueueKeys:
     @property
     def scheduled(self) -> str:
         return self.tag + ":scheduled"
+
+    @property
+    def ready(self) -> str:
+        return self.tag + ":ready"
 
     @property
     def consumers(self) -> str:

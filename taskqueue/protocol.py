@@ -88,6 +88,49 @@ class Envelope:
         )
 
 
+class CallEncoder:
+    """Envelopes for many calls of one task, enqueued at one moment.
+
+    The bytes are exactly ``Envelope(...).encode()``'s; everything but the
+    id and the arguments is serialised once, which is what lets a bulk
+    enqueue cost little more than the JSON of its arguments.
+    """
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(
+        self, *, task: str, queue: str, backend: str, priority: int, enqueued_at: float
+    ) -> None:
+        self._head = (
+            b'{"v":%d,"id":"' % VERSION,
+            b'","p":%d,"task":%s,"args":'
+            % (
+                priority,
+                orjson.dumps(task),
+            ),
+        )
+        rest = orjson.dumps(
+            {
+                "queue": queue,
+                "backend": backend,
+                "enqueued_at": enqueued_at,
+                "attempt": 1,
+            }
+        )
+        self._tail = b',"queue":' + rest[len(b'{"queue":') :]
+
+    def encode(self, task_id: str, args: list[Any], kwargs: dict[str, Any]) -> bytes:
+        """The message; TypeError if the arguments are not JSON. ``task_id`` is [0-9a-f]."""
+        open_id, after_id = self._head
+        return b"".join(
+            (
+                open_id, task_id.encode(), after_id,
+                dumps_json(args) if args else b"[]", b',"kwargs":',
+                dumps_json(kwargs) if kwargs else b"{}", self._tail,
+            )
+        )  # fmt: skip
+
+
 def dumps_json(value: Any) -> bytes:
     """JSON bytes of a value, or TypeError naming what is not JSON.
 

@@ -17,6 +17,60 @@ import orjson
 
 from taskqueue.compat import TaskError, TaskResult, TaskResultStatus
 
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _setter(name: str) -> Any:
+    """A fast field setter: the slot descriptor where TaskResult has slots."""
+    slot = getattr(TaskResult, name, None)
+    if slot is not None and hasattr(slot, "__set__"):
+        return slot.__set__
+    return lambda obj, value: object.__setattr__(obj, name, value)
+
+
+class ReadyResults:
+    """READY TaskResults for the calls of one enqueue, built cheaply.
+
+    Arguments of scalars need none of TaskResult's JSON normalisation, and
+    every field but the id and the arguments is the same for the calls, so
+    those results are filled in slot by slot; anything else goes through
+    TaskResult itself. A bulk enqueue builds thousands of these.
+    """
+
+    _SET_ID, _SET_ARGS, _SET_KWARGS, _SET_ERRORS, _SET_WORKERS = (
+        _setter(name) for name in ("id", "args", "kwargs", "errors", "worker_ids")
+    )
+
+    def __init__(self, task: Any, alias: str, enqueued_at: datetime) -> None:
+        self.common: dict[str, Any] = {
+            "task": task, "status": TaskResultStatus.READY, "enqueued_at": enqueued_at,
+            "started_at": None, "finished_at": None, "last_attempted_at": None,
+            "backend": alias,
+        }  # fmt: skip
+        fixed = {**self.common, "_return_value": None}
+        self._fixed = [(_setter(name), value) for name, value in fixed.items()]
+
+    def build(
+        self, task_id: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> TaskResult[Any]:
+        if (args or kwargs) and not (
+            all(type(a) in SCALARS for a in args)
+            and all(type(v) in SCALARS for v in kwargs.values())
+        ):
+            return TaskResult(
+                id=task_id, args=args, kwargs=kwargs, errors=[], worker_ids=[],
+                **self.common,
+            )  # fmt: skip
+        result: TaskResult[Any] = object.__new__(TaskResult)
+        for set_field, value in self._fixed:
+            set_field(result, value)
+        self._SET_ID(result, task_id)
+        self._SET_ARGS(result, args)
+        self._SET_KWARGS(result, kwargs)
+        self._SET_ERRORS(result, [])
+        self._SET_WORKERS(result, [])
+        return result
+
 
 def error_json(exc: BaseException) -> bytes:
     """The stored form of an exception: what the API shows, plus the traceback."""

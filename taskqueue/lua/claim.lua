@@ -6,7 +6,7 @@
 -- ARGV[7] a message BLMOVE already put in my inflight ('' if none),
 -- ARGV[8] '1' after a connection error: whatever else my inflight holds was
 --         claimed by a call whose reply was lost, so it goes back to the head,
--- ARGV[9] result ttl (unused; kept so callers need not change),
+-- ARGV[9] result ttl (the first task's record is created here, without its message),
 -- ARGV[10] smallest batch worth claiming (1; more for consumers running async tasks)
 -- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
 local t = redis.call('TIME')
@@ -85,6 +85,7 @@ if first then
   local rk = ARGV[3] .. first
   redis.call('HSETNX', rk, 'started_at', now)
   redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
+  redis.call('EXPIRE', rk, ARGV[9])
 end
 for _, m in ipairs(claimed) do
   out[#out + 1] = m

@@ -1,7 +1,7 @@
--- enqueue: store READY result records and push messages, in one round trip.
--- KEYS[1] pending list, KEYS[2] prio zset, KEYS[3] scheduled zset
--- ARGV[1] result key prefix, ARGV[2] wake token,
--- then per message: id, priority, delay seconds (0 = now), result ttl, raw
+-- enqueue: push messages with priorities or delays, and their READY entries.
+-- (Plain messages skip this script: the broker sends HSET + RPUSH.)
+-- KEYS[1] pending list, KEYS[2] prio zset, KEYS[3] scheduled zset, KEYS[4] ready hash
+-- ARGV[1] wake token, then per message: id, priority, delay seconds (0 = now), raw
 local now = nil
 local function clock()  -- only deferred and prioritised messages need the time
   if not now then
@@ -10,7 +10,7 @@ local function clock()  -- only deferred and prioritised messages need the time
   end
   return now
 end
-local batch = {}
+local batch, ready = {}, {}
 local woke = false
 -- An idle worker blocks until its next known due time: tell it (with a wake
 -- token in the empty list) when a message is due sooner than all it knows of.
@@ -20,14 +20,17 @@ local function wake(due)
     local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
     if first[2] and tonumber(first[2]) <= due then return end
   end
-  if redis.call('LLEN', KEYS[1]) == 0 then redis.call('RPUSH', KEYS[1], ARGV[2]) end
+  if redis.call('LLEN', KEYS[1]) == 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) end
   woke = true
 end
-for i = 3, #ARGV, 5 do
-  local id, p, delay, ttl, raw = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), ARGV[i + 4]
-  local rk = ARGV[1] .. id
-  redis.call('HSET', rk, 'msg', raw, 'status', 'READY')
-  redis.call('EXPIRE', rk, math.ceil(ttl + delay))
+for i = 2, #ARGV, 4 do
+  local id, p, delay, raw = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
+  ready[#ready + 1] = id
+  ready[#ready + 1] = raw
+  if #ready == 1000 then
+    redis.call('HSET', KEYS[4], unpack(ready))
+    ready = {}
+  end
   if delay > 0 then
     wake(clock() + delay)
     redis.call('ZADD', KEYS[3], clock() + delay, raw)
@@ -42,5 +45,6 @@ for i = 3, #ARGV, 5 do
     end
   end
 end
+if #ready > 0 then redis.call('HSET', KEYS[4], unpack(ready)) end
 if #batch > 0 then redis.call('RPUSH', KEYS[1], unpack(batch)) end
 return #ARGV

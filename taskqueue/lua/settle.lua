@@ -1,6 +1,7 @@
 -- settle: record outcomes, then release the messages; never one without the other.
 -- KEYS[1] my inflight, KEYS[2] scheduled, KEYS[3] redelivered, KEYS[4] dead hash,
--- KEYS[5] dead index zset, KEYS[6] dead raw hash, KEYS[7] recent ids list (capped)
+-- KEYS[5] dead index zset, KEYS[6] dead raw hash, KEYS[7] recent ids list (capped),
+-- KEYS[8] ready hash (a settled task is no longer READY there)
 -- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl,
 -- then per message 13 values: op (done|retry|dead), raw, task id ('' if none),
 --   status, payload (return JSON | next message | dead entry JSON), error field,
@@ -49,6 +50,7 @@ for i = 4, #ARGV, 13 do
   end
 end
 if #recent > 0 then
+  redis.call('HDEL', KEYS[8], unpack(recent))
   redis.call('LPUSH', KEYS[7], unpack(recent))
   redis.call('LTRIM', KEYS[7], 0, 199)
 end

@@ -64,12 +64,29 @@ def test_bulk_enqueue_pushes_everything_in_one_call(broker):
     assert broker.stats("default").pending == 500
 
 
+def test_a_task_the_claim_started_reads_running_with_its_arguments(broker):
+    from taskqueue.broker import ClaimPolicy
+
+    result = tasks.add.enqueue(2, 3)
+    policy = ClaimPolicy(max_batch=1, worker_timeout=30, result_ttl=60)
+    assert len(broker.claim("default", "consumer-1", policy).messages) == 1
+
+    fetched = tasks.add.get_result(result.id)
+    assert fetched.status == TaskResultStatus.RUNNING
+    assert fetched.args == [2, 3]
+    assert fetched.started_at is not None
+
+
 def test_run_after_and_priority_land_in_their_sets(broker):
     tasks.add.using(run_after=timedelta(hours=1)).enqueue(1, 2)
     tasks.high_add.enqueue(1, 2)
 
     assert broker.stats("default").scheduled == 1
     assert broker.stats("high").pending == 1
+    ready = broker.client.hgetall(broker.keys("default").ready)
+    assert [tasks.add.get_result(i.decode()).status for i in ready] == [
+        TaskResultStatus.READY
+    ]
 
 
 def test_unknown_result_id_raises(backend):

@@ -238,3 +238,22 @@ def test_an_idle_worker_runs_a_task_deferred_while_it_waits_on_time(
     )
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.started_at >= result.enqueued_at + timedelta(seconds=0.9)
+
+
+def test_settled_tasks_leave_no_ready_entries_behind(run_command, broker):
+    from taskqueue.backends import enqueue_many
+
+    queued = [
+        *enqueue_many(tasks.add, [((i, 1), {}) for i in range(50)]),
+        tasks.add.enqueue(1, 1),
+        tasks.add.using(priority=5).enqueue(2, 2),
+        tasks.fails_once_then_gives_up.enqueue("boom"),
+    ]
+    ready = broker.keys("default").ready
+    assert broker.client.hlen(ready) == len(queued)
+
+    assert run_command("runworker", "--burst").returncode == 0
+
+    assert broker.client.hlen(ready) == 0
+    statuses = [r.task.get_result(r.id).status for r in queued]
+    assert statuses.count(TaskResultStatus.SUCCESSFUL) == len(queued) - 1

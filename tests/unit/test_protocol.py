@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taskqueue.exceptions import PoisonMessage
-from taskqueue.protocol import Envelope, decode, dumps_json
+from taskqueue.protocol import CallEncoder, Envelope, decode, dumps_json
 
 LIMIT = 1024 * 1024
 
@@ -118,3 +118,44 @@ def test_arbitrary_text_is_an_envelope_or_poison(text):
     for raw in (text.encode(), ("{'" + text).encode()):
         with contextlib.suppress(PoisonMessage):
             decode(raw, max_bytes=LIMIT, queue="default")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    args=st.lists(JSON_VALUES, max_size=4),
+    kwargs=st.dictionaries(st.text(), JSON_VALUES, max_size=4),
+    priority=st.integers(-100, 100),
+    task=st.text(min_size=1, max_size=40),
+    queue=st.text(min_size=1, max_size=20),
+    enqueued_at=st.floats(0, 4e9),
+)
+def test_the_bulk_encoder_writes_exactly_what_an_envelope_encodes(
+    args, kwargs, priority, task, queue, enqueued_at
+):
+    # The Lua scripts and the worker read both; they must be the same bytes.
+    encoder = CallEncoder(
+        task=task, queue=queue, backend="default", priority=priority,
+        enqueued_at=enqueued_at,
+    )  # fmt: skip
+    expected = envelope(
+        id="0a1b2c", task=task, args=args, kwargs=kwargs, queue=queue,
+        priority=priority, enqueued_at=enqueued_at,
+    ).encode()  # fmt: skip
+    assert encoder.encode("0a1b2c", args, kwargs) == expected
+
+
+def test_the_bulk_encoder_refuses_arguments_that_are_not_json():
+    encoder = CallEncoder(
+        task="t", queue="q", backend="default", priority=0, enqueued_at=1.0
+    )
+    for args, kwargs in [([object()], {}), ([], {"x": float("nan")}), ([{1: 2}], {})]:
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            encoder.encode("abc", args, kwargs)
