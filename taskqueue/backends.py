@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from os import urandom
 from typing import Any
 
+import orjson
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,7 +52,7 @@ class RedisBackend(BaseTaskBackend):
             dict.fromkeys(params.get("QUEUES") or [DEFAULT_TASK_QUEUE_NAME])
         )
         self._broker: Broker | None = None
-        self._validated: dict[int, Any] = {}
+        self._plans: dict[int, _TaskPlan] = {}
         self._enqueued_receivers = -1
         self._send_enqueued = True
 
@@ -130,48 +132,53 @@ class RedisBackend(BaseTaskBackend):
     ) -> tuple[list[TaskResult[Any]], list[Item]]:
         """Validate and encode calls of one task: results to return, items to push.
 
-        Everything shared by the calls (validation, the envelope's fixed
-        fields, times, the delay) is done once; per call only the id, the
-        arguments' JSON and the TaskResult remain.
+        Everything the calls share (validation, the envelope's fixed fields,
+        the time, the delay) is done once per task or per call of this
+        method; per task call only the id, the arguments' JSON and the
+        TaskResult remain.
         """
-        self._check(task)
+        plan = self._plan(task)
         now = time.time()
-        encoder = CallEncoder(
-            task=task.module_path, queue=task.queue_name, backend=self.alias,
-            priority=task.priority, enqueued_at=now,
-        )  # fmt: skip
+        stamp, enqueued_at = orjson.dumps(now), datetime.fromtimestamp(now, tz=UTC)
         delay = 0.0
         if task.run_after is not None:
             delay = max(0.0, task.run_after.timestamp() - now)
-        ready = results.ReadyResults(
-            task, self.alias, datetime.fromtimestamp(now, tz=UTC)
-        )
+        encode, build = plan.encoder.encode, plan.ready.build
         limit, priority = self.config.max_message_bytes, task.priority
         prepared, items = [], []
         for call_args, call_kwargs in calls:
             args, kwargs = list(call_args), dict(call_kwargs)
             task_id = urandom(16).hex()  # secrets.token_hex, without its call layers
             try:
-                raw = encoder.encode(task_id, args, kwargs)
+                raw = encode(task_id, args, kwargs, enqueued_at=stamp)
             except TypeError as exc:
                 raise TypeError(f"Task arguments must be JSON: {exc}") from None
             if len(raw) > limit:
                 raise ValueError(
                     f"Task message of {len(raw)} bytes is over the {limit}-byte limit"
                 )
-            prepared.append(ready.build(task_id, args, kwargs))
+            prepared.append(build(task_id, args, kwargs, enqueued_at=enqueued_at))
             items.append((task_id, priority, delay, raw))
         return prepared, items
 
-    def _check(self, task: Any) -> None:
-        """Django's validation and registration, once per task object."""
-        # Keyed by id(): the dict holds the task, so the id cannot be reused.
-        if id(task) not in self._validated:
+    def _plan(self, task: Any) -> _TaskPlan:
+        """Django's validation, registration and the fixed parts, once per task object."""
+        # Keyed by id(): the plan holds the task, so the id cannot be reused.
+        plan = self._plans.get(id(task))
+        if plan is None:
             self.validate_task(task)
-            if len(self._validated) > 1000:  # many one-off .using(run_after=...) tasks
-                self._validated.clear()
-            self._validated[id(task)] = task
             registry.register(task)
+            if len(self._plans) > 1000:  # many one-off .using(run_after=...) tasks
+                self._plans.clear()
+            plan = self._plans[id(task)] = _TaskPlan(
+                task=task,
+                encoder=CallEncoder(
+                    task=task.module_path, queue=task.queue_name, backend=self.alias,
+                    priority=task.priority,
+                ),
+                ready=results.ReadyResults(task, self.alias),
+            )  # fmt: skip
+        return plan
 
     def _push(self, queue: str, items: list[Item]) -> None:
         push = partial(self.broker.enqueue, queue, items)
@@ -181,9 +188,16 @@ class RedisBackend(BaseTaskBackend):
             push()
 
 
-def _envelope_fields(raw: bytes) -> dict[str, Any]:
-    import orjson
+@dataclass(frozen=True, slots=True)
+class _TaskPlan:
+    """What enqueueing one task object needs, worked out on its first enqueue."""
 
+    task: Any
+    encoder: CallEncoder
+    ready: results.ReadyResults
+
+
+def _envelope_fields(raw: bytes) -> dict[str, Any]:
     value: dict[str, Any] = orjson.loads(raw)
     return value
 

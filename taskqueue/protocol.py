@@ -96,37 +96,33 @@ class CallEncoder:
     enqueue cost little more than the JSON of its arguments.
     """
 
-    __slots__ = ("_head", "_tail")
+    __slots__ = ("_after_id", "_open_id", "_tail")
 
-    def __init__(
-        self, *, task: str, queue: str, backend: str, priority: int, enqueued_at: float
-    ) -> None:
-        self._head = (
-            b'{"v":%d,"id":"' % VERSION,
-            b'","p":%d,"task":%s,"args":'
-            % (
-                priority,
-                orjson.dumps(task),
-            ),
-        )
-        rest = orjson.dumps(
-            {
-                "queue": queue,
-                "backend": backend,
-                "enqueued_at": enqueued_at,
-                "attempt": 1,
-            }
-        )
-        self._tail = b',"queue":' + rest[len(b'{"queue":') :]
+    def __init__(self, *, task: str, queue: str, backend: str, priority: int) -> None:
+        self._open_id = b'{"v":%d,"id":"' % VERSION
+        self._after_id = b'","p":%d,"task":%s,"args":' % (priority, orjson.dumps(task))
+        fixed = orjson.dumps({"queue": queue, "backend": backend})
+        self._tail = b',"kwargs":', b"," + fixed[1:-1] + b',"enqueued_at":'
 
-    def encode(self, task_id: str, args: list[Any], kwargs: dict[str, Any]) -> bytes:
-        """The message; TypeError if the arguments are not JSON. ``task_id`` is [0-9a-f]."""
-        open_id, after_id = self._head
+    def encode(
+        self,
+        task_id: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        *,
+        enqueued_at: bytes,
+    ) -> bytes:
+        """The message; TypeError if the arguments are not JSON.
+
+        ``task_id`` is plain [0-9a-f]; ``enqueued_at`` is ``orjson.dumps(time)``.
+        """
+        before_kwargs, before_time = self._tail
         return b"".join(
             (
-                open_id, task_id.encode(), after_id,
-                dumps_json(args) if args else b"[]", b',"kwargs":',
-                dumps_json(kwargs) if kwargs else b"{}", self._tail,
+                self._open_id, task_id.encode(), self._after_id,
+                dumps_json(args) if args else b"[]", before_kwargs,
+                dumps_json(kwargs) if kwargs else b"{}", before_time,
+                enqueued_at, b',"attempt":1}',
             )
         )  # fmt: skip
 

@@ -37,21 +37,26 @@ class ReadyResults:
     TaskResult itself. A bulk enqueue builds thousands of these.
     """
 
-    _SET_ID, _SET_ARGS, _SET_KWARGS, _SET_ERRORS, _SET_WORKERS = (
-        _setter(name) for name in ("id", "args", "kwargs", "errors", "worker_ids")
+    _SET_ID, _SET_ARGS, _SET_KWARGS, _SET_ERRORS, _SET_WORKERS, _SET_ENQUEUED = (
+        _setter(name)
+        for name in ("id", "args", "kwargs", "errors", "worker_ids", "enqueued_at")
     )
 
-    def __init__(self, task: Any, alias: str, enqueued_at: datetime) -> None:
+    def __init__(self, task: Any, alias: str) -> None:
         self.common: dict[str, Any] = {
-            "task": task, "status": TaskResultStatus.READY, "enqueued_at": enqueued_at,
-            "started_at": None, "finished_at": None, "last_attempted_at": None,
-            "backend": alias,
+            "task": task, "status": TaskResultStatus.READY, "started_at": None,
+            "finished_at": None, "last_attempted_at": None, "backend": alias,
         }  # fmt: skip
         fixed = {**self.common, "_return_value": None}
         self._fixed = [(_setter(name), value) for name, value in fixed.items()]
 
     def build(
-        self, task_id: str, args: list[Any], kwargs: dict[str, Any]
+        self,
+        task_id: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        *,
+        enqueued_at: datetime,
     ) -> TaskResult[Any]:
         if (args or kwargs) and not (
             all(type(a) in SCALARS for a in args)
@@ -59,7 +64,7 @@ class ReadyResults:
         ):
             return TaskResult(
                 id=task_id, args=args, kwargs=kwargs, errors=[], worker_ids=[],
-                **self.common,
+                enqueued_at=enqueued_at, **self.common,
             )  # fmt: skip
         result: TaskResult[Any] = object.__new__(TaskResult)
         for set_field, value in self._fixed:
@@ -69,6 +74,7 @@ class ReadyResults:
         self._SET_KWARGS(result, kwargs)
         self._SET_ERRORS(result, [])
         self._SET_WORKERS(result, [])
+        self._SET_ENQUEUED(result, enqueued_at)
         return result
 
 
