@@ -230,6 +230,19 @@ def heartbeat_age(info: bytes, now: float) -> float:
     return max(0.0, now - beat)
 
 
+_serving = False  # this process serves /metrics (runworker --metrics-port)
+
+
+def recording() -> bool:
+    """Whether a worker should count its tasks: only if someone can read the counts.
+
+    They are read from this process's memory when it serves /metrics, or
+    from PROMETHEUS_MULTIPROC_DIR files by whichever process serves them.
+    Otherwise counting would cost every task time for nothing.
+    """
+    return _serving or multiprocess_dir() is not None
+
+
 def multiprocess_dir() -> str | None:
     """The directory of multiprocess mode, or None when it is off."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -283,6 +296,8 @@ def start_http_server(
     Returns the server and its thread; ``server.shutdown()`` stops it. With
     the prefork pool call it in the parent, with PROMETHEUS_MULTIPROC_DIR set.
     """
+    global _serving
+    _serving = True
     server, thread = exposition.start_http_server(
         port, addr, registry=exposition_registry(backend)
     )

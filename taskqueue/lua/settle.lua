@@ -14,10 +14,22 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local me, prefix, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local settled = 0
 local recent = {}
+-- Usually the batch is the head of my in-flight list, in order: then one
+-- LTRIM releases it all. Otherwise (a legacy message was adopted, a message
+-- was recovered by others) each one is removed by value, if still there.
+local n = (#ARGV - 3) / 13
+if n == 0 then return 0 end
+local head = redis.call('LRANGE', KEYS[1], 0, n - 1)
+local in_order = #head == n
+for j = 1, n do
+  if not in_order then break end
+  in_order = head[j] == ARGV[4 + (j - 1) * 13 + 1]
+end
+if in_order then redis.call('LTRIM', KEYS[1], n, -1) end
 for i = 4, #ARGV, 13 do
   local op, raw, id, status, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local err_field, err_json, delay = ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
-  if redis.call('LREM', KEYS[1], 1, raw) == 1 then
+  if in_order or redis.call('LREM', KEYS[1], 1, raw) == 1 then
     settled = settled + 1
     if ARGV[i + 10] == '1' then redis.call('HDEL', KEYS[3], raw) end
     if op == 'retry' then
@@ -28,11 +40,11 @@ for i = 4, #ARGV, 13 do
       redis.call('ZADD', KEYS[5], now, ARGV[i + 8])
     end
     if id ~= '' then
-      local fields = {'status', status}
+      local fields = {'status', status, 'msg', raw}
       if op == 'retry' then
-        fields[3], fields[4] = 'msg', payload
+        fields[4] = payload
       else
-        fields[3], fields[4] = 'finished_at', ARGV[i + 12] ~= '0' and ARGV[i + 12] or now
+        fields[5], fields[6] = 'finished_at', ARGV[i + 12] ~= '0' and ARGV[i + 12] or now
       end
       if op ~= 'dead' then fields[#fields + 1] = 'worker:' .. ARGV[i + 9]; fields[#fields + 1] = me end
       if op == 'done' and payload ~= '' then fields[#fields + 1] = 'return'; fields[#fields + 1] = payload end
@@ -42,7 +54,6 @@ for i = 4, #ARGV, 13 do
         if ARGV[i + 9] == '1' then fields[#fields + 1] = 'started_at'; fields[#fields + 1] = ARGV[i + 11] end
       end
       local rk = prefix .. id
-      redis.call('HSETNX', rk, 'msg', raw)  -- a message pushed without a record gets one
       redis.call('HSET', rk, unpack(fields))
       redis.call('EXPIRE', rk, math.ceil(ttl + delay))
       recent[#recent + 1] = id

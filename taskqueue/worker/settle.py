@@ -44,6 +44,7 @@ class Settler:
         self.finished: list[Outcome] = []
         self.counts: Counter[str] = Counter()
         self.finished_hook: Any = None
+        self.record_metrics = metrics.recording()
 
     def add(
         self, queue: str, raw: bytes, outcome: Outcome, *, redelivered: bool = False
@@ -56,7 +57,8 @@ class Settler:
             settlement.finished = time.time()
             settlement.started = settlement.finished - duration
         self.pending.setdefault(queue, []).append(settlement)
-        metrics.record(outcome, queue)
+        if self.record_metrics:
+            metrics.record(outcome, queue)
         self.finished.append(outcome)
         self.counts[COUNT_NAMES[type(outcome)]] += 1
 
