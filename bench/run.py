@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -75,6 +76,8 @@ def run_all(
         "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
         "TASKQUEUE_VAR_DIR": str(tmp / "var"),
         "TASKQUEUE_WORKER_TIMEOUT": "30",  # the product default (tests.settings sets 2)
+        "DJANGO_DEBUG": "false",  # as in production (and as bench.django_settings)
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
         "PYTHONPATH": str(contenders.ROOT),
     }
     print(

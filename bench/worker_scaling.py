@@ -23,6 +23,8 @@ sys.path.insert(0, str(ROOT))
 PREFIX = f"bench{secrets.token_hex(3)}:"
 os.environ.update(DJANGO_SETTINGS_MODULE="tests.settings", TASKQUEUE_KEY_PREFIX=PREFIX)
 os.environ["TASKQUEUE_WORKER_TIMEOUT"] = "30"  # tests.settings would default it to 2
+os.environ["DJANGO_DEBUG"] = "false"  # as in production
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(32))
 
 import django  # noqa: E402
 
