@@ -12,15 +12,20 @@ METHOD = """\
   database (WAL, the product's connection options) with 1,000 recipes, in a temp dir,
   removed at the end. Every contender uses the same server and the same database.
 - Contenders run as real subprocesses, one worker process each: taskqueue
-  (`manage.py runworker --burst --loglevel WARNING`, solo pool, settings `tests.settings`
-  so `tests.tasks.noop` is registered; results stored, at-least-once); the raw limits
+  (`manage.py runworker --burst --loglevel WARNING --queue default --pool solo`, settings
+  `tests.settings` so `tests.tasks.noop` is registered; results stored, at-least-once);
+  taskqueue's two pools at concurrency 2 (`--pool prefork -c 2`, two processes, and
+  `--pool threads -c 2`, throughput only); the raw limits
   (`bench/procs/raw_worker.py`: BLPOP + `json.loads`, at-most-once; and a Lua pop of up to
   100 into a processing list with one `DEL` ack per batch); the peers from pinned versions
   in `.venv-bench` (`bench/requirements-peers.txt`), never imported by the product.
+  Every Django process runs with `DEBUG` off, as in production.
 - **Throughput (b, c):** the queue is filled with a start marker, N tasks and a sentinel,
   then the worker is started; rate = N / (time the sentinel ran - time the start marker
   ran), both stamped inside the worker (taskqueue: the first message's `started_at` and
-  the sentinel's `finished_at` from their result records; others: marker tasks that
+  the latest `finished_at` of the last settled tasks, from their result records (with two
+  consumers the sentinel can finish before the other consumer's last task; those runs also
+  wait until nothing is pending or in flight); others: marker tasks that
   write `time.time()` to Redis). Start-up and the harness's polling are not counted.
   The same method for every contender. Slow peers get a fraction of N (RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5)
   so a run stays short; rates are per second either way.
@@ -34,8 +39,9 @@ METHOD = """\
   raw `RPUSH` per call, peers their own call) and one bulk call where there is one
   (taskqueue `enqueue_many`, raw one big `RPUSH`, RQ `enqueue_many`).
 - **Idle worker (d, e, f):** a running worker, idle: Redis commands/s from
-  `INFO commandstats` over the idle window (it counts commands run inside Lua scripts
-  too, so a script call counts as several), CPU % of the worker's process tree (psutil);
+  `INFO commandstats` over the idle window (20 s in full mode, so that periodic work such as
+  heartbeats is averaged in; it counts commands run inside Lua scripts too, so a script call
+  counts as several), CPU % of the worker's process tree (psutil);
   then enqueue → start latency one task at a time (taskqueue: the result record's
   `started_at`; others: a task that records `time.time()` - enqueue time); then RSS of the
   worker's process tree after a batch of no-op tasks. Measured once per contender.
@@ -55,8 +61,7 @@ METHOD = """\
 - Workers: RQ `SimpleWorker` (no fork per job; `--burst` for throughput runs);
   Celery `-P solo -c 1 --without-gossip --without-mingle --without-heartbeat`;
   Dramatiq `-p 1 -t 1`; Huey `-k thread -w 1 -n`.
-- Not measured here (issue 6 lists them): taskqueue's pools at concurrency 2, RQ's forking
-  Worker, Celery prefork, RSS at 200k tasks, and the Django-6 backends (django-vtasks,
+- Not measured here (issue 6 lists them): RQ's forking Worker, Celery prefork, RSS at 200k tasks, and the Django-6 backends (django-vtasks,
   django-tasks-redis, django-tasks-db), which need a Python ≥ 3.12 venv with Django 6.
 """
 

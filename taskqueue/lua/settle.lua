@@ -3,11 +3,13 @@
 -- KEYS[5] dead index zset, KEYS[6] dead raw hash, KEYS[7] recent ids list (capped),
 -- KEYS[8] ready hash (a settled task is no longer READY there)
 -- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl,
--- then per message 13 values: op (done|retry|dead), raw, task id ('' if none),
---   status, payload (return JSON | next message | dead entry JSON), error field,
---   error JSON, retry delay, dead-letter id, attempt, '1' if it was redelivered,
---   when the task really started and finished (0 if it never ran; then the
---   claim time and this script's time stand)
+-- then per message 4 values: raw, meta, payload (return JSON | next message |
+--   dead entry JSON), error JSON; meta is '|'-separated (no field can hold a '|'):
+--   op (done|retry|dead), task id ('' if none), status, error field, retry delay,
+--   dead-letter id, attempt, '1' if it was redelivered, when the task really
+--   started and finished (0 if it never ran; then the claim time and this
+--   script's time stand). Few arguments per message: each costs the worker
+--   time to pack.
 -- A message no longer in my inflight (recovered by others) is left alone.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -17,41 +19,43 @@ local recent = {}
 -- Usually the batch is the head of my in-flight list, in order: then one
 -- LTRIM releases it all. Otherwise (a legacy message was adopted, a message
 -- was recovered by others) each one is removed by value, if still there.
-local n = (#ARGV - 3) / 13
+local n = (#ARGV - 3) / 4
 if n == 0 then return 0 end
 local head = redis.call('LRANGE', KEYS[1], 0, n - 1)
 local in_order = #head == n
 for j = 1, n do
   if not in_order then break end
-  in_order = head[j] == ARGV[4 + (j - 1) * 13 + 1]
+  in_order = head[j] == ARGV[4 + (j - 1) * 4]
 end
 if in_order then redis.call('LTRIM', KEYS[1], n, -1) end
-for i = 4, #ARGV, 13 do
-  local op, raw, id, status, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local err_field, err_json, delay = ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
+for i = 4, #ARGV, 4 do
+  local raw, payload, err_json = ARGV[i], ARGV[i + 2], ARGV[i + 3]
+  local op, id, status, err_field, delay, dead_id, attempt, redelivered, started, finished =
+    string.match(ARGV[i + 1], '^(%a+)|([^|]*)|(%a*)|([^|]*)|([^|]*)|(%x*)|(%d+)|([01])|([^|]*)|([^|]*)$')
+  delay = tonumber(delay)
   if in_order or redis.call('LREM', KEYS[1], 1, raw) == 1 then
     settled = settled + 1
-    if ARGV[i + 10] == '1' then redis.call('HDEL', KEYS[3], raw) end
+    if redelivered == '1' then redis.call('HDEL', KEYS[3], raw) end
     if op == 'retry' then
       redis.call('ZADD', KEYS[2], now + delay, payload)
     elseif op == 'dead' then
-      redis.call('HSET', KEYS[4], ARGV[i + 8], payload)
-      redis.call('HSET', KEYS[6], ARGV[i + 8], raw)
-      redis.call('ZADD', KEYS[5], now, ARGV[i + 8])
+      redis.call('HSET', KEYS[4], dead_id, payload)
+      redis.call('HSET', KEYS[6], dead_id, raw)
+      redis.call('ZADD', KEYS[5], now, dead_id)
     end
     if id ~= '' then
       local fields = {'status', status, 'msg', raw}
       if op == 'retry' then
         fields[4] = payload
       else
-        fields[5], fields[6] = 'finished_at', ARGV[i + 12] ~= '0' and ARGV[i + 12] or now
+        fields[5], fields[6] = 'finished_at', finished ~= '0' and finished or now
       end
-      if op ~= 'dead' then fields[#fields + 1] = 'worker:' .. ARGV[i + 9]; fields[#fields + 1] = me end
+      if op ~= 'dead' then fields[#fields + 1] = 'worker:' .. attempt; fields[#fields + 1] = me end
       if op == 'done' and payload ~= '' then fields[#fields + 1] = 'return'; fields[#fields + 1] = payload end
       if err_field ~= '' then fields[#fields + 1] = err_field; fields[#fields + 1] = err_json end
-      if ARGV[i + 11] ~= '0' then
-        fields[#fields + 1] = 'last_attempted_at'; fields[#fields + 1] = ARGV[i + 11]
-        if ARGV[i + 9] == '1' then fields[#fields + 1] = 'started_at'; fields[#fields + 1] = ARGV[i + 11] end
+      if started ~= '0' then
+        fields[#fields + 1] = 'last_attempted_at'; fields[#fields + 1] = started
+        if attempt == '1' then fields[#fields + 1] = 'started_at'; fields[#fields + 1] = started end
       end
       local rk = prefix .. id
       redis.call('HSET', rk, unpack(fields))
