@@ -7,13 +7,16 @@ round trip; ``get_result`` reads the result record from any process.
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from os import urandom
+from os import getpid, urandom
 from typing import Any
 
 import orjson
@@ -77,7 +80,7 @@ class RedisBackend(BaseTaskBackend):
         self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> TaskResult[Any]:
         """Queue one call; raises TypeError if the arguments are not JSON."""
-        results, items = self._prepare(task, ((args, kwargs),))
+        results, items = self._prepare(task, ((args, kwargs),), bulk=False)
         self._push(task.queue_name, items)
         self._enqueued(results[0])
         return results[0]
@@ -128,7 +131,11 @@ class RedisBackend(BaseTaskBackend):
         return results.build(result_id, record, task=bound, alias=self.alias)
 
     def _prepare(
-        self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
+        self,
+        task: Any,
+        calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]],
+        *,
+        bulk: bool = True,
     ) -> tuple[list[TaskResult[Any]], list[Item]]:
         """Validate and encode calls of one task: results to return, items to push.
 
@@ -146,19 +153,20 @@ class RedisBackend(BaseTaskBackend):
         encode, build = plan.encoder.encode, plan.ready.build
         limit, priority = self.config.max_message_bytes, task.priority
         prepared, items = [], []
-        for call_args, call_kwargs in calls:
-            args, kwargs = list(call_args), dict(call_kwargs)
-            task_id = urandom(16).hex()  # secrets.token_hex, without its call layers
-            try:
-                raw = encode(task_id, args, kwargs, enqueued_at=stamp)
-            except TypeError as exc:
-                raise TypeError(f"Task arguments must be JSON: {exc}") from None
-            if len(raw) > limit:
-                raise ValueError(
-                    f"Task message of {len(raw)} bytes is over the {limit}-byte limit"
-                )
-            prepared.append(build(task_id, args, kwargs, enqueued_at=enqueued_at))
-            items.append((task_id, priority, delay, raw))
+        with _collector_paused() if bulk else nullcontext():
+            for call_args, call_kwargs in calls:
+                args, kwargs = list(call_args), dict(call_kwargs)
+                task_id = _task_id()
+                try:
+                    raw = encode(task_id, args, kwargs, enqueued_at=stamp)
+                except TypeError as exc:
+                    raise TypeError(f"Task arguments must be JSON: {exc}") from None
+                if len(raw) > limit:
+                    raise ValueError(
+                        f"Task message of {len(raw)} bytes is over the {limit}-byte limit"
+                    )
+                prepared.append(build(task_id, args, kwargs, enqueued_at=enqueued_at))
+                items.append((task_id, priority, delay, raw))
         return prepared, items
 
     def _plan(self, task: Any) -> _TaskPlan:
@@ -186,6 +194,48 @@ class RedisBackend(BaseTaskBackend):
             transaction.on_commit(push)
         else:
             push()
+
+
+class _Ids(threading.local):
+    """Random bytes for task ids, drawn 32 ids per system call, per thread."""
+
+    def __init__(self) -> None:
+        self.block, self.used, self.pid = "", 0, 0
+
+
+_IDS = _Ids()
+
+
+def _task_id() -> str:
+    """A random 128-bit hex id, as secrets.token_hex(16) makes.
+
+    Drawn again after a fork, so that processes forked from one parent
+    (gunicorn --preload, prefork) never hand out the same buffered ids.
+    """
+    ids = _IDS
+    if ids.used >= len(ids.block) or ids.pid != getpid():
+        ids.block, ids.used, ids.pid = urandom(16 * 32).hex(), 0, getpid()
+    start = ids.used
+    ids.used = start + 32
+    return ids.block[start : start + 32]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep Python's cycle collector out of a bulk enqueue's loop.
+
+    The loop allocates thousands of containers that all stay alive (they
+    are returned), so collections it triggers find nothing to free, yet each
+    full one walks every object of the process: measured, that was a third
+    of a 10,000-task enqueue_many. The collector runs again afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
