@@ -81,6 +81,23 @@ def fmt(value: Any, pattern: str) -> str:
     return "n/a" if value is None else format(value, pattern)
 
 
+def scaling(results: dict[str, Any]) -> str:
+    """Two processes (prefork -c2) against one (solo) on no-op, per repeat."""
+    ratios = []
+    for rep in results["repeats"]:
+        one = rate(rep["noop"].get("taskqueue"))
+        two = rate(rep["noop"].get("taskqueue prefork -c2"))
+        if one and two:
+            ratios.append(two / one)
+    cell = spread(ratios)
+    if not cell:
+        return ""
+    return (
+        f"2 processes (`--pool prefork -c 2`) / 1 process (`--pool solo`), no-op: "
+        f"**{cell['median']:.2f}x** ({cell['min']:.2f}-{cell['max']:.2f})"
+    )
+
+
 def tables(table: dict[str, Any]) -> str:
     lines = [
         "| contender | no-op tasks/s (x raw BLPOP) | ORM tasks/s (x raw BLPOP+ORM) | lost / dup |",
@@ -131,6 +148,9 @@ def write(results: dict[str, Any], peer_python: Path | None) -> None:
     results["machine"] = machine(results)
     results["table"] = aggregate(results)
     text = tables(results["table"])
+    line = scaling(results)
+    if line:
+        text += "\n\n" + line
     print("\n" + text + "\n")
     for name, reason in results.get("dropped", {}).items():
         print(f"left out: {name}: {reason}")
