@@ -226,8 +226,8 @@ def _collector_paused() -> Iterator[None]:
 
     The loop allocates thousands of containers that all stay alive (they
     are returned), so collections it triggers find nothing to free, yet each
-    full one walks every object of the process: measured, that was a third
-    of a 10,000-task enqueue_many. The collector runs again afterwards.
+    full one walks every object of the process: measured, up to a third of
+    a 10,000-task enqueue_many. The collector runs again afterwards.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -29,12 +29,12 @@ def _setter(name: str) -> Any:
 
 
 class ReadyResults:
-    """READY TaskResults for the calls of one enqueue, built cheaply.
+    """READY TaskResults of one task, built cheaply.
 
     Arguments of scalars need none of TaskResult's JSON normalisation, and
-    every field but the id and the arguments is the same for the calls, so
-    those results are filled in slot by slot; anything else goes through
-    TaskResult itself. A bulk enqueue builds thousands of these.
+    every field but the id, the arguments and the time is the same for every
+    call, so those results are filled in slot by slot; anything else goes
+    through TaskResult itself. A bulk enqueue builds thousands of these.
     """
 
     _SET_ID, _SET_ARGS, _SET_KWARGS, _SET_ERRORS, _SET_WORKERS, _SET_ENQUEUED = (
