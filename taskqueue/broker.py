@@ -7,8 +7,9 @@ errors leave this module as BrokerUnavailable; nothing above imports redis.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
@@ -252,35 +253,85 @@ class Broker:
         reset: bool = False,
     ) -> ClaimResult:
         """Atomically move up to max_batch messages into this consumer's in-flight list."""
-        k = self.keys(queue)
-        reply = self._run(
-            "claim",
-            [
-                k.pending,
-                k.prio,
-                k.scheduled,
-                k.inflight(consumer),
-                k.consumers,
-                k.redelivered,
-            ],
-            args=[
-                consumer,
-                policy.max_batch,
-                k.result_prefix,
-                policy.worker_timeout,
-                k.tag + ":inflight:",
-                WAKE,
-                moved,
-                int(reset),
-                policy.result_ttl,
-                policy.min_batch,
-            ],
-        )
-        messages = [
-            Claimed(reply[i], int(reply[i + 1])) for i in range(2, len(reply), 2)
+        keys, args = self._claim_call(queue, consumer, policy, moved=moved, reset=reset)
+        return _claim_result(self._run("claim", keys, args))
+
+    @translate_errors
+    def claim_then_settle(
+        self,
+        queue: str,
+        consumer: str,
+        policy: ClaimPolicy,
+        *,
+        settles: Mapping[str, Sequence[Settlement]],
+        ttl: int,
+    ) -> tuple[ClaimResult, SettleReplies]:
+        """Claim the next batch, then send the last batch's settles without waiting.
+
+        Both go out in one write on one connection, the claim first, so its
+        reply comes back at once and Redis runs the settles while the worker
+        runs the new batch (pipelined settling: the scripts' time no longer
+        adds to the worker's). ``SettleReplies.wait()`` reads their replies;
+        until then the outcomes count as unconfirmed. A cluster client, or a
+        server that lost its scripts, gets the plain calls one by one.
+        """
+        keys, args = self._claim_call(queue, consumer, policy, moved=b"", reset=False)
+        calls = [("claim", keys, args)]
+        calls += [
+            ("settle", *self._settle_call(name, consumer, items, ttl=ttl))
+            for name, items in settles.items()
         ]
-        due_in = float(reply[1]) if reply[1] else None
-        return ClaimResult(messages=messages, recovered=int(reply[0]), due_in=due_in)
+        if not self._plain:
+            return self.claim(queue, consumer, policy), self._settle_now(
+                consumer, settles, ttl
+            )
+        commands = [
+            ("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+            for name, keys, args in calls
+        ]
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        replies = SettleReplies(pool, connection, len(commands) - 1)
+        try:
+            connection.send_packed_command(_pack(commands))
+            reply = connection.read_response()
+        except redis.exceptions.NoScriptError:
+            replies.discard()
+            return self.claim(queue, consumer, policy), self._settle_now(
+                consumer, settles, ttl
+            )
+        except BaseException:
+            replies.abandon()
+            raise
+        return _claim_result(reply), replies
+
+    def _settle_now(
+        self, consumer: str, settles: Mapping[str, Sequence[Settlement]], ttl: int
+    ) -> SettleReplies:
+        for name, items in settles.items():
+            self.settle(name, consumer, items, ttl=ttl)
+        return SettleReplies(None, None, 0)
+
+    def _claim_call(
+        self,
+        queue: str,
+        consumer: str,
+        policy: ClaimPolicy,
+        *,
+        moved: bytes,
+        reset: bool,
+    ) -> tuple[list[str], list[Any]]:
+        k = self.keys(queue)
+        keys = [
+            k.pending, k.prio, k.scheduled, k.inflight(consumer), k.consumers,
+            k.redelivered,
+        ]  # fmt: skip
+        args = [
+            consumer, policy.max_batch, k.result_prefix, policy.worker_timeout,
+            k.tag + ":inflight:", WAKE, moved, int(reset), policy.result_ttl,
+            policy.min_batch,
+        ]  # fmt: skip
+        return keys, args
 
     @translate_errors
     def block(self, queue: str, consumer: str, timeout: float) -> bytes | None:
@@ -303,21 +354,21 @@ class Broker:
         self, queue: str, consumer: str, items: Iterable[Settlement], *, ttl: int
     ) -> int:
         """Record each outcome and release its message, atomically per call."""
+        keys, argv = self._settle_call(queue, consumer, items, ttl=ttl)
+        return int(self._run("settle", keys, argv))
+
+    def _settle_call(
+        self, queue: str, consumer: str, items: Iterable[Settlement], *, ttl: int
+    ) -> tuple[list[str], list[Any]]:
         k = self.keys(queue)
         argv: list[Any] = [consumer, k.result_prefix, ttl]
         for item in items:
             argv.extend(item.argv())
         keys = [
-            k.inflight(consumer),
-            k.scheduled,
-            k.redelivered,
-            k.dead,
-            k.dead_index,
-            k.dead_raw,
-            k.recent,
-            k.ready,
-        ]
-        return int(self._run("settle", keys, argv))
+            k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index,
+            k.dead_raw, k.recent, k.ready,
+        ]  # fmt: skip
+        return keys, argv
 
     @translate_errors
     def requeue(self, queue: str, consumer: str, raws: Sequence[bytes]) -> int:
@@ -487,6 +538,59 @@ class Broker:
 
     def close(self) -> None:
         self.client.close()
+
+
+class SettleReplies:
+    """Replies to settle scripts that were sent ahead, on a connection held for them."""
+
+    def __init__(self, pool: Any, connection: Any, count: int) -> None:
+        self.pool, self.connection, self.count = pool, connection, count
+
+    @translate_errors
+    def wait(self) -> bool:
+        """Read the replies. True: the outcomes are stored; False: the server had
+        lost the script (a restart), so the caller must settle again (which
+        loads it). BrokerUnavailable if the connection failed."""
+        if self.connection is None:
+            return True
+        error: redis.ResponseError | None = None
+        missing = False
+        try:
+            for _ in range(self.count):
+                try:
+                    self.connection.read_response()
+                except redis.exceptions.NoScriptError:
+                    missing = True
+                except redis.ResponseError as exc:
+                    error = error or exc
+        except BaseException:
+            self.abandon()
+            raise
+        self._release()
+        if error is not None:
+            raise error
+        return not missing
+
+    def discard(self) -> None:
+        """Read and drop the replies (the caller settles again itself)."""
+        with contextlib.suppress(redis.ResponseError):
+            self.wait()
+
+    def abandon(self) -> None:
+        """Drop the connection: its replies can no longer be matched to commands."""
+        if self.connection is not None:
+            self.connection.disconnect()
+            self._release()
+
+    def _release(self) -> None:
+        self.pool.release(self.connection)
+        self.connection = None
+
+
+def _claim_result(reply: list[Any]) -> ClaimResult:
+    messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(2, len(reply), 2)]
+    due_in = float(reply[1]) if reply[1] else None
+    return ClaimResult(messages=messages, recovered=int(reply[0]), due_in=due_in)
 
 
 def _pack(commands: Sequence[tuple[Any, ...]]) -> list[bytes]:

@@ -4,8 +4,9 @@ A consumer owns one in-flight list per queue. ``fetch`` claims a batch
 atomically into it (adaptive size: 1 when the queue is short, up to
 ``max_batch`` when it is deep), ``process`` runs the batch in order, and
 ``settle`` records outcomes and releases messages in one script call per
-batch. A message leaves Redis only inside ``settle``, after its outcome is
-stored. On a stop request the unstarted rest of the batch goes back to the
+batch, sent right behind the next claim so that Redis runs it while the
+consumer runs the next batch. A message leaves Redis only inside
+``settle``, after its outcome is stored. On a stop request the unstarted rest of the batch goes back to the
 head of its queue, in order.
 
 Django's ``task_finished`` signal is sent after the outcome is stored (the
@@ -146,6 +147,7 @@ class Consumer:
                     if claimed:
                         self._next_claim = None
                         return claimed
+                self.settler.confirm()  # nothing to run: the last batch is stored first
                 self._plan_idle_claim()
             if self.config.burst:
                 self._next_claim = None
@@ -167,10 +169,24 @@ class Consumer:
         )
 
     def _claim(self, queue: str, moved: bytes = b"") -> list[tuple[str, Claimed]]:
+        """Claim a batch; the last batch's settles ride along behind the claim."""
         policy = self.async_policy if self._async_seen else self.claim_policy
-        result = self.broker.claim(
-            queue, self.id, policy, moved=moved, reset=queue in self._unsure
-        )
+        if self.settler.pending and not moved and queue not in self._unsure:
+            pending = self.settler.take()
+            try:
+                result, replies = self.broker.claim_then_settle(
+                    queue, self.id, policy, settles=pending, ttl=self.options.result_ttl
+                )
+            except BrokerUnavailable:
+                self.settler.give_back(pending)
+                raise
+            self.settler.sent(replies, pending)
+        else:
+            # A reset claim hands back all my in-flight: settle for sure first.
+            self.settler.flush()
+            result = self.broker.claim(
+                queue, self.id, policy, moved=moved, reset=queue in self._unsure
+            )
         self._unsure.discard(queue)
         self._recovered_from_outage()
         if result.recovered:
@@ -228,8 +244,7 @@ class Consumer:
             )
             self.processed += 1
             index += 1
-        else:
-            self.settler.flush()
+        # Outcomes left collected go out behind the next claim (see _claim).
         self.rest = []
         self._peeked.clear()
         close_old_connections()  # the executor checks before each task; this covers idling

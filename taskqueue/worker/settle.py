@@ -1,9 +1,13 @@
 """Settler: the only code that records outcomes and releases messages.
 
 Outcomes of a batch are collected and written with one settle script call
-per queue. If Redis is down the call is retried with backoff until it lands
-(dropping an outcome would mean running the task again), unless a hard stop
-ends the process first; then recovery redelivers the messages.
+per queue: either now (``flush``) or sent behind the next claim (``take`` /
+``sent``), in which case Redis runs them while the worker runs the next
+batch and ``confirm`` reads their replies before anything that needs them
+stored. If Redis is down the call is retried with backoff until it lands
+(dropping an outcome would mean running the task again; settling twice is
+harmless, a released message is skipped), unless a hard stop ends the
+process first; then recovery redelivers the messages.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 import orjson
 
 from taskqueue import metrics, results
-from taskqueue.broker import Broker, Settlement
+from taskqueue.broker import Broker, Settlement, SettleReplies
 from taskqueue.compat import TaskResultStatus
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import BrokerUnavailable
@@ -27,6 +31,7 @@ from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
 PREVIEW_BYTES = 200
+Pending = dict[str, list[Settlement]]  # queue -> outcomes to settle there
 COUNT_NAMES = {
     kind: kind.__name__.lower() for kind in (Succeeded, Failed, RetryLater, Poison)
 }
@@ -45,6 +50,8 @@ class Settler:
         self.counts: Counter[str] = Counter()
         self.finished_hook: Any = None
         self.record_metrics = metrics.recording()
+        # Settles sent ahead whose replies are still to be read.
+        self._unconfirmed: tuple[SettleReplies, Pending, list[Outcome]] | None = None
 
     def add(
         self, queue: str, raw: bytes, outcome: Outcome, *, redelivered: bool = False
@@ -63,13 +70,48 @@ class Settler:
         self.counts[COUNT_NAMES[type(outcome)]] += 1
 
     def flush(self) -> None:
-        """Write every collected outcome; retry through Redis outages."""
+        """Write every collected outcome now; retry through Redis outages."""
+        self.confirm()
         for queue, items in self.pending.items():
             self._write(queue, items)
         self.pending = {}
         finished, self.finished = self.finished, []
+        self._finished(finished)
+
+    def take(self) -> Pending:
+        """Hand the collected settles to a caller that sends them (see ``sent``)."""
+        self.confirm()
+        pending, self.pending = self.pending, {}
+        return pending
+
+    def sent(self, replies: SettleReplies, pending: Pending) -> None:
+        """The settles taken were sent; their replies are read by ``confirm``."""
+        finished, self.finished = self.finished, []
+        self._unconfirmed = (replies, pending, finished)
+
+    def give_back(self, pending: Pending) -> None:
+        """The settles taken could not be sent: collect them again."""
+        for queue, items in pending.items():
+            self.pending.setdefault(queue, [])[:0] = items
+
+    def confirm(self) -> None:
+        """Make sure settles sent ahead are stored (write them again if unsure)."""
+        if self._unconfirmed is None:
+            return
+        replies, pending, finished = self._unconfirmed
+        self._unconfirmed = None
+        try:
+            stored = replies.wait()
+        except BrokerUnavailable:
+            stored = False
+        if not stored:
+            for queue, items in pending.items():
+                self._write(queue, items)
+        self._finished(finished)
+
+    def _finished(self, outcomes: list[Outcome]) -> None:
         if self.finished_hook is not None:
-            for outcome in finished:
+            for outcome in outcomes:
                 self.finished_hook(outcome)
 
     def _write(self, queue: str, items: list[Settlement]) -> None:
