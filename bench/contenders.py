@@ -208,19 +208,20 @@ class Peer(Contender):
         super().__init__(r)
         self.python, self.name, self.peer = python, name, peer
         self.scale = PEERS[peer]["scale"]
+        self.driver = PEERS[peer].get("driver", peer)  # whose API feeds it
 
     def argv(self, burst: bool) -> list[str]:
         bindir = self.python.parent
         args = list(PEERS[self.peer]["argv"])
         args[0] = str(bindir / args[0])
-        if burst and self.peer == "rq":
+        if burst and self.driver == "rq":
             args.append("--burst")
         return args
 
     def _driver(self, *args: str, timeout: float = 300) -> dict[str, Any]:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.django_settings"}
         proc = subprocess.run(
-            [str(self.python), "-m", "bench.procs.peer_driver", self.peer, *args],
+            [str(self.python), "-m", "bench.procs.peer_driver", self.driver, *args],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -245,10 +246,24 @@ PEERS: dict[str, dict[str, Any]] = {
         "scale": 0.1,
         "argv": ["rq", "worker", "-w", "rq.worker.SimpleWorker", "-q", "default"],
     },
+    "rq-fork": {
+        "label": "RQ Worker (fork per job)",
+        "driver": "rq",
+        "scale": 0.05,
+        "argv": ["rq", "worker", "-q", "default"],
+    },
     "celery": {
         "label": "Celery solo",
         "scale": 0.25,
         "argv": ["celery", "-A", "bench.procs.celery_app", "worker", "-P", "solo",
+                 "-c", "1", "-l", "WARNING", "--without-gossip", "--without-mingle",
+                 "--without-heartbeat"],
+    },
+    "celery-prefork": {
+        "label": "Celery prefork -c1",
+        "driver": "celery",
+        "scale": 0.25,
+        "argv": ["celery", "-A", "bench.procs.celery_app", "worker", "-P", "prefork",
                  "-c", "1", "-l", "WARNING", "--without-gossip", "--without-mingle",
                  "--without-heartbeat"],
     },

@@ -27,7 +27,7 @@ METHOD = """\
   consumers the sentinel can finish before the other consumer's last task; those runs also
   wait until nothing is pending or in flight); others: marker tasks that
   write `time.time()` to Redis). Start-up and the harness's polling are not counted.
-  The same method for every contender. Slow peers get a fraction of N (RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5)
+  The same method for every contender. Slow peers get a fraction of N (RQ fork 0.05, RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5)
   so a run stays short; rates are per second either way.
 - **ORM task (c):** get the recipe, compute its derived fields, `update(...,
   processed_count=F()+1)` in one transaction. taskqueue runs `recipe.tasks.process_recipe`,
@@ -58,11 +58,14 @@ METHOD = """\
 - Delivery: the raw BLPOP loop, Celery (default early ack), Huey and RQ are at-most-once
   as configured; Dramatiq and the Lua batch loop are at-least-once; taskqueue is
   at-least-once with an exactly-once record for the ORM task.
-- Workers: RQ `SimpleWorker` (no fork per job; `--burst` for throughput runs);
-  Celery `-P solo -c 1 --without-gossip --without-mingle --without-heartbeat`;
+- Workers: RQ `SimpleWorker` (no fork per job) and RQ's default `Worker` (a fork per job),
+  both with `--burst` for throughput runs; Celery `-P solo -c 1` and `-P prefork -c 1` (a
+  supervisor and one child: one task at a time, like every other row), both
+  `--without-gossip --without-mingle --without-heartbeat`;
   Dramatiq `-p 1 -t 1`; Huey `-k thread -w 1 -n`.
-- Not measured here (issue 6 lists them): RQ's forking Worker, Celery prefork, RSS at 200k tasks, and the Django-6 backends (django-vtasks,
+- Not measured here (issue 6 lists them): the Django-6 backends (django-vtasks,
   django-tasks-redis, django-tasks-db), which need a Python ≥ 3.12 venv with Django 6.
+  RSS at 200k tasks comes from `bench/worker_scaling.py --rss-only`.
 """
 
 
