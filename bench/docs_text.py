@@ -27,7 +27,7 @@ METHOD = """\
   consumers the sentinel can finish before the other consumer's last task; those runs also
   wait until nothing is pending or in flight); others: marker tasks that
   write `time.time()` to Redis). Start-up and the harness's polling are not counted.
-  The same method for every contender. Slow peers get a fraction of N (RQ fork 0.05, RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5)
+  The same method for every contender. Slow peers get a fraction of N (RQ fork 0.005, left out of `--quick`; RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5)
   so a run stays short; rates are per second either way.
 - **ORM task (c):** get the recipe, compute its derived fields, `update(...,
   processed_count=F()+1)` in one transaction. taskqueue runs `recipe.tasks.process_recipe`,
@@ -75,7 +75,7 @@ def render(results: dict[str, Any], text: str, chart_ok: bool) -> str:
     parts = [
         "# Benchmarks",
         "",
-        "Rerun: `make bench` (full, ~10-15 min) or `make bench-quick` (< 2 min). "
+        "Rerun: `make bench` (full, ~15-20 min) or `make bench-quick` (< 2 min). "
         "Raw figures: `bench/results/latest.json` (not committed).",
         "",
         f"Latest run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, mode "

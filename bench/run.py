@@ -56,7 +56,9 @@ def main() -> int:
         server = RedisServer(Path(tmp))
         server.start()
         try:
-            results = run_all(server, Path(tmp), size, peer_python=peer_python)
+            results = run_all(
+                server, Path(tmp), size, peer_python=peer_python, quick=args.quick
+            )
         finally:
             server.stop()
     results.update(mode=mode, size=size, redis_version=results.pop("redis_version"))
@@ -67,7 +69,12 @@ def main() -> int:
 
 
 def run_all(
-    server: RedisServer, tmp: Path, size: dict[str, Any], *, peer_python: Path | None
+    server: RedisServer,
+    tmp: Path,
+    size: dict[str, Any],
+    *,
+    peer_python: Path | None,
+    quick: bool,
 ) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
@@ -94,7 +101,7 @@ def run_all(
         server=server, env=env, logdir=logdir, timeout=size["timeout"],
         reset_db=database.reset, processed_sum=database.processed_sum,
     )  # fmt: skip
-    field = contenders.build(server.client(), peer_python)
+    field = contenders.build(server.client(), peer_python, quick=quick)
     field, dropped = smoke(b, field)
     runs: list[dict[str, Any]] = []
     for rep in range(size["repeats"]):
