@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from taskqueue import registry, results
-from taskqueue.broker import Broker
+from taskqueue.broker import Broker, Outgoing
 from taskqueue.compat import (
     DEFAULT_TASK_QUEUE_NAME,
     BaseTaskBackend,
@@ -36,8 +36,6 @@ from taskqueue.compat import (
 from taskqueue.conf import QueueOptions
 from taskqueue.protocol import CallEncoder
 from taskqueue.worker.signals import needs_sending
-
-Item = tuple[str, int, float, bytes]  # id, priority, delay seconds, message
 
 
 class RedisBackend(BaseTaskBackend):
@@ -80,24 +78,39 @@ class RedisBackend(BaseTaskBackend):
         self, task: Any, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> TaskResult[Any]:
         """Queue one call; raises TypeError if the arguments are not JSON."""
-        results, items = self._prepare(task, ((args, kwargs),), bulk=False)
-        self._push(task.queue_name, items)
-        self._enqueued(results[0])
-        return results[0]
+        plan = self._plan(task)
+        now = time.time()
+        args, kwargs = list(args), dict(kwargs)
+        task_id = _task_id()
+        raw = plan.message(task_id, args, kwargs, stamp=orjson.dumps(now))
+        result = plan.ready.build(
+            task_id, args, kwargs, enqueued_at=datetime.fromtimestamp(now, tz=UTC)
+        )
+        self._push(
+            task.queue_name,
+            Outgoing([task_id], [raw], task.priority, _delay(task, now)),
+        )
+        if self._enqueued_wanted():
+            task_enqueued.send(sender=type(self), task_result=result)
+        return result
 
     def enqueue_many(
         self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
-    ) -> list[TaskResult[Any]]:
-        """Queue many calls of one task in one Redis round trip (after commit)."""
-        results, items = self._prepare(task, calls)
-        if items:
-            self._push(task.queue_name, items)
-        for result in results:
-            self._enqueued(result)
+    ) -> Sequence[TaskResult[Any]]:
+        """Queue many calls of one task in one Redis round trip (after commit).
+
+        The results are built when read (``results.ReadyList``).
+        """
+        results, batch = self._prepare(task, calls)
+        if batch.ids:
+            self._push(task.queue_name, batch)
+        if self._enqueued_wanted():
+            for result in results:
+                task_enqueued.send(sender=type(self), task_result=result)
         return results
 
-    def _enqueued(self, result: TaskResult[Any]) -> None:
-        """Send task_enqueued, unless only Django's silent log receiver would get it.
+    def _enqueued_wanted(self) -> bool:
+        """Is task_enqueued worth sending (more than Django's silent log receiver)?
 
         Decided again whenever the receivers change (tests connect some late).
         """
@@ -107,8 +120,7 @@ class RedisBackend(BaseTaskBackend):
             self._send_enqueued = needs_sending(
                 task_enqueued, type(self), logging.DEBUG
             )
-        if self._send_enqueued:
-            task_enqueued.send(sender=type(self), task_result=result)
+        return self._send_enqueued
 
     def get_result(self, result_id: str) -> TaskResult[Any]:
         record = (
@@ -131,43 +143,39 @@ class RedisBackend(BaseTaskBackend):
         return results.build(result_id, record, task=bound, alias=self.alias)
 
     def _prepare(
-        self,
-        task: Any,
-        calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]],
-        *,
-        bulk: bool = True,
-    ) -> tuple[list[TaskResult[Any]], list[Item]]:
-        """Validate and encode calls of one task: results to return, items to push.
+        self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
+    ) -> tuple[results.ReadyList, Outgoing]:
+        """Validate and encode calls of one task: results to return, messages to push.
 
         Everything the calls share (validation, the envelope's fixed fields,
         the time, the delay) is done once per task or per call of this
-        method; per task call only the id, the arguments' JSON and the
-        TaskResult remain.
+        method; per task call only the id's slice and the arguments' JSON
+        remain, and the TaskResults are built only if read.
         """
         plan = self._plan(task)
+        calls = calls if isinstance(calls, Sequence) else list(calls)
         now = time.time()
-        stamp, enqueued_at = orjson.dumps(now), datetime.fromtimestamp(now, tz=UTC)
-        delay = 0.0
-        if task.run_after is not None:
-            delay = max(0.0, task.run_after.timestamp() - now)
-        encode, build = plan.encoder.encode, plan.ready.build
-        limit, priority = self.config.max_message_bytes, task.priority
-        prepared, items = [], []
-        with _collector_paused() if bulk else nullcontext():
-            for call_args, call_kwargs in calls:
+        stamp, message = orjson.dumps(now), plan.message
+        id_block = urandom(16 * len(calls)).hex()
+        ids: list[str] = []
+        raws: list[bytes] = []
+        arg_lists: list[list[Any]] = []
+        kwarg_dicts: list[dict[str, Any]] = []
+        with _collector_paused():
+            for start, (call_args, call_kwargs) in zip(
+                range(0, 32 * len(calls), 32), calls, strict=True
+            ):
                 args, kwargs = list(call_args), dict(call_kwargs)
-                task_id = _task_id()
-                try:
-                    raw = encode(task_id, args, kwargs, enqueued_at=stamp)
-                except TypeError as exc:
-                    raise TypeError(f"Task arguments must be JSON: {exc}") from None
-                if len(raw) > limit:
-                    raise ValueError(
-                        f"Task message of {len(raw)} bytes is over the {limit}-byte limit"
-                    )
-                prepared.append(build(task_id, args, kwargs, enqueued_at=enqueued_at))
-                items.append((task_id, priority, delay, raw))
-        return prepared, items
+                task_id = id_block[start : start + 32]
+                raws.append(message(task_id, args, kwargs, stamp=stamp))
+                ids.append(task_id)
+                arg_lists.append(args)
+                kwarg_dicts.append(kwargs)
+        ready = results.ReadyList(
+            plan.ready, ids, args=arg_lists, kwargs=kwarg_dicts,
+            enqueued_at=datetime.fromtimestamp(now, tz=UTC),
+        )  # fmt: skip
+        return ready, Outgoing(ids, raws, task.priority, _delay(task, now))
 
     def _plan(self, task: Any) -> _TaskPlan:
         """Django's validation, registration and the fixed parts, once per task object."""
@@ -185,15 +193,23 @@ class RedisBackend(BaseTaskBackend):
                     priority=task.priority,
                 ),
                 ready=results.ReadyResults(task, self.alias),
+                limit=self.config.max_message_bytes,
             )  # fmt: skip
         return plan
 
-    def _push(self, queue: str, items: list[Item]) -> None:
-        push = partial(self.broker.enqueue, queue, items)
+    def _push(self, queue: str, batch: Outgoing) -> None:
+        push = partial(self.broker.enqueue, queue, batch)
         if self.config.enqueue_on_commit:
             transaction.on_commit(push)
         else:
             push()
+
+
+def _delay(task: Any, now: float) -> float:
+    """Seconds until the task's run_after (0: at once)."""
+    if task.run_after is None:
+        return 0.0
+    return max(0.0, float(task.run_after.timestamp() - now))
 
 
 class _Ids(threading.local):
@@ -245,6 +261,21 @@ class _TaskPlan:
     task: Any
     encoder: CallEncoder
     ready: results.ReadyResults
+    limit: int  # bytes a message may have
+
+    def message(
+        self, task_id: str, args: list[Any], kwargs: dict[str, Any], *, stamp: bytes
+    ) -> bytes:
+        """One call's message, or TypeError / ValueError saying why it cannot go."""
+        try:
+            raw = self.encoder.encode(task_id, args, kwargs, enqueued_at=stamp)
+        except TypeError as exc:
+            raise TypeError(f"Task arguments must be JSON: {exc}") from None
+        if len(raw) > self.limit:
+            raise ValueError(
+                f"Task message of {len(raw)} bytes is over the {self.limit}-byte limit"
+            )
+        return raw
 
 
 def _envelope_fields(raw: bytes) -> dict[str, Any]:
@@ -258,7 +289,7 @@ def _task_path(raw: bytes) -> str:
 
 def enqueue_many(
     task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
-) -> list[TaskResult[Any]]:
+) -> Sequence[TaskResult[Any]]:
     """Bulk-enqueue calls of ``task`` on its backend (one round trip)."""
     backend = task.get_backend()
     if not isinstance(backend, RedisBackend):

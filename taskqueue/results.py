@@ -10,8 +10,9 @@ seconds), ``worker`` (the consumer running it now), ``worker:<attempt>``
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -76,6 +77,55 @@ class ReadyResults:
         self._SET_WORKERS(result, [])
         self._SET_ENQUEUED(result, enqueued_at)
         return result
+
+
+class ReadyList(Sequence[TaskResult[Any]]):
+    """The READY TaskResults of one bulk enqueue, each built when first read.
+
+    A caller that queues 10,000 tasks rarely reads their results; building
+    them all up front was a third of the enqueue's time. Reading one twice
+    gives the same object.
+    """
+
+    __slots__ = ("_args", "_built", "_enqueued_at", "_ids", "_kwargs", "_ready")
+
+    def __init__(
+        self,
+        ready: ReadyResults,
+        ids: list[str],
+        *,
+        args: list[list[Any]],
+        kwargs: list[dict[str, Any]],
+        enqueued_at: datetime,
+    ) -> None:
+        self._ready, self._ids, self._args, self._kwargs = ready, ids, args, kwargs
+        self._enqueued_at = enqueued_at
+        self._built: list[TaskResult[Any] | None] = [None] * len(ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> TaskResult[Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TaskResult[Any]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> TaskResult[Any] | list[TaskResult[Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        result = self._built[index]
+        if result is None:
+            result = self._built[index] = self._ready.build(
+                self._ids[index], self._args[index], self._kwargs[index],
+                enqueued_at=self._enqueued_at,
+            )  # fmt: skip
+        return result
+
+    def __repr__(self) -> str:
+        return f"<ReadyList of {len(self)} task results>"
 
 
 def error_json(exc: BaseException) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -62,6 +63,67 @@ def test_bulk_enqueue_pushes_everything_in_one_call(broker):
 
     assert len({r.id for r in results}) == 500
     assert broker.stats("default").pending == 500
+
+
+def test_bulk_results_are_built_when_read_and_match_what_was_queued(broker):
+    results = enqueue_many(tasks.add, (((i, 1), {}) for i in range(300)))
+
+    assert len(results) == 300
+    assert results[7] is results[7]
+    assert [r.args for r in results[2:4]] == [[2, 1], [3, 1]]
+    last = results[-1]
+    assert (last.status, last.args, last.kwargs) == (
+        TaskResultStatus.READY,
+        [299, 1],
+        {},
+    )
+    assert tasks.add.get_result(last.id).args == [299, 1]
+    assert [r.id for r in results] == [r.id for r in list(results)]
+
+
+def test_a_bulk_call_that_is_not_json_queues_nothing(broker):
+    calls = [((1, 1), {}), ((object(), 1), {}), ((2, 2), {})]
+
+    with pytest.raises(TypeError, match="Task arguments must be JSON"):
+        enqueue_many(tasks.add, calls)
+    assert broker.stats("default").pending == 0
+    assert broker.client.hlen(broker.keys("default").ready) == 0
+
+
+def test_enqueue_reconnects_when_the_server_closed_its_connection(broker):
+    tasks.add.enqueue(1, 1)
+    # A restart or an idle timeout: the server drops every other client.
+    assert broker.client.client_kill_filter(_type="normal", skipme=True) >= 1
+
+    result = tasks.add.enqueue(2, 2)
+
+    assert broker.stats("default").pending == 2
+    assert tasks.add.get_result(result.id).args == [2, 2]
+
+
+def test_a_forked_child_never_writes_on_its_parents_connection(broker):
+    own_id = broker._send(("CLIENT", "ID"))[0]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: enqueue, report its connection's id, leave at once
+        code = 1
+        try:
+            os.close(read)
+            tasks.add.enqueue(5, 5)
+            os.write(write, str(broker._send(("CLIENT", "ID"))[0]).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child_id = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    tasks.add.enqueue(6, 6)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_id and int(child_id) != own_id
+    assert broker._send(("CLIENT", "ID"))[0] == own_id
+    assert broker.stats("default").pending == 2
 
 
 def test_a_task_the_claim_started_reads_running_with_its_arguments(broker):
