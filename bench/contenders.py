@@ -6,7 +6,8 @@ them alike: ``argv(burst)`` (the worker command), ``fill(workload, n)``
 ``enqueue(n)`` (producer rates) and ``latency(k)``.
 
 taskqueue and the raw loops are fed from this process (the product's
-venv); the peers through ``bench.procs.peer_driver`` run in .venv-bench.
+venv); the peers through ``bench.procs.peer_driver`` run in .venv-bench (or
+.venv-bench6 for the Django 6 Tasks backends).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class Contender:
 
     def argv(self, burst: bool) -> list[str]:
         raise NotImplementedError
+
+    def worker_env(self) -> dict[str, str]:
+        """Environment the worker (and a peer's driver) gets on top of the bench's."""
+        return {"DJANGO_SETTINGS_MODULE": self.settings}
 
     def fill(self, workload: str, n: int) -> None:
         raise NotImplementedError
@@ -207,22 +212,24 @@ class Peer(Contender):
     def __init__(self, r: redis.Redis, python: Path, *, name: str, peer: str) -> None:
         super().__init__(r)
         self.python, self.name, self.peer = python, name, peer
-        self.scale = PEERS[peer]["scale"]
-        self.driver = PEERS[peer].get("driver", peer)  # whose API feeds it
+        self.spec = PEERS[peer]
+        self.scale = self.spec["scale"]
+        self.driver = self.spec.get("driver", peer)  # whose API feeds it
+        self.settings = self.spec.get("settings", Contender.settings)
 
     def argv(self, burst: bool) -> list[str]:
-        bindir = self.python.parent
-        args = list(PEERS[self.peer]["argv"])
-        args[0] = str(bindir / args[0])
-        if burst and self.driver == "rq":
-            args.append("--burst")
-        return args
+        args = list(self.spec["argv"])
+        args[0] = str(self.python.parent / args[0])
+        return [*args, *self.spec.get("burst" if burst else "serve", [])]
+
+    def worker_env(self) -> dict[str, str]:
+        return {**super().worker_env(), **self.spec.get("env", {})}
 
     def _driver(self, *args: str, timeout: float = 300) -> dict[str, Any]:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.django_settings"}
         proc = subprocess.run(
             [str(self.python), "-m", "bench.procs.peer_driver", self.driver, *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=ROOT, env={**os.environ, **self.worker_env()}, capture_output=True,
+            text=True, timeout=timeout, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -240,11 +247,17 @@ class Peer(Contender):
         return list(self._driver("latency", str(k))["latencies"])
 
 
+# Per peer: label; scale (fraction of N); argv (argv[0] from the venv's bin/);
+# optional: driver (whose API feeds it, default the key), burst / serve (extra
+# worker args for throughput / idle runs), full_only, venv ("bench", default, or
+# "bench6"), settings (DJANGO_SETTINGS_MODULE) and env for worker and driver.
+DJANGO6 = {"venv": "bench6", "driver": "django6", "settings": "bench.django6_settings"}
 PEERS: dict[str, dict[str, Any]] = {
     "rq": {
         "label": "RQ SimpleWorker",
         "scale": 0.1,
         "argv": ["rq", "worker", "-w", "rq.worker.SimpleWorker", "-q", "default"],
+        "burst": ["--burst"],
     },
     "rq-fork": {
         "label": "RQ Worker (fork per job)",
@@ -252,6 +265,7 @@ PEERS: dict[str, dict[str, Any]] = {
         "scale": 0.005,  # ~6 tasks/s: 100 tasks (the minimum) already take ~17 s
         "full_only": True,
         "argv": ["rq", "worker", "-q", "default"],
+        "burst": ["--burst"],
     },
     "celery": {
         "label": "Celery solo",
@@ -279,6 +293,34 @@ PEERS: dict[str, dict[str, Any]] = {
         "argv": ["huey_consumer", "bench.procs.huey_tasks.huey", "-k", "thread",
                  "-w", "1", "-n", "-q"],
     },
+    # The Django 6 Tasks backends (.venv-bench6): bench.procs.django6_tasks run
+    # by each backend's own worker command, bench.django6_settings choosing the
+    # backend from BENCH_TASKS_BACKEND.
+    "vtasks": {
+        "label": "django-vtasks --concurrency 1",
+        **DJANGO6,
+        "scale": 0.5,
+        "env": {"BENCH_TASKS_BACKEND": "vtasks"},
+        "argv": ["python", "-m", "django", "runworker", "--queue", "default",
+                 "--concurrency", "1"],
+    },
+    "tasks-redis": {
+        "label": "django-tasks-redis",
+        **DJANGO6,
+        "scale": 0.1,
+        "env": {"BENCH_TASKS_BACKEND": "redis"},
+        "argv": ["python", "-m", "django", "run_redis_tasks", "--queue", "default"],
+        "serve": ["--continuous"],
+    },
+    "tasks-db": {
+        "label": "django-tasks-db db_worker",
+        **DJANGO6,
+        "scale": 0.1,
+        "env": {"BENCH_TASKS_BACKEND": "db"},
+        "argv": ["python", "-m", "django", "db_worker", "--queue-name", "default",
+                 "-v", "0"],
+        "burst": ["--batch"],
+    },
 }  # fmt: skip
 
 
@@ -293,15 +335,16 @@ def _poll(probe: Any, timeout: float) -> Any:
     return None
 
 
-def build(r: redis.Redis, peer_python: Path | None, *, quick: bool) -> list[Contender]:
+def build(r: redis.Redis, pythons: dict[str, Path], *, quick: bool) -> list[Contender]:
+    """Every contender; a peer only if its venv ("bench", "bench6") is in pythons."""
     found: list[Contender] = [
         Taskqueue(r), Taskqueue(r, "prefork"), Taskqueue(r, "threads"),
         RawLoop(r, "blpop"), RawLoop(r, "lua"),
     ]  # fmt: skip
-    if peer_python is not None:
-        found += [
-            Peer(r, peer_python, name=spec["label"], peer=key)
-            for key, spec in PEERS.items()
-            if not (quick and spec.get("full_only"))
-        ]
+    found += [
+        Peer(r, pythons[venv], name=spec["label"], peer=key)
+        for key, spec in PEERS.items()
+        if (venv := spec.get("venv", "bench")) in pythons
+        and not (quick and spec.get("full_only"))
+    ]
     return found

@@ -2,6 +2,9 @@
 
 Migrated with the tests settings (recipe, taskqueue's exactly-once table and
 the tests app), then used in this process through the same Django setup.
+django-tasks-db's table (its queue) is migrated into the same file by Django 6
+from .venv-bench6: only that app's migrations, recorded in the shared
+django_migrations table, which Django 5.2 ignores for apps it does not know.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from bench.contenders import ROOT
 
 RECIPES = 1000
+PEER_TABLES = ("django_tasks_database_dbtaskresult",)  # emptied by reset() when present
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -21,6 +26,21 @@ def migrate(env: dict[str, str]) -> None:
         cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "tests.settings"},
         check=True, timeout=300,
     )  # fmt: skip
+
+
+def migrate_django6(env: dict[str, str], python: Path) -> str:
+    """Migrate django_tasks_db with Django 6; "" on success, else the reason."""
+    env6 = {**env, "DJANGO_SETTINGS_MODULE": "bench.django6_settings",
+            "BENCH_TASKS_BACKEND": "db"}  # fmt: skip
+    proc = subprocess.run(
+        [str(python), "-m", "django", "migrate", "django_tasks_database", "--noinput",
+         "-v", "0"],
+        cwd=ROOT, env=env6, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if proc.returncode == 0:
+        return ""
+    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return f"django_tasks_db migrations failed: {last[:200]}"
 
 
 def setup_django(env: dict[str, str]) -> None:
@@ -56,6 +76,11 @@ def reset() -> None:
 
     Recipe.objects.update(processed_count=0, processed_at=None)
     TaskRecord.objects.all().delete()
+    present = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        for table in (t for t in PEER_TABLES if t in present):
+            quoted = connection.ops.quote_name(table)  # a constant from PEER_TABLES
+            cursor.execute(f"DELETE FROM {quoted}")  # noqa: S608
     connection.close()
 
 

@@ -18,7 +18,14 @@ METHOD = """\
   `--pool threads -c 2`, throughput only); the raw limits
   (`bench/procs/raw_worker.py`: BLPOP + `json.loads`, at-most-once; and a Lua pop of up to
   100 into a processing list with one `DEL` ack per batch); the peers from pinned versions
-  in `.venv-bench` (`bench/requirements-peers.txt`), never imported by the product.
+  in `.venv-bench` (`bench/requirements-peers.txt`), never imported by the product; the
+  Django 6 Tasks backends (django-vtasks, django-tasks-redis, django-tasks-db) from
+  pinned versions in `.venv-bench6` (`bench/requirements-peers-django6.txt`, Django 6.0)
+  built with a Python >= 3.12 found on the machine (`python3.13`/`python3.12` on PATH or
+  a pyenv version; without one they are left out, with the reason below the tables).
+  Their tasks are `@task` functions (`bench/procs/django6_tasks.py`) enqueued with
+  `task.enqueue()`, settings `bench/django6_settings.py` (the backend's app and
+  `TASKS["default"]`, the same Redis and SQLite file).
   Every Django process runs with `DEBUG` off, as in production.
 - **Throughput (b, c):** the queue is filled with a start marker, N tasks and a sentinel,
   then the worker is started; rate = N / (time the sentinel ran - time the start marker
@@ -27,7 +34,8 @@ METHOD = """\
   consumers the sentinel can finish before the other consumer's last task; those runs also
   wait until nothing is pending or in flight); others: marker tasks that
   write `time.time()` to Redis). Start-up and the harness's polling are not counted.
-  The same method for every contender. Slow peers get a fraction of N (RQ fork 0.005, left out of `--quick`; RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5)
+  The same method for every contender. Slow peers get a fraction of N (RQ fork 0.005, left out of `--quick`; RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5;
+  django-vtasks 0.5, django-tasks-redis 0.1, django-tasks-db 0.1)
   so a run stays short; rates are per second either way.
 - **ORM task (c):** get the recipe, compute its derived fields, `update(...,
   processed_count=F()+1)` in one transaction. taskqueue runs `recipe.tasks.process_recipe`,
@@ -37,7 +45,8 @@ METHOD = """\
   duplicated.
 - **Enqueue (a):** N calls one at a time from one producer (taskqueue `task.enqueue()`,
   raw `RPUSH` per call, peers their own call) and one bulk call where there is one
-  (taskqueue `enqueue_many`, raw one big `RPUSH`, RQ `enqueue_many`).
+  (taskqueue `enqueue_many`, raw one big `RPUSH`, RQ `enqueue_many`, django-vtasks
+  `backend.enqueue_many`; django-tasks-redis and django-tasks-db have no bulk call).
 - **Idle worker (d, e, f):** a running worker, idle: Redis commands/s from
   `INFO commandstats` over the idle window (20 s in full mode, so that periodic work such as
   heartbeats is averaged in; it counts commands run inside Lua scripts too, so a script call
@@ -53,19 +62,44 @@ METHOD = """\
 
 - Results off: Celery `task_ignore_result=True`; Huey `results=False`; Dramatiq has no
   Results middleware configured; RQ jobs use `result_ttl=0` (RQ still writes the job hash
-  and registries per job, it cannot skip that). taskqueue cannot turn results off: it
+  and registries per job, it cannot skip that). django-vtasks stores no results at all
+  (it has no result store). django-tasks-redis cannot turn results off: every task is a
+  hash (kept 30 days by default) plus entries in its status-index sets, updated by Lua at
+  claim and finish. django-tasks-db cannot either: the task's row is both queue entry and
+  result. taskqueue cannot turn results off: it
   stores every outcome (a guarantee of the product), so its figures include that work.
 - Delivery: the raw BLPOP loop, Celery (default early ack), Huey and RQ are at-most-once
   as configured; Dramatiq and the Lua batch loop are at-least-once; taskqueue is
-  at-least-once with an exactly-once record for the ORM task.
+  at-least-once with an exactly-once record for the ORM task. django-vtasks moves each
+  task into a per-worker processing list (BLMOVE), but by default (`VTASKS_MAX_RESCUES`
+  0) a dead worker's task is dead-lettered, not re-run; django-tasks-redis (a Redis
+  Stream and consumer group) re-runs a dead worker's task after its claim timeout (300 s)
+  up to 5 starts; django-tasks-db claims the row, which stays RUNNING if the worker dies.
 - Workers: RQ `SimpleWorker` (no fork per job) and RQ's default `Worker` (a fork per job),
   both with `--burst` for throughput runs; Celery `-P solo -c 1` and `-P prefork -c 1` (a
   supervisor and one child: one task at a time, like every other row), both
   `--without-gossip --without-mingle --without-heartbeat`;
   Dramatiq `-p 1 -t 1`; Huey `-k thread -w 1 -n`.
-- Not measured here (issue 6 lists them): the Django-6 backends (django-vtasks,
-  django-tasks-redis, django-tasks-db), which need a Python ≥ 3.12 venv with Django 6.
-  RSS at 200k tasks comes from `bench/worker_scaling.py --rss-only`.
+- The Django 6 Tasks backends, each its own worker command with its defaults otherwise:
+  django-vtasks `python -m django runworker --queue default --concurrency 1` (an asyncio
+  worker that runs sync tasks in a thread, one at a time; it fetches the next task while
+  one runs; no burst mode, so like Celery, Dramatiq and Huey it is stopped after the
+  sentinel; when idle it blocks 1 s in BLMOVE, then sleeps up to 1 s, hence its p99);
+  django-tasks-redis `python -m django run_redis_tasks --queue default` (exits when the
+  queue is empty; `--continuous` for the idle run; it prints a line per task to stdout,
+  which cannot be turned off, into the log file here); django-tasks-db
+  `python -m django db_worker --queue-name default -v 0` (`--batch` for throughput runs;
+  when the queue is empty it polls every `--interval` 1 s, its default, so in the latency
+  test, where each task is sent just after the previous one ran, it waits almost a full
+  second).
+- django-tasks-db's queue is a table in the benchmark's SQLite file (migrated there by
+  Django 6 from `.venv-bench6`, emptied between runs like the recipes): every enqueue is
+  an INSERT and every claim an exclusive transaction on the same file the ORM task
+  writes. That is the backend's design (its queue is the database), not a harness
+  choice; on PostgreSQL it would use `SELECT ... FOR UPDATE SKIP LOCKED` instead.
+- The Django 6 rows run Django 6.0 on the newer Python of `.venv-bench6` (see Machine);
+  every other contender runs Django 5.2 on the Python of the product's venv.
+- RSS at 200k tasks comes from `bench/worker_scaling.py --rss-only`.
 """
 
 
@@ -95,11 +129,13 @@ def render(results: dict[str, Any], text: str, chart_ok: bool) -> str:
         f"- CPUs (nproc): {m['nproc']}; CPU: {m['cpu']}",
         f"- OS: {m['os']}; Python {m['python']}; Redis {m['redis']}",
     ]
-    versions = results.get("peer_versions", {})
-    if versions:
-        parts.append(
-            "- Peers (.venv-bench): "
-            + ", ".join(f"{k} {v}" for k, v in versions.items())
-        )
+    for key, venv in (("peer_versions", ".venv-bench"),
+                      ("peer_versions_django6", ".venv-bench6")):  # fmt: skip
+        versions = results.get(key, {})
+        if versions:
+            parts.append(
+                f"- Peers ({venv}): "
+                + ", ".join(f"{k} {v}" for k, v in versions.items())
+            )
     parts += ["", METHOD]
     return "\n".join(parts) + "\n"

@@ -49,23 +49,44 @@ def main() -> int:
     size = dict(SIZES[mode])
     if args.repeats:
         size["repeats"] = args.repeats
-    peer_python, why = (None, "--no-peers") if args.no_peers else venv.ensure()
-    if peer_python is None:
-        print(f"peers left out: {why}")
+    pythons, left_out = ({}, {}) if args.no_peers else peer_venvs()
     with tempfile.TemporaryDirectory(prefix="taskqueue-bench-") as tmp:
         server = RedisServer(Path(tmp))
         server.start()
         try:
             results = run_all(
-                server, Path(tmp), size, peer_python=peer_python, quick=args.quick
+                server, Path(tmp), size, pythons=pythons, quick=args.quick
             )
         finally:
             server.stop()
     results.update(mode=mode, size=size, redis_version=results.pop("redis_version"))
-    if peer_python is not None:
-        results["peer_versions"] = venv.versions(peer_python)
-    report.write(results, peer_python)
+    results["dropped"] = {**left_out, **results["dropped"]}
+    if "bench" in pythons:
+        results["peer_versions"] = venv.versions(pythons["bench"])
+    if "bench6" in pythons:
+        results["peer_versions_django6"] = venv.versions(
+            pythons["bench6"], venv.PACKAGES6
+        )
+    report.write(results, pythons.get("bench"))
     return 0
+
+
+def peer_venvs() -> tuple[dict[str, Path], dict[str, str]]:
+    """The peers' pythons by venv key, and the peers left out (label -> reason)."""
+    pythons: dict[str, Path] = {}
+    left_out: dict[str, str] = {}
+    for key, ensure in (("bench", venv.ensure), ("bench6", venv.ensure_django6)):
+        python, why = ensure()
+        if python is not None:
+            pythons[key] = python
+            continue
+        print(f"peers of .venv-{key} left out: {why}", flush=True)
+        left_out.update(
+            (spec["label"], why)
+            for spec in contenders.PEERS.values()
+            if spec.get("venv", "bench") == key
+        )
+    return pythons, left_out
 
 
 def run_all(
@@ -73,7 +94,7 @@ def run_all(
     tmp: Path,
     size: dict[str, Any],
     *,
-    peer_python: Path | None,
+    pythons: dict[str, Path],
     quick: bool,
 ) -> dict[str, Any]:
     env = {
@@ -92,6 +113,7 @@ def run_all(
         flush=True,
     )
     database.migrate(env)
+    dropped = migrate_django6(env, pythons)
     database.setup_django(env)
     database.seed()
     logdir = contenders.ROOT / "bench" / "results" / "logs"
@@ -101,8 +123,9 @@ def run_all(
         server=server, env=env, logdir=logdir, timeout=size["timeout"],
         reset_db=database.reset, processed_sum=database.processed_sum,
     )  # fmt: skip
-    field = contenders.build(server.client(), peer_python, quick=quick)
-    field, dropped = smoke(b, field)
+    field = contenders.build(server.client(), pythons, quick=quick)
+    field, failed = smoke(b, [c for c in field if c.name not in dropped])
+    dropped.update(failed)
     runs: list[dict[str, Any]] = []
     for rep in range(size["repeats"]):
         order = field[rep % len(field) :] + field[: rep % len(field)]
@@ -119,6 +142,17 @@ def run_all(
         "idle": idle,
         "redis_version": server.version(),
     }
+
+
+def migrate_django6(env: dict[str, str], pythons: dict[str, Path]) -> dict[str, str]:
+    """Migrate django-tasks-db's table; if that fails, its row is left out."""
+    if "bench6" not in pythons:
+        return {}
+    why = database.migrate_django6(env, pythons["bench6"])
+    if why:
+        print(f"  left out: {why}", flush=True)
+        return {contenders.PEERS["tasks-db"]["label"]: why}
+    return {}
 
 
 def smoke(

@@ -40,7 +40,7 @@ class Bench:
         self.reset_db()
 
     def spawn(self, c: Contender, burst: bool) -> subprocess.Popen[bytes]:
-        env = {**self.env, "DJANGO_SETTINGS_MODULE": c.settings}
+        env = {**self.env, **c.worker_env()}
         log = self.logdir / f"{c.name.replace(' ', '_')}-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as out:

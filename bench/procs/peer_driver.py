@@ -1,4 +1,4 @@
-"""Producer side for the peers, run in .venv-bench; prints one JSON line.
+"""Producer side for the peers, run in their venv; prints one JSON line.
 
 python -m bench.procs.peer_driver PEER fill noop|orm|none N
     queue N tasks with the peer's own API, then the sentinel `done` task
@@ -57,7 +57,31 @@ def huey_api() -> tuple[Send, None]:
     return (lambda name, args: getattr(mod, name)(*args)), None
 
 
-APIS = {"rq": rq_api, "celery": celery_api, "dramatiq": dramatiq_api, "huey": huey_api}
+def django6_api() -> tuple[Send, Callable[[str, list[tuple[Any, ...]]], None] | None]:
+    """task.enqueue() on TASKS["default"]; the backend's enqueue_many where it has one."""
+    common.setup_django()
+    mod = importlib.import_module("bench.procs.django6_tasks")
+    backend = mod.noop.get_backend()
+
+    def send(name: str, args: tuple[Any, ...]) -> None:
+        getattr(mod, name).enqueue(*args)
+
+    def bulk(name: str, calls: list[tuple[Any, ...]]) -> None:
+        func = getattr(mod, name)
+        backend.enqueue_many([(func, args, {}) for args in calls])
+
+    # django-vtasks' Valkey backend defines enqueue_many (its base class only
+    # raises NotImplementedError); django-tasks-redis and -db have none
+    return send, (bulk if "enqueue_many" in vars(type(backend)) else None)
+
+
+APIS = {
+    "rq": rq_api,
+    "celery": celery_api,
+    "dramatiq": dramatiq_api,
+    "huey": huey_api,
+    "django6": django6_api,
+}
 
 
 def calls_for(workload: str, n: int) -> list[tuple[str, tuple[Any, ...]]]:
