@@ -36,7 +36,10 @@ METHOD = """\
   write `time.time()` to Redis). Start-up and the harness's polling are not counted.
   The same method for every contender. Slow peers get a fraction of N (RQ fork 0.005, left out of `--quick`; RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5;
   django-vtasks 0.5, django-tasks-redis 0.1, django-tasks-db 0.1)
-  so a run stays short; rates are per second either way.
+  so a run stays short; rates are per second either way. Redis CPU per no-op task:
+  the server's own CPU time (`INFO cpu`) over the run, divided by N: the work a
+  contender puts on the one Redis every worker shares. (A worker's own CPU per task is
+  not in the table: its start-up alone varies by a third of a second from run to run.)
 - **ORM task (c):** get the recipe, compute its derived fields, `update(...,
   processed_count=F()+1)` in one transaction. taskqueue runs `recipe.tasks.process_recipe`,
   which also inserts its exactly-once record (`once_per_task`) in the same transaction;

@@ -70,6 +70,11 @@ class RedisServer:
         stats = self.client().info("commandstats")
         return sum(int(v["calls"]) for v in stats.values()) + 1
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used (user + system, all its threads)."""
+        cpu = self.client().info("cpu")
+        return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
     def stop(self) -> None:
         if self.proc is None:
             return

@@ -56,6 +56,14 @@ def aggregate(results: dict[str, Any]) -> dict[str, Any]:
             pairs = [per_repeat(rep, name, workload) for rep in results["repeats"]]
             row[workload] = spread([p[0] for p in pairs if p[0]])
             row[f"{workload}_ratio"] = spread([p[1] for p in pairs if p[1]])
+        row["redis_us"] = spread(
+            [
+                rep["noop"][name]["redis_cpu_us"]
+                for rep in results["repeats"]
+                if rep["noop"].get(name, {}).get("redis_cpu_us")
+                and rate(rep["noop"][name])
+            ]
+        )
         orm_runs = [rep["orm"].get(name, {}) for rep in results["repeats"]]
         row["lost"] = sum(r.get("lost", 0) for r in orm_runs)
         row["dup"] = sum(r.get("dup", 0) for r in orm_runs)
@@ -100,14 +108,16 @@ def scaling(results: dict[str, Any]) -> str:
 
 def tables(table: dict[str, Any]) -> str:
     lines = [
-        "| contender | no-op tasks/s (x raw BLPOP) | ORM tasks/s (x raw BLPOP+ORM) | lost / dup |",
-        "|---|---|---|---|",
+        "| contender | no-op tasks/s (x raw BLPOP) | ORM tasks/s (x raw BLPOP+ORM) | lost / dup "
+        "| Redis CPU µs / no-op task |",
+        "|---|---|---|---|---|",
     ]
     for name, row in table.items():
         checked = f"{row['lost']} / {row['dup']}" if row["orm_checked"] else "n/a"
         lines.append(
             f"| {name} | {fmt_rate(row['noop'], row['noop_ratio'])} | "
-            f"{fmt_rate(row['orm'], row['orm_ratio'])} | {checked} |"
+            f"{fmt_rate(row['orm'], row['orm_ratio'])} | {checked} | "
+            f"{fmt((row['redis_us'] or {}).get('median'), '.1f')} |"
         )
     lines += [
         "",

@@ -108,10 +108,12 @@ def timed_run(b: Bench, c: Contender, workload: str, *, n: int) -> dict[str, Any
     """One throughput run; returns elapsed seconds (spawn -> sentinel) and checks."""
     b.reset()
     c.fill(workload, n)
+    redis_cpu = b.server.cpu_seconds()
     start = time.perf_counter()
     proc = b.spawn(c, burst=True)
     ok = b.wait_done(c, proc)
     elapsed = time.perf_counter() - start
+    redis_cpu = b.server.cpu_seconds() - redis_cpu
     stop(proc)
     window = c.window() if ok else None
     out: dict[str, Any] = {
@@ -119,6 +121,9 @@ def timed_run(b: Bench, c: Contender, workload: str, *, n: int) -> dict[str, Any
         "elapsed": window,
         "n": n,
         "wall": elapsed,
+        # Redis's CPU per task while the worker ran (its start-up and the
+        # bench's done() polls are a few hundred commands: noise).
+        "redis_cpu_us": redis_cpu / n * 1e6 if n else None,
     }
     if ok and workload == "orm":
         out.update(orm_check(b, n))
