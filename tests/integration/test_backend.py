@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 from datetime import timedelta
 
 import pytest
@@ -101,6 +103,23 @@ def test_enqueue_reconnects_when_the_server_closed_its_connection(broker):
     assert tasks.add.get_result(result.id).args == [2, 2]
 
 
+def test_threads_that_enqueue_and_end_leave_no_connection_open(broker):
+    tasks.add.enqueue(0, 0)  # this thread's connection
+    before = len(broker.client.client_list(_type="normal"))
+
+    def request() -> None:  # as a thread-per-request server runs a view
+        tasks.add.enqueue(1, 1)
+
+    for _ in range(20):
+        thread = threading.Thread(target=request)
+        thread.start()
+        thread.join(timeout=10)
+    gc.collect()
+
+    assert broker.stats("default").pending == 21
+    assert len(broker.client.client_list(_type="normal")) <= before
+
+
 def test_a_forked_child_never_writes_on_its_parents_connection(broker):
     own_id = broker._send(("CLIENT", "ID"))[0]
     read, write = os.pipe()
@@ -121,7 +140,8 @@ def test_a_forked_child_never_writes_on_its_parents_connection(broker):
     tasks.add.enqueue(6, 6)
 
     assert os.waitstatus_to_exitcode(status) == 0
-    assert child_id and int(child_id) != own_id
+    assert child_id
+    assert int(child_id) != own_id
     assert broker._send(("CLIENT", "ID"))[0] == own_id
     assert broker.stats("default").pending == 2
 
