@@ -27,6 +27,8 @@ METHOD = """\
   `task.enqueue()`, settings `bench/django6_settings.py` (the backend's app and
   `TASKS["default"]`, the same Redis and SQLite file).
   Every Django process runs with `DEBUG` off, as in production.
+- Before the repeats (full mode), each worker must run one sentinel task; one that cannot is
+  left out, with the reason below the tables. `--quick` skips that smoke test.
 - **Throughput (b, c):** the queue is filled with a start marker, N tasks and a sentinel,
   then the worker is started; rate = N / (time the sentinel ran - time the start marker
   ran), both stamped inside the worker (taskqueue: the first message's `started_at` and
@@ -112,7 +114,7 @@ def render(results: dict[str, Any], text: str, chart_ok: bool) -> str:
     parts = [
         "# Benchmarks",
         "",
-        "Rerun: `make bench` (full, ~15-20 min) or `make bench-quick` (< 2 min). "
+        "Rerun: `make bench` (full, ~20 min) or `make bench-quick` (< 2 min). "
         "Raw figures: `bench/results/latest.json` (not committed).",
         "",
         f"Latest run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, mode "

@@ -151,7 +151,7 @@ def idle_run(
         c.fill("none", 0)
         if not b.wait_done(c, proc):
             return {"ok": False}
-        time.sleep(1.0)  # let start-up chatter settle
+        time.sleep(min(1.0, idle_s / 3))  # let start-up chatter settle
         r = b.server
         cmds0, cpu0, t0 = r.total_commands(), cpu_seconds(proc), time.monotonic()
         time.sleep(idle_s)
