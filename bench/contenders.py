@@ -127,6 +127,10 @@ class Taskqueue(Contender):
         stats = broker.stats("default")
         return stats.pending == 0 and stats.in_flight == 0
 
+    def pending(self) -> int:
+        """Tasks still waiting in the queue (for the RSS growth run)."""
+        return int(self.backend.broker.stats("default").pending)
+
     def window(self) -> float | None:
         """First message's claim (started_at) to the last finished_at.
 

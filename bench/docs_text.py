@@ -104,7 +104,9 @@ METHOD = """\
   choice; on PostgreSQL it would use `SELECT ... FOR UPDATE SKIP LOCKED` instead.
 - The Django 6 rows run Django 6.0 on the newer Python of `.venv-bench6` (see Machine);
   every other contender runs Django 5.2 on the Python of the product's venv.
-- RSS at 200k tasks comes from `bench/worker_scaling.py --rss-only`.
+- RSS growth (full mode, taskqueue's solo worker): 200,000 no-op tasks queued, the worker's
+  RSS sampled once it has taken 10,000 and again after the last; also
+  `bench/worker_scaling.py --rss-only`.
 """
 
 

@@ -106,6 +106,18 @@ def scaling(results: dict[str, Any]) -> str:
     )
 
 
+def growth(results: dict[str, Any]) -> str:
+    """taskqueue's worker RSS after its first 10k tasks and after 200k (full mode)."""
+    run = results.get("rss_growth") or {}
+    if not run.get("ok"):
+        return ""
+    first, last = run["rss_first_mb"], run["rss_last_mb"]
+    return (
+        f"Worker RSS (`--pool solo`): {first:.1f} MB after {run['first']:,} tasks, "
+        f"{last:.1f} MB after {run['n']:,}: **{last - first:+.1f} MB**"
+    )
+
+
 def tables(table: dict[str, Any]) -> str:
     lines = [
         "| contender | no-op tasks/s (x raw BLPOP) | ORM tasks/s (x raw BLPOP+ORM) | lost / dup "
@@ -158,9 +170,9 @@ def write(results: dict[str, Any], peer_python: Path | None) -> None:
     results["machine"] = machine(results)
     results["table"] = aggregate(results)
     text = tables(results["table"])
-    line = scaling(results)
-    if line:
-        text += "\n\n" + line
+    for line in (scaling(results), growth(results)):
+        if line:
+            text += "\n\n" + line
     print("\n" + text + "\n")
     for name, reason in results.get("dropped", {}).items():
         print(f"left out: {name}: {reason}")

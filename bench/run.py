@@ -25,9 +25,11 @@ from bench.redis_server import RedisServer
 
 SIZES = {
     "quick": {"repeats": 1, "enqueue": 1500, "noop": 3000, "orm": 400,
-              "latency": 10, "idle": 1.0, "rss": 2000, "timeout": 60.0},
+              "latency": 10, "idle": 1.0, "rss": 2000, "rss_growth": None,
+              "timeout": 60.0},
     "full": {"repeats": 3, "enqueue": 10_000, "noop": 20_000, "orm": 5000,
-             "latency": 200, "idle": 20.0, "rss": 10_000, "timeout": 240.0},
+             "latency": 200, "idle": 20.0, "rss": 10_000,
+             "rss_growth": (200_000, 10_000), "timeout": 240.0},
 }  # fmt: skip
 
 
@@ -139,11 +141,20 @@ def run_all(
         for c in field
         if "idle" in c.workloads
     }
+    solo = next(
+        (c for c in field if isinstance(c, contenders.Taskqueue) and not c.pool), None
+    )
+    growth = (
+        guarded("taskqueue", "rss growth", lambda: rss_growth(b, solo, size))
+        if solo is not None and size["rss_growth"]
+        else {}
+    )
     return {
         "contenders": [c.name for c in field],
         "dropped": dropped,
         "repeats": runs,
         "idle": idle,
+        "rss_growth": growth,
         "redis_version": server.version(),
     }
 
@@ -207,6 +218,14 @@ def one_repeat(
                 flush=True,
             )
     return out
+
+
+def rss_growth(
+    b: workloads.Bench, c: contenders.Taskqueue, size: dict[str, Any]
+) -> dict[str, Any]:
+    n, first = size["rss_growth"]
+    print(f"RSS growth: {c.name}, {first:,} -> {n:,} tasks", flush=True)
+    return workloads.rss_growth(b, c, n=n, first=first)
 
 
 def idle_one(

@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from bench.contenders import ROOT, Contender
+from bench.contenders import ROOT, Contender, Taskqueue
 from bench.redis_server import RedisServer
 
 
@@ -139,6 +139,26 @@ def orm_check(b: Bench, n: int) -> dict[str, int]:
 def enqueue_run(b: Bench, c: Contender, n: int) -> dict[str, float]:
     b.reset()
     return c.enqueue(n)
+
+
+def rss_growth(b: Bench, c: Taskqueue, *, n: int, first: int) -> dict[str, Any]:
+    """(f) the worker's RSS after its first `first` tasks and after all n no-op tasks."""
+    b.reset()
+    c.fill("noop", n)
+    proc = b.spawn(c, burst=False)
+    try:
+        at_first = None
+        deadline = time.monotonic() + b.timeout
+        while not c.done() and time.monotonic() < deadline:
+            if at_first is None and n - c.pending() >= first:
+                at_first = rss_mb(proc)
+            time.sleep(0.02)
+        if at_first is None or not c.done():
+            return {"ok": False}
+        return {"ok": True, "first": first, "n": n, "rss_first_mb": at_first,
+                "rss_last_mb": rss_mb(proc)}  # fmt: skip
+    finally:
+        stop(proc)
 
 
 def idle_run(

@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django import db
 from django.db import transaction
 
 from taskqueue.backends import enqueue_many
@@ -108,7 +109,10 @@ def test_threads_that_enqueue_and_end_leave_no_connection_open(broker):
     before = len(broker.client.client_list(_type="normal"))
 
     def request() -> None:  # as a thread-per-request server runs a view
-        tasks.add.enqueue(1, 1)
+        try:
+            tasks.add.enqueue(1, 1)
+        finally:
+            db.connections.close_all()  # what request_finished does
 
     for _ in range(20):
         thread = threading.Thread(target=request)
@@ -117,7 +121,9 @@ def test_threads_that_enqueue_and_end_leave_no_connection_open(broker):
     gc.collect()
 
     assert broker.stats("default").pending == 21
-    assert len(broker.client.client_list(_type="normal")) <= before
+    # A connection kept past its thread would leave 20 more; allow a little
+    # for clients other code in this process opens or closes meanwhile.
+    assert len(broker.client.client_list(_type="normal")) < before + 5
 
 
 def test_a_forked_child_never_writes_on_its_parents_connection(broker):
