@@ -79,7 +79,7 @@ class ReadyResults:
         return result
 
 
-class ReadyList(Sequence[TaskResult[Any]]):
+class ReadyList(Sequence["TaskResult[Any]"]):  # a string: not generic on Django 6
     """The READY TaskResults of one bulk enqueue, each built when first read.
 
     A caller that queues 10,000 tasks rarely reads their results; building
