@@ -35,7 +35,7 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.protocol import CallEncoder
-from taskqueue.worker.signals import needs_sending
+from taskqueue.worker.signals import SignalGate
 
 
 class RedisBackend(BaseTaskBackend):
@@ -54,8 +54,7 @@ class RedisBackend(BaseTaskBackend):
         )
         self._broker: Broker | None = None
         self._plans: dict[int, _TaskPlan] = {}
-        self._enqueued_receivers = -1
-        self._send_enqueued = True
+        self._enqueued_gate = SignalGate(task_enqueued, type(self), logging.DEBUG)
 
     @property
     def broker(self) -> Broker:
@@ -110,17 +109,8 @@ class RedisBackend(BaseTaskBackend):
         return results
 
     def _enqueued_wanted(self) -> bool:
-        """Is task_enqueued worth sending (more than Django's silent log receiver)?
-
-        Decided again whenever the receivers change (tests connect some late).
-        """
-        receivers = len(task_enqueued.receivers)
-        if self._enqueued_receivers != receivers:
-            self._enqueued_receivers = receivers
-            self._send_enqueued = needs_sending(
-                task_enqueued, type(self), logging.DEBUG
-            )
-        return self._send_enqueued
+        """Is task_enqueued worth sending (more than Django's silent log receiver)?"""
+        return self._enqueued_gate.wanted()
 
     def get_result(self, result_id: str) -> TaskResult[Any]:
         record = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import hiredis
 import redis
 
 from taskqueue.connection import make_client, mask_url, resolve_url
-from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.exceptions import BrokerError, BrokerUnavailable
 from taskqueue.keys import QueueKeys, stats_key, workers_key
 from taskqueue.protocol import WAKE
 
@@ -30,7 +31,7 @@ R = TypeVar("R")
 CHUNK = 10_000  # messages per HSET/RPUSH of a plain bulk enqueue
 
 SCRIPTS = (
-    "enqueue", "claim", "settle", "requeue", "adopt", "dead", "heartbeat", "running",
+    "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
 )  # fmt: skip
 
 
@@ -46,8 +47,22 @@ UNAVAILABLE = (
 )
 
 
+# Error replies of a server that refuses to work for now, before the command
+# (or a script's first write) changes anything: out of memory, a replica, a
+# failing disk, a long script, loading, no primary. An outage, like a cut.
+# Inside a script the code follows the script's name: matched as a word.
+REFUSED = re.compile(
+    r"\b(?:OOM|READONLY|MISCONF|BUSY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN) "
+)
+
+
 def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn redis connection trouble into BrokerUnavailable at the boundary."""
+    """Turn every redis error into a taskqueue error at the boundary.
+
+    Connection trouble and refusals become BrokerUnavailable (back off and
+    retry); any other error reply (a key of the wrong type, a script error)
+    becomes BrokerError, so nothing above this module sees redis's classes.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -55,12 +70,23 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except UNAVAILABLE as exc:
             raise BrokerUnavailable(f"Redis unavailable: {exc}") from exc
-        except redis.ResponseError as exc:
-            if "LOADING" in str(exc) or "MASTERDOWN" in str(exc):  # restarting server
-                raise BrokerUnavailable(f"Redis not ready: {exc}") from exc
-            raise
+        except redis.RedisError as exc:
+            if REFUSED.search(str(exc)[:300]) or isinstance(exc, refused_classes()):
+                raise BrokerUnavailable(f"Redis refused the command: {exc}") from exc
+            raise BrokerError(f"Redis error: {exc}") from exc
 
     return wrapper
+
+
+@functools.cache
+def refused_classes() -> tuple[type[Exception], ...]:
+    """redis-py's own classes for the refusals (it strips the error code)."""
+    names = ("OutOfMemoryError", "ReadOnlyError", "BusyLoadingError")
+    return tuple(
+        getattr(redis.exceptions, name)
+        for name in names
+        if hasattr(redis.exceptions, name)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +105,7 @@ class ClaimPolicy:
     worker_timeout: float
     result_ttl: int
     min_batch: int = 1
+    max_message_bytes: int = 1024 * 1024  # larger messages are not wrapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +133,10 @@ class Settlement:
     # When the task really ran (unix seconds); 0 if it never ran.
     started: float = 0.0
     finished: float = 0.0
+    # The envelope to record as the task's message when it is not ``raw``.
+    msg: bytes = b""
 
-    def argv(self) -> tuple[bytes, str, bytes, bytes]:
+    def argv(self) -> tuple[bytes, bytes, bytes, bytes]:
         """raw, meta, payload, error JSON: four arguments (see lua/settle.lua)."""
         meta = "|".join(
             (
@@ -116,9 +145,10 @@ class Settlement:
                 "1" if self.redelivered else "0",
                 f"{self.started:.6f}" if self.started else "0",
                 f"{self.finished:.6f}" if self.finished else "0",
+                "",
             )
-        )  # fmt: skip
-        return self.raw, meta, self.payload, self.error_json
+        ).encode()  # fmt: skip
+        return self.raw, meta + self.msg, self.payload, self.error_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,10 +319,13 @@ class Broker:
         consumer: str,
         policy: ClaimPolicy,
         *,
-        moved: bytes = b"",
+        moved: bytes | None = None,
         reset: bool = False,
     ) -> ClaimResult:
-        """Atomically move up to max_batch messages into this consumer's in-flight list."""
+        """Atomically move up to max_batch messages into this consumer's in-flight list.
+
+        ``moved`` is a message BLMOVE already put there (None: none).
+        """
         keys, args = self._claim_call(queue, consumer, policy, moved=moved, reset=reset)
         return _claim_result(self._run("claim", keys, args))
 
@@ -315,7 +348,7 @@ class Broker:
         until then the outcomes count as unconfirmed. A cluster client, or a
         server that lost its scripts, gets the plain calls one by one.
         """
-        keys, args = self._claim_call(queue, consumer, policy, moved=b"", reset=False)
+        keys, args = self._claim_call(queue, consumer, policy, moved=None, reset=False)
         calls = [("claim", keys, args)]
         calls += [
             ("settle", *self._settle_call(name, consumer, items, ttl=ttl))
@@ -358,7 +391,7 @@ class Broker:
         consumer: str,
         policy: ClaimPolicy,
         *,
-        moved: bytes,
+        moved: bytes | None,
         reset: bool,
     ) -> tuple[list[str], list[Any]]:
         k = self.keys(queue)
@@ -368,8 +401,9 @@ class Broker:
         ]  # fmt: skip
         args = [
             consumer, policy.max_batch, k.result_prefix, policy.worker_timeout,
-            k.tag + ":inflight:", WAKE, moved, int(reset), policy.result_ttl,
-            policy.min_batch,
+            k.tag + ":inflight:", WAKE, b"" if moved is None else b"+" + moved,
+            int(reset), policy.result_ttl, policy.min_batch, os.urandom(8).hex(),
+            policy.max_message_bytes,
         ]  # fmt: skip
         return keys, args
 
@@ -419,26 +453,6 @@ class Broker:
         return int(
             self._scripts["requeue"](
                 keys=[k.inflight(consumer), k.pending], args=[k.result_prefix, *raws]
-            )
-        )
-
-    @translate_errors
-    def adopt(
-        self,
-        queue: str,
-        consumer: str,
-        *,
-        raw: bytes,
-        envelope: bytes,
-        task_id: str,
-        ttl: int,
-    ) -> bool:
-        """Swap a legacy message for its envelope in this consumer's in-flight list."""
-        k = self.keys(queue)
-        return bool(
-            self._scripts["adopt"](
-                keys=[k.inflight(consumer), k.redelivered, k.result(task_id)],
-                args=[raw, envelope, consumer, ttl],
             )
         )
 

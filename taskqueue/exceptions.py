@@ -11,6 +11,10 @@ class BrokerUnavailable(TaskQueueError):
     """Redis could not be reached or answered with a connection error."""
 
 
+class BrokerError(TaskQueueError):
+    """Redis answered with an error that retrying will not cure (e.g. WRONGTYPE)."""
+
+
 class PoisonMessage(TaskQueueError):
     """A message that must never run: it goes to the dead-letter list as it is."""
 

@@ -10,10 +10,12 @@ sign before a number) up to a fixed depth are accepted. Anything else is a
 from __future__ import annotations
 
 import ast
+import math
 from typing import Any
 
 MAX_LEGACY_BYTES = 16 * 1024
 MAX_DEPTH = 16
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # what JSON (orjson) can carry
 
 
 def parse_literal(text: str) -> Any:
@@ -31,9 +33,7 @@ def _value(node: ast.AST, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ValueError(f"literal nested deeper than {MAX_DEPTH}")
     if isinstance(node, ast.Constant):
-        if isinstance(node.value, str | int | float | bool) or node.value is None:
-            return node.value
-        raise ValueError(f"unsupported constant {type(node.value).__name__}")
+        return _constant(node.value)
     if isinstance(node, ast.Dict):
         if any(key is None for key in node.keys):
             raise ValueError("dict unpacking is not a literal")
@@ -46,8 +46,23 @@ def _value(node: ast.AST, depth: int) -> Any:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         operand = _value(node.operand, depth + 1)
         if isinstance(operand, int | float) and not isinstance(operand, bool):
-            return -operand if isinstance(node.op, ast.USub) else operand
+            return _constant(-operand if isinstance(node.op, ast.USub) else operand)
     raise ValueError(f"{type(node).__name__} is not allowed in a legacy message")
+
+
+def _constant(value: Any) -> Any:
+    """A constant JSON can carry: ints within 64 bits, finite floats."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise ValueError("integer outside the 64-bit range")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("number is not finite")
+        return value
+    raise ValueError(f"unsupported constant {type(value).__name__}")
 
 
 def _key(node: ast.AST | None, depth: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,14 @@ from taskqueue.legacy import parse_literal
 VERSION = 1
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
 WAKE = b'{"v":1,"wake":1}'
+# claim.lua wraps a legacy message in this form so that it has a task id from
+# its first claim on: {"v":1,"id":"<id>","p":0,"legacy":"<the message>",...}.
+LEGACY_FIELD = "legacy"
+MAX_ATTEMPT = 1000  # conf refuses MAX_RETRIES/MAX_DELIVERIES that could reach it
+MAX_DEPTH = 64  # JSON nesting; orjson itself writes at most 254 levels
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31: the last second a datetime can show
+CLOCK_SKEW = 366 * 86400.0  # how far ahead of us a producer's clock may be
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # what orjson can write
 
 # name -> (type, required). The order is the encoding order after v/id/p.
 FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
@@ -156,31 +165,52 @@ def _reject_non_finite(value: Any, depth: int = 0) -> None:
 def decode(raw: bytes, *, max_bytes: int, queue: str) -> Envelope:
     """The envelope a message carries, or PoisonMessage saying why it has none.
 
-    Accepts our envelope and the original system's two forms (a bare JSON
-    object, and ``str(dict)`` text); a legacy message comes back with an empty
-    ``id`` and ``legacy=True`` for the worker to adopt.
+    This is the only gate between Redis and the worker: every field is
+    type- and range-checked here, so nothing later can fail on a value
+    (a huge attempt, a timestamp past year 9999, a foreign queue, nesting
+    orjson cannot write back). Accepts our envelope, the legacy wrapper
+    claim.lua puts around the original system's messages, and those
+    messages bare (a JSON object, or ``str(dict)`` text); a legacy message
+    comes back with ``legacy=True`` for the worker to give its task.
     """
-    if len(raw) > max_bytes:
+    if len(raw) > max_bytes and not _is_wrapper(raw, max_bytes):
         raise PoisonMessage(f"message of {len(raw)} bytes is over {max_bytes}", raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PoisonMessage("message is not UTF-8", raw) from None
-    value = _parse(text, raw)
+    value = _object(_parse(text, raw), raw)
+    if "v" not in value:
+        return _legacy(value, queue=queue, task_id="", enqueued_at=0.0)
+    if LEGACY_FIELD in value:
+        return _unwrap(value, raw, max_bytes=max_bytes, queue=queue)
+    return _envelope(value, raw, queue)
+
+
+def _is_wrapper(raw: bytes, max_bytes: int) -> bool:
+    """A wrapped legacy message may exceed the limit by its escaping."""
+    return len(raw) <= 2 * max_bytes + 256 and b'"legacy":' in raw[:96]
+
+
+def _object(value: Any, raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PoisonMessage(
             f"message is a JSON {type(value).__name__}, not an object", raw
         )
-    if "v" not in value:
-        return Envelope(id="", task="", args=[], kwargs=value, queue=queue, legacy=True)
-    return _envelope(value, raw)
+    return value
 
 
 def _parse(text: str, raw: bytes) -> Any:
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
+    else:
+        # orjson reads ints past 64 bits as floats and refuses NaN, so only
+        # nesting can stop it writing the value back; that needs brackets.
+        if text.count("[") + text.count("{") > MAX_DEPTH:
+            _check_depth(value, raw)
+        return value
     if text.lstrip().startswith("{'") or text.lstrip().startswith("{}"):
         try:
             return parse_literal(text)
@@ -189,15 +219,52 @@ def _parse(text: str, raw: bytes) -> Any:
     raise PoisonMessage("message is not JSON", raw)
 
 
-def _envelope(value: dict[str, Any], raw: bytes) -> Envelope:
-    if value.get("v") != VERSION:
-        raise PoisonMessage(f"unsupported protocol version {value.get('v')!r}", raw)
+def _check_depth(value: Any, raw: bytes) -> None:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PoisonMessage(f"message is nested deeper than {MAX_DEPTH}", raw)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _legacy(
+    value: dict[str, Any], *, queue: str, task_id: str, enqueued_at: float
+) -> Envelope:
+    return Envelope(
+        id=task_id, task="", args=[], kwargs=value, queue=queue,
+        enqueued_at=enqueued_at, legacy=True,
+    )  # fmt: skip
+
+
+def _unwrap(
+    value: dict[str, Any], raw: bytes, *, max_bytes: int, queue: str
+) -> Envelope:
+    """The legacy message inside claim.lua's wrapper, with the wrapper's id."""
+    inner, task_id = value.get(LEGACY_FIELD), value.get("id")
+    if type(inner) is not str or type(task_id) is not str:
+        raise PoisonMessage("legacy wrapper has no message or no id", raw)
+    if not ID_RE.fullmatch(task_id):
+        raise PoisonMessage("envelope id is not 1-63 letters, digits, - or _", raw)
+    if len(inner.encode()) > max_bytes:
+        raise PoisonMessage(f"legacy message is over {max_bytes} bytes", raw)
+    enqueued_at = _timestamp(value.get("enqueued_at"), "enqueued_at", raw)
+    payload = _object(_parse(inner, raw), raw)
+    if "v" in payload:  # an envelope not in canonical form, wrapped as it was
+        return _envelope(payload, raw, queue)
+    return _legacy(payload, queue=queue, task_id=task_id, enqueued_at=enqueued_at)
+
+
+def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
+    version = value.get("v")
+    if type(version) is not int or version != VERSION:
+        raise PoisonMessage(f"unsupported protocol version {version!r}", raw)
     if not _well_typed(value):
         _explain_bad_fields(value, raw)
-    if not ID_RE.fullmatch(value["id"]):
-        raise PoisonMessage("envelope id is not 1-63 letters, digits, - or _", raw)
-    if not -100 <= value["p"] <= 100:
-        raise PoisonMessage("envelope priority is outside -100..100", raw)
+    _check_ranges(value, raw, queue)
     return Envelope(
         id=value["id"],
         task=value["task"],
@@ -210,6 +277,35 @@ def _envelope(value: dict[str, Any], raw: bytes) -> Envelope:
         attempt=value["attempt"],
         run_after=value.get("run_after"),
     )
+
+
+def _check_ranges(value: dict[str, Any], raw: bytes, queue: str) -> None:
+    """PoisonMessage naming the first field whose value is out of range."""
+    if not ID_RE.fullmatch(value["id"]):
+        raise PoisonMessage("envelope id is not 1-63 letters, digits, - or _", raw)
+    if not -100 <= value["p"] <= 100:
+        raise PoisonMessage("envelope priority is outside -100..100", raw)
+    if not 1 <= value["attempt"] <= MAX_ATTEMPT:
+        raise PoisonMessage(f"envelope attempt is outside 1..{MAX_ATTEMPT}", raw)
+    if value["queue"] != queue:
+        raise PoisonMessage(
+            f"envelope is for queue {value['queue'][:100]!r}, read from {queue!r}", raw
+        )
+    _timestamp(value["enqueued_at"], "enqueued_at", raw)
+    if value.get("run_after") is not None:
+        _timestamp(value["run_after"], "run_after", raw, latest=MAX_TIMESTAMP)
+
+
+def _timestamp(
+    value: Any, name: str, raw: bytes, *, latest: float | None = None
+) -> float:
+    """A unix time a datetime can hold, not after ``latest`` (default: soon)."""
+    if type(value) not in (int, float):
+        raise PoisonMessage(f"envelope field {name!r} has the wrong type", raw)
+    limit = time.time() + CLOCK_SKEW if latest is None else latest
+    if not (math.isfinite(value) and 0 <= value <= limit):
+        raise PoisonMessage(f"envelope {name} is not a time we can store", raw)
+    return float(value)
 
 
 def _well_typed(value: dict[str, Any]) -> bool:

@@ -3,15 +3,30 @@
 -- KEYS[5] consumers zset, KEYS[6] redelivered hash
 -- ARGV[1] consumer id, ARGV[2] max batch, ARGV[3] result key prefix,
 -- ARGV[4] worker timeout seconds, ARGV[5] inflight key prefix, ARGV[6] wake token,
--- ARGV[7] a message BLMOVE already put in my inflight ('' if none),
+-- ARGV[7] '' or '+' and a message BLMOVE already put in my inflight (the '+'
+--         tells an empty message from none),
 -- ARGV[8] '1' after a connection error: whatever else my inflight holds was
 --         claimed by a call whose reply was lost, so it goes back to the head,
 -- ARGV[9] result ttl (the first task's record is created here, without its message),
 -- ARGV[10] smallest batch worth claiming (1; more for consumers running async tasks)
+-- ARGV[11] a random id seed, ARGV[12] the message size limit: a message not in
+--         our envelope form that starts with '{' (the original system's) is
+--         claimed wrapped, {"v":1,"id":"<seed><n>","p":0,"legacy":"<it>",...},
+--         so it has a task id of its own from its first claim on
 -- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local me, wake, moved = ARGV[1], ARGV[6], ARGV[7]
+local me, wake = ARGV[1], ARGV[6]
+local has_moved, moved = ARGV[7] ~= '', string.sub(ARGV[7], 2)
+local seed, max_bytes, wrapped = ARGV[11], tonumber(ARGV[12]), 0
+local function adopt(m)
+  if string.sub(m, 1, 13) == '{"v":1,"id":"' or #m > max_bytes or not string.find(m, '^%s*{') then
+    return m
+  end
+  wrapped = wrapped + 1
+  return '{"v":1,"id":"' .. seed .. string.format('%04x', wrapped) .. '","p":0,"legacy":' ..
+    cjson.encode(m) .. ',"enqueued_at":' .. string.format('%.6f', now) .. '}'
+end
 redis.call('ZADD', KEYS[5], now, me)
 
 local recovered = 0
@@ -45,14 +60,23 @@ if ARGV[8] == '1' then
   redis.call('DEL', KEYS[4])
   local kept = false
   for i = #mine, 1, -1 do
-    if mine[i] == moved and not kept then kept = true
+    if has_moved and mine[i] == moved and not kept then kept = true
     elseif mine[i] ~= wake then redis.call('LPUSH', KEYS[1], mine[i]) end
   end
   if kept then redis.call('RPUSH', KEYS[4], moved) end
 end
 
 local claimed = {}
-if moved == wake then redis.call('LREM', KEYS[4], 1, wake) elseif moved ~= '' then claimed[1] = moved end
+if has_moved and moved == wake then
+  redis.call('LREM', KEYS[4], 1, wake)
+elseif has_moved then
+  local own = adopt(moved)
+  if own ~= moved then
+    redis.call('LREM', KEYS[4], -1, moved)
+    redis.call('RPUSH', KEYS[4], own)
+  end
+  claimed[1] = own
+end
 local backlog = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])
 local want = math.min(tonumber(ARGV[2]), math.max(tonumber(ARGV[10]), math.ceil(backlog / 8))) - #claimed
 local fresh = {}
@@ -60,14 +84,14 @@ local function from_prio(min, max)
   if want - #fresh <= 0 then return end
   for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], min, max, 'LIMIT', 0, want - #fresh)) do
     redis.call('ZREM', KEYS[2], m)
-    fresh[#fresh + 1] = m
+    fresh[#fresh + 1] = adopt(m)
   end
 end
 from_prio('-inf', '(1000000000000000')
 if want - #fresh > 0 then
   local items = redis.call('LPOP', KEYS[1], want - #fresh)
   if items then
-    for _, m in ipairs(items) do if m ~= wake then fresh[#fresh + 1] = m end end
+    for _, m in ipairs(items) do if m ~= wake then fresh[#fresh + 1] = adopt(m) end end
   end
 end
 from_prio('1000000000000000', '+inf')

@@ -8,8 +8,11 @@
 --   op (done|retry|dead), task id ('' if none), status, error field, retry delay,
 --   dead-letter id, attempt, '1' if it was redelivered, when the task really
 --   started and finished (0 if it never ran; then the claim time and this
---   script's time stand). Few arguments per message: each costs the worker
---   time to pack.
+--   script's time stand), and last (it may hold '|') the envelope to record
+--   as the task's message when that is not raw (a wrapped legacy message).
+--   Few arguments per message: each costs the worker time to pack.
+-- Every meta is checked before anything is written: one bad argument fails
+-- the whole call with nothing changed, never half a batch.
 -- A message no longer in my inflight (recovered by others) is left alone.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -21,6 +24,16 @@ local recent = {}
 -- was recovered by others) each one is removed by value, if still there.
 local n = (#ARGV - 3) / 4
 if n == 0 then return 0 end
+if n ~= math.floor(n) or not ttl then return redis.error_reply('ERR settle: bad argument count') end
+local metas = {}
+for j = 1, n do
+  local m = {string.match(ARGV[5 + (j - 1) * 4],
+    '^(%a+)|([^|]*)|(%a*)|([^|]*)|([^|]*)|(%x*)|(%d+)|([01])|([^|]*)|([^|]*)|(.*)$')}
+  if not (m[1] == 'done' or m[1] == 'retry' or m[1] == 'dead') or not tonumber(m[5]) then
+    return redis.error_reply('ERR settle: bad meta for message ' .. j)
+  end
+  metas[j] = m
+end
 local head = redis.call('LRANGE', KEYS[1], 0, n - 1)
 local in_order = #head == n
 for j = 1, n do
@@ -30,8 +43,8 @@ end
 if in_order then redis.call('LTRIM', KEYS[1], n, -1) end
 for i = 4, #ARGV, 4 do
   local raw, payload, err_json = ARGV[i], ARGV[i + 2], ARGV[i + 3]
-  local op, id, status, err_field, delay, dead_id, attempt, redelivered, started, finished =
-    string.match(ARGV[i + 1], '^(%a+)|([^|]*)|(%a*)|([^|]*)|([^|]*)|(%x*)|(%d+)|([01])|([^|]*)|([^|]*)$')
+  local op, id, status, err_field, delay, dead_id, attempt, redelivered, started, finished, msg =
+    unpack(metas[(i - 4) / 4 + 1])
   delay = tonumber(delay)
   if in_order or redis.call('LREM', KEYS[1], 1, raw) == 1 then
     settled = settled + 1
@@ -44,7 +57,7 @@ for i = 4, #ARGV, 4 do
       redis.call('ZADD', KEYS[5], now, dead_id)
     end
     if id ~= '' then
-      local fields = {'status', status, 'msg', raw}
+      local fields = {'status', status, 'msg', msg ~= '' and msg or raw}
       if op == 'retry' then
         fields[4] = payload
       else

@@ -37,11 +37,11 @@ from taskqueue.compat import (
     task_started,
 )
 from taskqueue.conf import QueueOptions
-from taskqueue.exceptions import PermanentError, PoisonMessage, TimeLimitExceeded
+from taskqueue.exceptions import PermanentError, TimeLimitExceeded
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.retry import backoff
 from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
-from taskqueue.worker.signals import needs_sending, task_result
+from taskqueue.worker.signals import SignalGate, task_result
 from taskqueue.worker.taskinfo import TaskInfo
 
 log = logging.getLogger("taskqueue.worker")
@@ -52,9 +52,15 @@ class Executor:
     """Runs registered tasks; knows nothing about queues or Redis."""
 
     def __init__(
-        self, *, tasks: dict[str, Any], options: QueueOptions, consumer: str
+        self,
+        *,
+        tasks: dict[str, Any],
+        options: QueueOptions,
+        consumer: str,
+        alias: str = "default",
     ) -> None:
         self.tasks = tasks
+        self.alias = alias
         self.options = options
         self.consumer = consumer
         self._infos: dict[str, TaskInfo] = {}
@@ -62,15 +68,23 @@ class Executor:
         self.has_async = any(
             inspect.iscoroutinefunction(t.func) for t in tasks.values()
         )
-        self._send: dict[tuple[type, int, int], bool] = {}
+        self._gates: dict[tuple[type, int, int], SignalGate] = {}
 
-    def adopt_legacy(self, envelope: Envelope, raw: bytes) -> Envelope:
-        """Turn an original-system payload into an envelope for LEGACY_TASK."""
+    def legacy(self, envelope: Envelope) -> Envelope | Poison:
+        """The envelope for LEGACY_TASK that an original-system payload stands for.
+
+        claim.lua gave the message its id; one that reached us unwrapped
+        (only by hand) gets a new one here.
+        """
         if not self.options.legacy_task:
-            raise PoisonMessage("legacy message, but no LEGACY_TASK is configured", raw)
+            return Poison(
+                "legacy message, but no LEGACY_TASK is configured", envelope.id
+            )
         return Envelope(
-            id=secrets.token_hex(16), task=self.options.legacy_task, args=[],
-            kwargs=envelope.kwargs, queue=envelope.queue, enqueued_at=time.time(),
+            id=envelope.id or secrets.token_hex(16), task=self.options.legacy_task,
+            args=[], kwargs=envelope.kwargs, queue=envelope.queue,
+            backend=self.alias, enqueued_at=envelope.enqueued_at or time.time(),
+            legacy=True,
         )  # fmt: skip
 
     def execute(self, envelope: Envelope) -> Outcome:
@@ -111,7 +125,7 @@ class Executor:
             return Failed(
                 envelope, error, _since(started), _summary(exc), expected=True
             )
-        except Exception as exc:  # noqa: BLE001 (the task boundary: any error is an outcome)
+        except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
             return self._failure(envelope, info, exc=exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
 
@@ -158,7 +172,7 @@ class Executor:
             return Failed(
                 envelope, error, _since(started), _summary(exc), expected=True
             )
-        except Exception as exc:  # noqa: BLE001 (the task boundary: any error is an outcome)
+        except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
             limit = info.policy.time_limit
             if isinstance(exc, TimeoutError) and limit and _since(started) >= limit:
                 exc = TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
@@ -178,10 +192,14 @@ class Executor:
         """The task's info, or the Poison outcome for an unknown task or bad arguments."""
         info = self._info(envelope.task)
         if info is None:
-            return Poison(f"unknown task {envelope.task!r}", envelope.id)
+            return Poison(
+                f"unknown task {envelope.task[:200]!r}", envelope.id, envelope
+            )
         problem = info.argument_problem(envelope.args, envelope.kwargs)
         if problem:
-            return Poison(f"bad arguments for {envelope.task}: {problem}", envelope.id)
+            return Poison(
+                f"bad arguments for {envelope.task}: {problem}", envelope.id, envelope
+            )
         return info
 
     def time_limit(self, path: str) -> float | None:
@@ -206,27 +224,34 @@ class Executor:
 
     def _wanted(self, signal_: Any, sender: type, level: int) -> bool:
         key = (sender, id(signal_), level)
-        wanted = self._send.get(key)
-        if wanted is None:
-            wanted = self._send[key] = needs_sending(signal_, sender, level)
-        return wanted
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = SignalGate(signal_, sender, level)
+        return gate.wanted()
 
     def _success(self, envelope: Envelope, value: Any, duration: float) -> Outcome:
+        """Succeeded, or Failed with a TypeError (and its traceback) if not JSON.
+
+        A value that is not JSON is the task's bug, not a passing error, so
+        it is not retried (as Django's ImmediateBackend records it).
+        """
         try:
             return Succeeded(envelope, dumps_json(value), duration)
-        except TypeError as exc:
-            error = results.reason_json(
-                "taskqueue.exceptions.ResultNotSerializable",
-                f"{NOT_SERIALIZABLE}: {exc}",
-            )
-            return Failed(envelope, error, duration, NOT_SERIALIZABLE)
+        except BaseException as exc:  # noqa: BLE001 (a value's __repr__ may raise anything)
+            error = _not_serializable(exc)
+            return Failed(envelope, results.error_json(error), duration, str(error))
 
     def _failure(
-        self, envelope: Envelope, info: TaskInfo, *, exc: Exception, duration: float
+        self, envelope: Envelope, info: TaskInfo, *, exc: BaseException, duration: float
     ) -> Outcome:
+        """RetryLater within the task's retries, else Failed.
+
+        SystemExit, KeyboardInterrupt and GeneratorExit ask to stop, not to
+        try again: FAILED at once (Django's own worker tests expect that).
+        """
         error = results.error_json(exc)
         policy = info.policy
-        if envelope.attempt <= policy.max_retries:
+        if isinstance(exc, Exception) and envelope.attempt <= policy.max_retries:
             delay = backoff(
                 envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
             )
@@ -290,6 +315,14 @@ class Executor:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+
+
+def _not_serializable(cause: BaseException) -> TypeError:
+    """A raised TypeError (so it has a traceback) saying the result is not JSON."""
+    try:
+        raise TypeError(f"{NOT_SERIALIZABLE}: {cause}") from cause
+    except TypeError as error:
+        return error
 
 
 def _since(started: float) -> float:

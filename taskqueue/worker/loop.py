@@ -25,8 +25,9 @@ from typing import Any
 
 from django.db import close_old_connections
 
+from taskqueue import results
 from taskqueue.broker import Broker, Claimed, ClaimPolicy
-from taskqueue.exceptions import BrokerUnavailable, PoisonMessage
+from taskqueue.exceptions import BrokerUnavailable, PoisonMessage, TaskQueueError
 from taskqueue.protocol import Envelope, decode
 from taskqueue.retry import backoff
 from taskqueue.worker.config import WorkerConfig
@@ -71,6 +72,7 @@ class Consumer:
             max_batch=config.max_batch,
             worker_timeout=self.options.worker_timeout,
             result_ttl=self.options.result_ttl,
+            max_message_bytes=self.options.max_message_bytes,
         )
         # Async tasks run together only if they are claimed together: after a
         # batch that had some, claim at least async_concurrency at a time.
@@ -156,7 +158,7 @@ class Consumer:
             if batch:
                 self._next_claim = None
             return batch
-        except BrokerUnavailable as exc:
+        except TaskQueueError as exc:  # unavailable, refused, or an error reply
             self._unsure.update(self.config.queues)
             self._next_claim = None
             self._outage(exc)
@@ -168,16 +170,18 @@ class Consumer:
             [time.monotonic() + self.idle_claim_every, *self._due_at.values()]
         )
 
-    def _claim(self, queue: str, moved: bytes = b"") -> list[tuple[str, Claimed]]:
+    def _claim(
+        self, queue: str, moved: bytes | None = None
+    ) -> list[tuple[str, Claimed]]:
         """Claim a batch; the last batch's settles ride along behind the claim."""
         policy = self.async_policy if self._async_seen else self.claim_policy
-        if self.settler.pending and not moved and queue not in self._unsure:
+        if self.settler.pending and moved is None and queue not in self._unsure:
             pending = self.settler.take()
             try:
                 result, replies = self.broker.claim_then_settle(
                     queue, self.id, policy, settles=pending, ttl=self.options.result_ttl
                 )
-            except BrokerUnavailable:
+            except TaskQueueError:
                 self.settler.give_back(pending)
                 raise
             self.settler.sent(replies, pending)
@@ -238,7 +242,7 @@ class Consumer:
                 continue
             queue, claimed = batch[index]
             self.rest = batch[index + 1 :]
-            outcome = self.handle(queue, claimed)  # may replace claimed.raw (legacy)
+            outcome = self.handle(queue, claimed)
             self.settler.add(
                 queue, claimed.raw, outcome, redelivered=claimed.redeliveries > 0
             )
@@ -271,7 +275,7 @@ class Consumer:
             envelope = decode(
                 claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue
             )
-        except PoisonMessage:
+        except Exception:  # noqa: BLE001 (handle() decodes it again and says why)
             return None
         if envelope.legacy:
             return None
@@ -282,7 +286,13 @@ class Consumer:
         self._async_seen = True
         for queue, _, envelope in group:
             _log_received(envelope, queue)
-        outcomes = self.executor.run_async([envelope for _, _, envelope in group])
+        envelopes = [envelope for _, _, envelope in group]
+        try:
+            outcomes = self.executor.run_async(envelopes)
+        except BaseException as exc:
+            log.exception("could not run %d async tasks", len(group))
+            error = results.error_json(exc)
+            outcomes = [Failed(env, error, 0.0, repr(exc)[:500]) for env in envelopes]
         for (queue, claimed, _), outcome in zip(group, outcomes, strict=True):
             _log_outcome(outcome)
             self.settler.add(
@@ -315,28 +325,52 @@ class Consumer:
         return ""
 
     def handle(self, queue: str, claimed: Claimed) -> Outcome:
-        """Decode, adopt legacy messages, run; every failure becomes an Outcome."""
+        """Decode and run one message; whatever happens becomes its Outcome.
+
+        Nothing a message holds or a task does may reach the loop: any
+        exception here, BaseException included, is this message's outcome
+        and the rest of the batch goes on.
+        """
         try:
-            envelope = self._peeked.pop(claimed.raw, None) or decode(
-                claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue
-            )
-            if claimed.redeliveries >= self.options.max_deliveries:
-                return Poison(f"redelivered {claimed.redeliveries} times", envelope.id)
-            if envelope.legacy:
-                envelope = self._adopt(queue, claimed, envelope)
-            elif self._slow:
-                self._mark_running(queue, envelope.id)
-        except PoisonMessage as exc:
-            return Poison(exc.reason)
+            envelope = self._intake(queue, claimed)
+        except BaseException as exc:
+            log.exception("could not read a message of queue=%s", queue)
+            return Poison(f"message could not be read: {exc!r}"[:500])
+        if isinstance(envelope, Poison):
+            return envelope
         self.current = envelope.id
         _log_received(envelope, queue)
         self.running = Running(queue, claimed, envelope, time.monotonic())
-        outcome = self.executor.execute(envelope)
+        try:
+            outcome = self.executor.execute(envelope)
+        except BaseException as exc:
+            log.exception("could not run task_id=%s", envelope.id)
+            outcome = Failed(envelope, results.error_json(exc), 0.0, repr(exc)[:500])
         self._slow = time.monotonic() - self.running.started >= SLOW_TASK
         self.running = None
         self.current = None
         _log_outcome(outcome)
         return outcome
+
+    def _intake(self, queue: str, claimed: Claimed) -> Envelope | Poison:
+        """The envelope to run, or the Poison outcome of a message that must not run."""
+        try:
+            envelope = self._peeked.pop(claimed.raw, None) or decode(
+                claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue
+            )
+        except PoisonMessage as exc:
+            return Poison(exc.reason)
+        if claimed.redeliveries >= self.options.max_deliveries:
+            reason = f"redelivered {claimed.redeliveries} times"
+            return Poison(reason, envelope.id, None if envelope.legacy else envelope)
+        if envelope.legacy:
+            legacy = self.executor.legacy(envelope)
+            if isinstance(legacy, Poison):
+                return legacy
+            envelope = legacy
+        if self._slow:
+            self._mark_running(queue, envelope.id)
+        return envelope
 
     def _mark_running(self, queue: str, task_id: str) -> None:
         """Show RUNNING for a task that starts after a slow one in the same batch.
@@ -347,31 +381,25 @@ class Consumer:
         """
         try:
             self.broker.mark_running(queue, self.id, task_id)
-        except BrokerUnavailable:
+        except TaskQueueError:
             log.debug("could not mark task_id=%s RUNNING: Redis unavailable", task_id)
 
-    def _adopt(self, queue: str, claimed: Claimed, legacy: Envelope) -> Envelope:
-        envelope = self.executor.adopt_legacy(legacy, claimed.raw)
-        raw = envelope.encode()
-        self.settler.flush()  # adopt rewrites in-flight; keep earlier settles ordered
-        if not self.broker.adopt(
-            queue,
-            self.id,
-            raw=claimed.raw,
-            envelope=raw,
-            task_id=envelope.id,
-            ttl=self.options.result_ttl,
-        ):
-            raise PoisonMessage("legacy message vanished from in-flight", claimed.raw)
-        object.__setattr__(claimed, "raw", raw)
-        return envelope
-
     def _requeue(self, rest: list[tuple[str, Claimed]]) -> None:
+        """Hand unstarted messages back; if Redis is away, recovery will."""
         by_queue: dict[str, list[bytes]] = defaultdict(list)
         for queue, claimed in rest:
             by_queue[queue].append(claimed.raw)
         for queue, raws in by_queue.items():
-            moved = self.broker.requeue(queue, self.id, raws)
+            try:
+                moved = self.broker.requeue(queue, self.id, raws)
+            except TaskQueueError as exc:
+                log.warning(
+                    "Could not return %d messages of queue=%s: %s",
+                    len(raws),
+                    queue,
+                    exc,
+                )
+                continue
             log.info(
                 "Returned %d unstarted messages to the head of queue=%s", moved, queue
             )
@@ -380,7 +408,7 @@ class Consumer:
         """Nothing pending or in flight on any of our queues (scheduled may remain)."""
         try:
             stats = [self.broker.stats(queue) for queue in self.config.queues]
-        except BrokerUnavailable:
+        except TaskQueueError:
             return False
         return all(s.pending == 0 and s.in_flight == 0 for s in stats)
 
@@ -391,15 +419,18 @@ class Consumer:
                 left = self.waiter.close()
                 self._requeue([(queue, Claimed(raw, 0)) for queue, raw in left])
             self.broker.deregister(self.config.queues, self.id)
-        except BrokerUnavailable:
+        except TaskQueueError:
             log.warning("Could not deregister consumer=%s: Redis unavailable", self.id)
 
-    def _outage(self, exc: BrokerUnavailable) -> None:
+    def _outage(self, exc: TaskQueueError) -> None:
         now = time.monotonic()
         if self._outage_since is None:
             self._outage_since = now
             self._attempt = 0
-            log.error("Redis unavailable, reconnecting with backoff: %s", exc)
+            if isinstance(exc, BrokerUnavailable):
+                log.error("Redis unavailable, reconnecting with backoff: %s", exc)
+            else:
+                log.error("Redis refused the claim, retrying with backoff: %s", exc)
         self._attempt += 1
         self.stop.wait(backoff(self._attempt, 0.5, 10.0) + 0.05)
 

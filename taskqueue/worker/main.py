@@ -99,8 +99,9 @@ class Worker:
 
     def consumer(self, broker: Broker, consumer_id: str) -> Consumer:
         executor = Executor(
-            tasks=self.tasks, options=self.options, consumer=consumer_id
-        )
+            tasks=self.tasks, options=self.options, consumer=consumer_id,
+            alias=self.config.backend,
+        )  # fmt: skip
         return Consumer(
             config=self.config,
             broker=broker,

@@ -36,6 +36,7 @@ class RetryLater:
 class Poison:
     reason: str
     task_id: str = ""
+    envelope: Envelope | None = None  # when the message decoded (for its record)
 
 
 Outcome = Succeeded | Failed | RetryLater | Poison

@@ -24,7 +24,8 @@ from taskqueue import metrics, results
 from taskqueue.broker import Broker, Settlement, SettleReplies
 from taskqueue.compat import TaskResultStatus
 from taskqueue.conf import QueueOptions
-from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.exceptions import BrokerError, BrokerUnavailable
+from taskqueue.protocol import Envelope
 from taskqueue.retry import backoff
 from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
 from taskqueue.worker.stop import StopFlag
@@ -56,7 +57,7 @@ class Settler:
     def add(
         self, queue: str, raw: bytes, outcome: Outcome, *, redelivered: bool = False
     ) -> None:
-        settlement = self._settlement(queue, raw, outcome)
+        settlement = self._settlement_or_dead(queue, raw, outcome)
         if redelivered:
             settlement.redelivered = True
         duration = getattr(outcome, "duration", None)
@@ -102,19 +103,50 @@ class Settler:
         self._unconfirmed = None
         try:
             stored = replies.wait()
-        except BrokerUnavailable:
-            stored = False
+        except (BrokerUnavailable, BrokerError):
+            stored = False  # written again below (settling twice is harmless)
         if not stored:
             for queue, items in pending.items():
                 self._write(queue, items)
         self._finished(finished)
 
     def _finished(self, outcomes: list[Outcome]) -> None:
-        if self.finished_hook is not None:
-            for outcome in outcomes:
+        """Run the finished hook (task_finished receivers) for stored outcomes.
+
+        A receiver's error is its own: logged, and the next outcome goes on.
+        """
+        if self.finished_hook is None:
+            return
+        for outcome in outcomes:
+            try:
                 self.finished_hook(outcome)
+            except BaseException:
+                log.exception("task_finished receiver failed")
 
     def _write(self, queue: str, items: list[Settlement]) -> None:
+        """Settle through outages; a refused batch is settled one by one."""
+        try:
+            self._write_retrying(queue, items)
+        except BrokerError as exc:
+            log.error("Redis refused a settle of %d outcomes: %s", len(items), exc)
+            for item in items:
+                self._write_alone(queue, item)
+
+    def _write_alone(self, queue: str, item: Settlement) -> None:
+        """One outcome; if Redis refuses even that, its message is dead-lettered."""
+        try:
+            self._write_retrying(queue, [item])
+        except BrokerError as exc:
+            dead = self._dead(
+                queue, item.raw, reason=f"outcome could not be stored: {exc}",
+                task_id=item.task_id,
+            )  # fmt: skip
+            try:
+                self._write_retrying(queue, [dead])
+            except BrokerError:
+                log.exception("could not settle task_id=%s", item.task_id or "-")
+
+    def _write_retrying(self, queue: str, items: list[Settlement]) -> None:
         attempt = 0
         while True:
             try:
@@ -134,18 +166,31 @@ class Settler:
                     )
                 time.sleep(backoff(attempt, 0.5, 10.0) + 0.05)
 
+    def _settlement_or_dead(
+        self, queue: str, raw: bytes, outcome: Outcome
+    ) -> Settlement:
+        """The settle arguments for an outcome; a dead letter if none can be built."""
+        try:
+            return self._settlement(queue, raw, outcome)
+        except Exception as exc:  # noqa: BLE001 (a message must never stop the loop)
+            task_id = getattr(getattr(outcome, "envelope", None), "id", "")
+            return self._dead(
+                queue, raw, reason=f"outcome could not be recorded: {exc!r}"[:500],
+                task_id=task_id,
+            )  # fmt: skip
+
     def _settlement(self, queue: str, raw: bytes, outcome: Outcome) -> Settlement:
         match outcome:
             case Succeeded(envelope=env, value_json=value):
                 return Settlement(
                     "done", raw, env.id, TaskResultStatus.SUCCESSFUL, value,
-                    attempt=env.attempt,
+                    attempt=env.attempt, msg=_recorded(env),
                 )  # fmt: skip
             case Failed(envelope=env, error_json=error):
                 return Settlement(
                     "done", raw, env.id, TaskResultStatus.FAILED,
                     error_field=f"error:{env.attempt}", error_json=error,
-                    attempt=env.attempt,
+                    attempt=env.attempt, msg=_recorded(env),
                 )  # fmt: skip
             case RetryLater(envelope=env, error_json=error, delay=delay):
                 return Settlement(
@@ -153,8 +198,10 @@ class Settler:
                     env.next_attempt().encode(), f"error:{env.attempt}", error,
                     delay, attempt=env.attempt,
                 )  # fmt: skip
-            case Poison(reason=reason, task_id=task_id):
-                return self._dead(queue, raw, reason=reason, task_id=task_id)
+            case Poison(reason=reason, task_id=task_id, envelope=env):
+                dead = self._dead(queue, raw, reason=reason, task_id=task_id)
+                dead.msg = _recorded(env) if env is not None else b""
+                return dead
         raise AssertionError(outcome)  # pragma: no cover
 
     def _dead(self, queue: str, raw: bytes, *, reason: str, task_id: str) -> Settlement:
@@ -186,3 +233,12 @@ class Settler:
             "dead", raw, task_id, TaskResultStatus.FAILED, entry,
             "error:dead" if task_id else "", error, 0.0, dead_id,
         )  # fmt: skip
+
+
+def _recorded(envelope: Envelope) -> bytes:
+    """The message a result record keeps, when it is not the raw one in flight.
+
+    A legacy message runs from claim.lua's wrapper; its record keeps the
+    envelope the worker made of it, which names the task and its arguments.
+    """
+    return envelope.encode() if envelope.legacy else b""

@@ -1,10 +1,10 @@
-"""Django's task signals from the worker, without per-task waste.
+"""Django's task signals, without per-task waste.
 
 Building a TaskResult and dispatching a signal costs more than running a
-no-op task. Whether a signal needs sending is decided once per sender: it
-does if any receiver other than Django's own logging receivers is connected,
-or if those receivers' logger would actually write. Receivers are expected
-to be connected at import time (``AppConfig.ready``), as Django advises.
+no-op task. A signal needs sending if any receiver other than Django's own
+logging receivers is connected, or if those receivers' logger would write
+at that moment. The receivers are looked at again whenever they change
+(a test or a late import connects one); the log level is read each time.
 """
 
 from __future__ import annotations
@@ -24,17 +24,38 @@ BUILTIN_RECEIVER_MODULES = {
 _FIELDS = tuple(f.name for f in dataclasses.fields(TaskResult))
 
 
-def needs_sending(signal: Signal, sender: type, level: int) -> bool:
-    """True if sending would reach anything but a silent built-in log receiver."""
-    try:
-        sync_receivers, async_receivers = signal._live_receivers(sender)
-    except (AttributeError, TypeError, ValueError):  # a Django without the 5.0+ API
-        return True
-    for receiver in [*sync_receivers, *async_receivers]:
-        logger_name = BUILTIN_RECEIVER_MODULES.get(getattr(receiver, "__module__", ""))
-        if logger_name is None or logging.getLogger(logger_name).isEnabledFor(level):
-            return True
-    return False
+class SignalGate:
+    """Whether one signal, from one sender, at one log level, is worth sending."""
+
+    __slots__ = ("_custom", "_key", "_loggers", "level", "sender", "signal")
+
+    def __init__(self, signal: Signal, sender: type, level: int) -> None:
+        self.signal, self.sender, self.level = signal, sender, level
+        self._key: tuple[int, ...] | None = None
+        self._custom = True
+        self._loggers: list[logging.Logger] = []
+
+    def wanted(self) -> bool:
+        key = tuple(map(id, self.signal.receivers))
+        if key != self._key:
+            self._key = key
+            self._look_at_receivers()
+        return self._custom or any(
+            logger.isEnabledFor(self.level) for logger in self._loggers
+        )
+
+    def _look_at_receivers(self) -> None:
+        try:
+            sync_receivers, async_receivers = self.signal._live_receivers(self.sender)
+        except (AttributeError, TypeError, ValueError):  # no Django 5.0+ API
+            self._custom, self._loggers = True, []
+            return
+        names = [
+            BUILTIN_RECEIVER_MODULES.get(getattr(receiver, "__module__", ""))
+            for receiver in [*sync_receivers, *async_receivers]
+        ]
+        self._custom = None in names
+        self._loggers = [logging.getLogger(name) for name in names if name]
 
 
 def task_result(**values: Any) -> TaskResult[Any]:
