@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from taskqueue.protocol import MAX_ATTEMPT
+
 MiB = 1024 * 1024
 
 
@@ -54,8 +56,10 @@ class QueueOptions:
         for name in ("result_ttl", "max_deliveries", "max_message_bytes", "max_batch"):
             if int(getattr(self, name)) < 1:
                 raise ImproperlyConfigured(f"OPTIONS {name.upper()} must be >= 1")
-        if self.max_retries < 0:
-            raise ImproperlyConfigured("OPTIONS MAX_RETRIES must be >= 0")
+        if not 0 <= self.max_retries < MAX_ATTEMPT:
+            raise ImproperlyConfigured(
+                f"OPTIONS MAX_RETRIES must be from 0 to {MAX_ATTEMPT - 1}"
+            )
         if self.worker_timeout <= 0 or self.shutdown_grace < 0:
             raise ImproperlyConfigured("worker timeout and grace must be positive")
         if self.time_limit is not None and self.time_limit <= 0:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from taskqueue.conf import QueueOptions
+from taskqueue.protocol import MAX_ATTEMPT
 
 F = TypeVar("F", bound=Callable[..., Any])
 ATTRIBUTE = "_taskqueue_policy"
@@ -37,6 +38,10 @@ def options(
     time_limit: float | None = None,
 ) -> Callable[[F], F]:
     """Decorate a task function (below ``@task``) to override the queue's defaults."""
+    if max_retries is not None and not (
+        type(max_retries) is int and 0 <= max_retries < MAX_ATTEMPT
+    ):
+        raise ValueError(f"max_retries must be an int from 0 to {MAX_ATTEMPT - 1}")
     overrides = {
         name: value
         for name, value in {

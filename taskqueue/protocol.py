@@ -21,6 +21,7 @@ from taskqueue.legacy import parse_literal
 VERSION = 1
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
 WAKE = b'{"v":1,"wake":1}'
+_PREFIX_ID = re.compile(rb'\{"v":1,"id":"([A-Za-z0-9_-]{1,63})"')
 # claim.lua wraps a legacy message in this form so that it has a task id from
 # its first claim on: {"v":1,"id":"<id>","p":0,"legacy":"<the message>",...}.
 LEGACY_FIELD = "legacy"
@@ -185,6 +186,16 @@ def decode(raw: bytes, *, max_bytes: int, queue: str) -> Envelope:
     if LEGACY_FIELD in value:
         return _unwrap(value, raw, max_bytes=max_bytes, queue=queue)
     return _envelope(value, raw, queue)
+
+
+def visible_id(raw: bytes) -> str:
+    """The task id the Lua scripts read from a message's prefix ('' if none).
+
+    A poison message whose prefix names an id has had that task's record
+    marked RUNNING by its claim; its dead letter must finish that record.
+    """
+    match = _PREFIX_ID.match(raw)
+    return "" if match is None else match.group(1).decode()
 
 
 def _is_wrapper(raw: bytes, max_bytes: int) -> bool:

@@ -96,3 +96,28 @@ def ignores_time_limit() -> str:
 async def async_sleep(seconds: float) -> float:
     await asyncio.sleep(seconds)
     return seconds
+
+
+@task
+def raises_system_exit() -> None:
+    raise SystemExit(3)
+
+
+@task
+def raises_keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+@task
+def raises_generator_exit() -> None:
+    raise GeneratorExit
+
+
+@task
+def calls_exit() -> None:
+    exit()
+
+
+@task
+async def async_raises_system_exit() -> None:
+    raise SystemExit(4)

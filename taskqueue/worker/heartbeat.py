@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import orjson
 
 from taskqueue.broker import Broker
-from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.loop import Consumer
 
 log = logging.getLogger("taskqueue.worker")
@@ -61,7 +61,7 @@ class Heartbeat(threading.Thread):
             self.beats += 1
             if self.beats % PRUNE_EVERY == 1:
                 self.prune()
-        except BrokerUnavailable:
+        except TaskQueueError:
             log.debug("heartbeat skipped: Redis unavailable")
 
     def prune(self) -> None:
@@ -107,11 +107,11 @@ class Heartbeat(threading.Thread):
             return
         try:
             self.broker.count_minute(int(time.time() // 60), dict(total))
-        except BrokerUnavailable:
+        except TaskQueueError:
             log.debug("per-minute counts dropped: Redis unavailable")
 
     def remove(self) -> None:
         try:
             self.broker.set_worker(self.worker_name, None)
-        except BrokerUnavailable:
+        except TaskQueueError:
             log.warning("Could not remove worker info: Redis unavailable")

@@ -28,7 +28,7 @@ from django.db import close_old_connections
 from taskqueue import results
 from taskqueue.broker import Broker, Claimed, ClaimPolicy
 from taskqueue.exceptions import BrokerUnavailable, PoisonMessage, TaskQueueError
-from taskqueue.protocol import Envelope, decode
+from taskqueue.protocol import Envelope, decode, visible_id
 from taskqueue.retry import backoff
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
@@ -359,7 +359,7 @@ class Consumer:
                 claimed.raw, max_bytes=self.options.max_message_bytes, queue=queue
             )
         except PoisonMessage as exc:
-            return Poison(exc.reason)
+            return Poison(exc.reason, visible_id(claimed.raw))
         if claimed.redeliveries >= self.options.max_deliveries:
             reason = f"redelivered {claimed.redeliveries} times"
             return Poison(reason, envelope.id, None if envelope.legacy else envelope)

@@ -17,7 +17,7 @@ import queue
 import threading
 
 from taskqueue.broker import Broker
-from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
@@ -35,7 +35,7 @@ class Waiter:
         self.timeout = timeout
         self.stop = stop
         self._arrivals: queue.SimpleQueue[Arrival] = queue.SimpleQueue()
-        self._errors: queue.SimpleQueue[BrokerUnavailable] = queue.SimpleQueue()
+        self._errors: queue.SimpleQueue[TaskQueueError] = queue.SimpleQueue()
         self._waiting = threading.Event()
         self._closed = threading.Event()
         self._threads = [
@@ -82,7 +82,7 @@ class Waiter:
                 continue  # the consumer is busy: do not take more than it can run
             try:
                 raw = self.broker.block(name, self.consumer_id, self.timeout)
-            except BrokerUnavailable as exc:
+            except TaskQueueError as exc:
                 self._errors.put(exc)
                 self._closed.wait(1.0)
                 continue

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 
-from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.loop import Consumer
 
 log = logging.getLogger("taskqueue.worker")
@@ -54,7 +54,7 @@ class Watchdog(threading.Thread):
         try:
             if running is not None:
                 self.consumer.abandon(running)
-        except BrokerUnavailable:
+        except TaskQueueError:
             log.error("Redis unavailable: recovery will redeliver task_id=%s", task_id)
         finally:
             os._exit(TIMED_OUT)

@@ -155,3 +155,73 @@ def test_the_bulk_encoder_refuses_arguments_that_are_not_json():
     for args, kwargs in [([object()], {}), ([], {"x": float("nan")}), ([{1: 2}], {})]:
         with pytest.raises(TypeError, match="not JSON serializable"):
             encoder.encode("abc", args, kwargs, enqueued_at=b"1.0")
+
+
+def fields_of(**overrides) -> bytes:
+    body = orjson.loads(envelope(enqueued_at=1.0).encode())
+    return orjson.dumps({**body, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"attempt": 0}, "attempt is outside 1..1000"),
+        ({"attempt": -1}, "attempt is outside"),
+        ({"attempt": 10**18}, "attempt is outside"),
+        ({"enqueued_at": 1e300}, "enqueued_at is not a time"),
+        ({"enqueued_at": -1}, "enqueued_at is not a time"),
+        ({"enqueued_at": 4e9}, "enqueued_at is not a time"),  # 2096: a year ahead
+        ({"run_after": 1e12}, "run_after is not a time"),
+        ({"queue": "elsewhere"}, "is for queue 'elsewhere', read from 'default'"),
+        ({"v": True}, "unsupported protocol version True"),
+        ({"v": 1.0}, "unsupported protocol version"),
+        ({"args": [orjson.loads(b"[" * 70 + b"]" * 70)]},
+         "nested deeper than 64"),
+    ],
+)  # fmt: skip
+def test_every_envelope_field_is_range_checked_when_decoded(overrides, reason):
+    with pytest.raises(PoisonMessage, match=reason):
+        decode(fields_of(**overrides), max_bytes=LIMIT, queue="default")
+
+
+def test_a_run_after_far_ahead_is_a_valid_deferral():
+    decoded = decode(fields_of(run_after=4e9), max_bytes=LIMIT, queue="default")
+    assert decoded.run_after == 4e9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{'recipe_id': 100000000000000000000}",
+        "{'recipe_id': -100000000000000000000}",
+        "{'recipe_id': " + "9" * 4000 + "}",
+        "{'recipe_id': 1e999}",
+    ],
+)
+def test_a_legacy_literal_json_cannot_carry_is_poison(text):
+    with pytest.raises(PoisonMessage, match=r"64-bit|not finite"):
+        decode(text.encode(), max_bytes=LIMIT, queue="default")
+
+
+def test_a_wrapped_legacy_message_keeps_the_id_the_claim_gave_it():
+    inner = "{'recipe_id': 5}"
+    raw = orjson.dumps(
+        {"v": 1, "id": "f00d0001", "p": 0, "legacy": inner, "enqueued_at": 10.5}
+    )
+
+    decoded = decode(raw, max_bytes=LIMIT, queue="default")
+
+    assert (decoded.id, decoded.kwargs, decoded.legacy) == (
+        "f00d0001",
+        {"recipe_id": 5},
+        True,
+    )
+    assert decoded.enqueued_at == 10.5
+
+
+def test_a_wrapped_message_that_is_not_an_object_is_poison():
+    raw = orjson.dumps(
+        {"v": 1, "id": "f1", "p": 0, "legacy": "{nope", "enqueued_at": 1}
+    )
+    with pytest.raises(PoisonMessage, match="not JSON"):
+        decode(raw, max_bytes=LIMIT, queue="default")
