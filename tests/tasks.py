@@ -121,3 +121,20 @@ def calls_exit() -> None:
 @task
 async def async_raises_system_exit() -> None:
     raise SystemExit(4)
+
+
+@task(takes_context=True)
+@options(max_retries=0)
+def count_once(context: TaskContext, recipe_id: int) -> int:
+    """One database effect per task id, and no retries: an outage would fail it."""
+    from django.db.models import F
+
+    from recipe.models import Recipe
+    from taskqueue.idempotency import once_per_task
+
+    with once_per_task(context.task_result.id) as first:
+        if first:
+            Recipe.objects.filter(id=recipe_id).update(
+                processed_count=F("processed_count") + 1
+            )
+    return recipe_id

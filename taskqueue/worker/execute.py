@@ -40,7 +40,15 @@ from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import PermanentError, TimeLimitExceeded
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.retry import backoff
-from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.worker import dbhealth
+from taskqueue.worker.outcomes import (
+    Failed,
+    GiveBack,
+    Outcome,
+    Poison,
+    RetryLater,
+    Succeeded,
+)
 from taskqueue.worker.signals import SignalGate, task_result
 from taskqueue.worker.taskinfo import TaskInfo
 
@@ -105,8 +113,8 @@ class Executor:
 
     def _run(self, info: TaskInfo, envelope: Envelope) -> Outcome:
         started = time.perf_counter()
-        self.check_connections()
         try:
+            self.check_connections()
             result = self._started(info, envelope)
             args: list[Any] = envelope.args
             if info.takes_context:
@@ -126,6 +134,8 @@ class Executor:
                 envelope, error, _since(started), _summary(exc), expected=True
             )
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
+            if dbhealth.is_outage(exc):
+                return GiveBack(envelope, _summary(exc))
             return self._failure(envelope, info, exc=exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
 
@@ -173,6 +183,8 @@ class Executor:
                 envelope, error, _since(started), _summary(exc), expected=True
             )
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
+            if dbhealth.is_outage(exc):
+                return GiveBack(envelope, _summary(exc))
             limit = info.policy.time_limit
             if isinstance(exc, TimeoutError) and limit and _since(started) >= limit:
                 exc = TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
@@ -206,7 +218,7 @@ class Executor:
         info = self._info(path)
         return None if info is None else info.policy.time_limit
 
-    def timed_out(self, envelope: Envelope, duration: float) -> Outcome:
+    def timed_out(self, envelope: Envelope, duration: float) -> Failed | RetryLater:
         """The outcome of a task stopped from outside for running past its limit."""
         info = self._info(envelope.task)
         limit = info.policy.time_limit if info else None
@@ -243,7 +255,7 @@ class Executor:
 
     def _failure(
         self, envelope: Envelope, info: TaskInfo, *, exc: BaseException, duration: float
-    ) -> Outcome:
+    ) -> Failed | RetryLater:
         """RetryLater within the task's retries, else Failed.
 
         SystemExit, KeyboardInterrupt and GeneratorExit ask to stop, not to

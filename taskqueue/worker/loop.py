@@ -32,7 +32,15 @@ from taskqueue.protocol import Envelope, decode, visible_id
 from taskqueue.retry import backoff
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
-from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.worker.outage import wait_for_database
+from taskqueue.worker.outcomes import (
+    Failed,
+    GiveBack,
+    Outcome,
+    Poison,
+    RetryLater,
+    Succeeded,
+)
 from taskqueue.worker.settle import Settler
 from taskqueue.worker.stop import StopFlag
 from taskqueue.worker.waiter import Waiter
@@ -237,12 +245,18 @@ class Consumer:
                 break
             group = self._async_group(batch, index)
             if group:
-                self._run_async(group)
+                given_back = self._run_async(group)
                 index += len(group)
+                if given_back:
+                    self._database_outage([*given_back, *batch[index:]])
+                    break
                 continue
             queue, claimed = batch[index]
             self.rest = batch[index + 1 :]
             outcome = self.handle(queue, claimed)
+            if isinstance(outcome, GiveBack):
+                self._database_outage(batch[index:], outcome.summary)
+                break
             self.settler.add(
                 queue, claimed.raw, outcome, redelivered=claimed.redeliveries > 0
             )
@@ -282,7 +296,18 @@ class Consumer:
         self._peeked[claimed.raw] = envelope  # handle() will not decode it again
         return envelope
 
-    def _run_async(self, group: list[tuple[str, Claimed, Envelope]]) -> None:
+    def _database_outage(
+        self, unsettled: list[tuple[str, Claimed]], reason: str = ""
+    ) -> None:
+        """Hand back what the database outage stopped, then wait for it."""
+        self.settler.flush()
+        self._requeue(unsettled)
+        wait_for_database(self.stop, reason or "an async task could not reach it")
+
+    def _run_async(
+        self, group: list[tuple[str, Claimed, Envelope]]
+    ) -> list[tuple[str, Claimed]]:
+        """Run a group of async tasks; returns the messages to give back."""
         self._async_seen = True
         for queue, _, envelope in group:
             _log_received(envelope, queue)
@@ -293,12 +318,17 @@ class Consumer:
             log.exception("could not run %d async tasks", len(group))
             error = results.error_json(exc)
             outcomes = [Failed(env, error, 0.0, repr(exc)[:500]) for env in envelopes]
+        given_back = []
         for (queue, claimed, _), outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, GiveBack):
+                given_back.append((queue, claimed))
+                continue
             _log_outcome(outcome)
             self.settler.add(
                 queue, claimed.raw, outcome, redelivered=claimed.redeliveries > 0
             )
             self.processed += 1
+        return given_back
 
     def abandon(self, running: Running) -> None:
         """Give up on a task past its hard time limit (called by the watchdog).
@@ -496,5 +526,5 @@ def _log_outcome(outcome: Outcome) -> None:
                 "Task failed task_id=%s attempt=%d error=%s", env.id, env.attempt,
                 summary, extra=_fields(env, "failed", duration),
             )  # fmt: skip
-        case Poison():
-            pass  # logged when dead-lettered, with the dead-letter id
+        case Poison() | GiveBack():
+            pass  # logged when dead-lettered / by the outage wait

@@ -39,4 +39,14 @@ class Poison:
     envelope: Envelope | None = None  # when the message decoded (for its record)
 
 
-Outcome = Succeeded | Failed | RetryLater | Poison
+@dataclass(frozen=True, slots=True)
+class GiveBack:
+    """Not run for a reason outside the task (the database is down): its
+    message goes back to the queue as it is, without spending an attempt."""
+
+    envelope: Envelope
+    summary: str
+
+
+Settled = Succeeded | Failed | RetryLater | Poison  # what the settle records
+Outcome = Settled | GiveBack

@@ -27,7 +27,7 @@ from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import BrokerError, BrokerUnavailable
 from taskqueue.protocol import Envelope
 from taskqueue.retry import backoff
-from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.worker.outcomes import Failed, Poison, RetryLater, Settled, Succeeded
 from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
@@ -47,15 +47,15 @@ class Settler:
         self.options = options
         self.stop = stop
         self.pending: dict[str, list[Settlement]] = {}
-        self.finished: list[Outcome] = []
+        self.finished: list[Settled] = []
         self.counts: Counter[str] = Counter()
         self.finished_hook: Any = None
         self.record_metrics = metrics.recording()
         # Settles sent ahead whose replies are still to be read.
-        self._unconfirmed: tuple[SettleReplies, Pending, list[Outcome]] | None = None
+        self._unconfirmed: tuple[SettleReplies, Pending, list[Settled]] | None = None
 
     def add(
-        self, queue: str, raw: bytes, outcome: Outcome, *, redelivered: bool = False
+        self, queue: str, raw: bytes, outcome: Settled, *, redelivered: bool = False
     ) -> None:
         settlement = self._settlement_or_dead(queue, raw, outcome)
         if redelivered:
@@ -110,7 +110,7 @@ class Settler:
                 self._write(queue, items)
         self._finished(finished)
 
-    def _finished(self, outcomes: list[Outcome]) -> None:
+    def _finished(self, outcomes: list[Settled]) -> None:
         """Run the finished hook (task_finished receivers) for stored outcomes.
 
         A receiver's error is its own: logged, and the next outcome goes on.
@@ -167,7 +167,7 @@ class Settler:
                 time.sleep(backoff(attempt, 0.5, 10.0) + 0.05)
 
     def _settlement_or_dead(
-        self, queue: str, raw: bytes, outcome: Outcome
+        self, queue: str, raw: bytes, outcome: Settled
     ) -> Settlement:
         """The settle arguments for an outcome; a dead letter if none can be built."""
         try:
@@ -179,7 +179,7 @@ class Settler:
                 task_id=task_id,
             )  # fmt: skip
 
-    def _settlement(self, queue: str, raw: bytes, outcome: Outcome) -> Settlement:
+    def _settlement(self, queue: str, raw: bytes, outcome: Settled) -> Settlement:
         match outcome:
             case Succeeded(envelope=env, value_json=value):
                 return Settlement(
