@@ -113,6 +113,7 @@ class ClaimResult:
     messages: list[Claimed]
     recovered: int
     due_in: float | None
+    server_time: float = 0.0  # the Redis clock when the claim ran
 
 
 @dataclass(slots=True)
@@ -197,6 +198,7 @@ class Broker:
         self._keys: dict[str, QueueKeys] = {}
         self._plain = isinstance(client, redis.Redis)  # not a cluster client
         self._held = _HeldConnection()
+        self._claim_numbers: dict[tuple[str, str], int] = {}
 
     @classmethod
     def connect(
@@ -309,8 +311,19 @@ class Broker:
             try:
                 return self._send(("EVALSHA", script.sha, len(keys), *keys, *args))[0]
             except redis.exceptions.NoScriptError:
-                pass  # a new or flushed server: the Script object loads it
+                self.load_scripts()  # a new or restarted server lacks them all
         return script(keys=keys, args=args)
+
+    @translate_errors
+    def load_scripts(self) -> None:
+        """Load every script now, so that none is missing behind a claim.
+
+        A settle sent behind a claim (pipelined) that finds its script
+        missing is written again only at the next confirm; loading them
+        all whenever one is missing (and at worker start) avoids that.
+        """
+        for name in SCRIPTS:
+            self.client.script_load(_lua(name))
 
     @translate_errors
     def claim(
@@ -321,12 +334,16 @@ class Broker:
         *,
         moved: bytes | None = None,
         reset: bool = False,
+        number: int = 0,
     ) -> ClaimResult:
         """Atomically move up to max_batch messages into this consumer's in-flight list.
 
-        ``moved`` is a message BLMOVE already put there (None: none).
+        ``moved`` is a message BLMOVE already put there (None: none);
+        ``number`` is given only to send again a claim that did not run.
         """
-        keys, args = self._claim_call(queue, consumer, policy, moved=moved, reset=reset)
+        keys, args = self._claim_call(
+            queue, consumer, policy, moved=moved, reset=reset, number=number
+        )
         return _claim_result(self._run("claim", keys, args))
 
     @translate_errors
@@ -349,13 +366,14 @@ class Broker:
         server that lost its scripts, gets the plain calls one by one.
         """
         keys, args = self._claim_call(queue, consumer, policy, moved=None, reset=False)
+        number = args[-1]
         calls = [("claim", keys, args)]
         calls += [
             ("settle", *self._settle_call(name, consumer, items, ttl=ttl))
             for name, items in settles.items()
         ]
         if not self._plain:
-            return self.claim(queue, consumer, policy), self._settle_now(
+            return self.claim(queue, consumer, policy, number=number), self._settle_now(
                 consumer, settles, ttl
             )
         commands = [
@@ -370,7 +388,7 @@ class Broker:
             reply = connection.read_response()
         except redis.exceptions.NoScriptError:
             replies.discard()
-            return self.claim(queue, consumer, policy), self._settle_now(
+            return self.claim(queue, consumer, policy, number=number), self._settle_now(
                 consumer, settles, ttl
             )
         except BaseException:
@@ -393,19 +411,32 @@ class Broker:
         *,
         moved: bytes | None,
         reset: bool,
+        number: int = 0,
     ) -> tuple[list[str], list[Any]]:
         k = self.keys(queue)
         keys = [
             k.pending, k.prio, k.scheduled, k.inflight(consumer), k.consumers,
-            k.redelivered,
+            k.redelivered, k.claims,
         ]  # fmt: skip
         args = [
             consumer, policy.max_batch, k.result_prefix, policy.worker_timeout,
             k.tag + ":inflight:", WAKE, b"" if moved is None else b"+" + moved,
             int(reset), policy.result_ttl, policy.min_batch, os.urandom(8).hex(),
             policy.max_message_bytes,
+            number or self._claim_number(queue, consumer),
         ]  # fmt: skip
         return keys, args
+
+    def _claim_number(self, queue: str, consumer: str) -> int:
+        """The next number of a consumer's claims on a queue (ARGV[13] of claim.lua).
+
+        A claim that is sent again because the first did not run (NOSCRIPT)
+        keeps its number, so that only a real rollback leaves a gap.
+        """
+        key = (queue, consumer)
+        number = self._claim_numbers.get(key, 0) + 1
+        self._claim_numbers[key] = number
+        return number
 
     @translate_errors
     def block(self, queue: str, consumer: str, timeout: float) -> bytes | None:
@@ -417,10 +448,19 @@ class Broker:
         return raw
 
     @translate_errors
-    def mark_running(self, queue: str, consumer: str, task_id: str) -> None:
-        """Show a task as RUNNING (for tasks that start later in a slow batch)."""
-        self._scripts["running"](
-            keys=[self.keys(queue).result(task_id)], args=[consumer]
+    def mark_running(
+        self, queue: str, consumer: str, *, task_id: str, raw: bytes
+    ) -> bool:
+        """Show a task as RUNNING (for tasks that start later in a slow batch).
+
+        False, and nothing written, if ``raw`` is no longer in the consumer's
+        in-flight list (it was recovered: the task is someone else's now).
+        """
+        k = self.keys(queue)
+        return bool(
+            self._scripts["running"](
+                keys=[k.result(task_id), k.inflight(consumer)], args=[consumer, raw]
+            )
         )
 
     @translate_errors
@@ -471,6 +511,7 @@ class Broker:
             k = self.keys(queue)
             if not self.client.llen(k.inflight(consumer)):
                 self.client.zrem(k.consumers, consumer)
+                self.client.hdel(k.claims, consumer)
 
     @translate_errors
     def result_record(
@@ -650,9 +691,12 @@ class SettleReplies:
 
 
 def _claim_result(reply: list[Any]) -> ClaimResult:
-    messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(2, len(reply), 2)]
+    messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(3, len(reply), 2)]
     due_in = float(reply[1]) if reply[1] else None
-    return ClaimResult(messages=messages, recovered=int(reply[0]), due_in=due_in)
+    return ClaimResult(
+        messages=messages, recovered=int(reply[0]), due_in=due_in,
+        server_time=float(reply[2]),
+    )  # fmt: skip
 
 
 def _pack(commands: Sequence[tuple[Any, ...]]) -> list[bytes]:

@@ -10,6 +10,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:scheduled                      ZSET   deferred messages (run_after, retries) by due time
     {Q}:inflight:<consumer>            LIST   messages a consumer has claimed, until settled
     {Q}:consumers                      ZSET   consumer id -> last heartbeat (unix seconds)
+    {Q}:claims                         HASH   consumer id -> number of its last claim (rollback check)
     {Q}:redelivered                    HASH   raw message -> times it was recovered from a dead consumer
     {Q}:dead                           HASH   dead-letter id -> JSON entry (raw bytes, reason, time)
     {Q}:dead:index                     ZSET   dead-letter id -> time parked
@@ -73,6 +74,10 @@ class QueueKeys:
     @property
     def redelivered(self) -> str:
         return self.tag + ":redelivered"
+
+    @property
+    def claims(self) -> str:
+        return self.tag + ":claims"
 
     @property
     def dead(self) -> str:

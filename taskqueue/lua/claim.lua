@@ -1,6 +1,6 @@
 -- claim: heartbeat, recover dead consumers, promote due messages, claim a batch.
 -- KEYS[1] pending, KEYS[2] prio, KEYS[3] scheduled, KEYS[4] my inflight,
--- KEYS[5] consumers zset, KEYS[6] redelivered hash
+-- KEYS[5] consumers zset, KEYS[6] redelivered hash, KEYS[7] claim numbers hash
 -- ARGV[1] consumer id, ARGV[2] max batch, ARGV[3] result key prefix,
 -- ARGV[4] worker timeout seconds, ARGV[5] inflight key prefix, ARGV[6] wake token,
 -- ARGV[7] '' or '+' and a message BLMOVE already put in my inflight (the '+'
@@ -13,10 +13,18 @@
 --         our envelope form that starts with '{' (the original system's) is
 --         claimed wrapped, {"v":1,"id":"<seed><n>","p":0,"legacy":"<it>",...},
 --         so it has a task id of its own from its first claim on
--- Returns {recovered, seconds until the next scheduled message or '', raw1, redeliveries1, ...}
+-- ARGV[13] the number of this claim of mine (1, 2, ...): when Redis holds an
+--         older number than my last, it went back in time (a restart from an
+--         old snapshot, a failover to a lagging replica) and my in-flight list
+--         holds what I no longer know of: it goes back, as after ARGV[8]
+-- Returns {recovered, seconds until the next scheduled message or '', the server's time,
+--          raw1, redeliveries1, ...}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local me, wake = ARGV[1], ARGV[6]
+local number = tonumber(ARGV[13])
+local rolled_back = tonumber(redis.call('HGET', KEYS[7], me) or '0') < number - 1
+redis.call('HSET', KEYS[7], me, number)
 local has_moved, moved = ARGV[7] ~= '', string.sub(ARGV[7], 2)
 local seed, max_bytes, wrapped = ARGV[11], tonumber(ARGV[12]), 0
 local function adopt(m)
@@ -43,6 +51,7 @@ for _, consumer in ipairs(dead) do
   end
   redis.call('DEL', key)
   redis.call('ZREM', KEYS[5], consumer)
+  redis.call('HDEL', KEYS[7], consumer)
 end
 
 for _, msg in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)) do
@@ -55,7 +64,7 @@ for _, msg in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 
   end
 end
 
-if ARGV[8] == '1' then
+if ARGV[8] == '1' or rolled_back then
   local mine = redis.call('LRANGE', KEYS[4], 0, -1)
   redis.call('DEL', KEYS[4])
   local kept = false
@@ -69,6 +78,8 @@ end
 local claimed = {}
 if has_moved and moved == wake then
   redis.call('LREM', KEYS[4], 1, wake)
+elseif has_moved and not redis.call('LPOS', KEYS[4], moved) then
+  has_moved = false  -- handed back meanwhile (a reset, a recovery): not mine to run
 elseif has_moved then
   local own = adopt(moved)
   if own ~= moved then
@@ -99,7 +110,7 @@ if #fresh > 0 then redis.call('RPUSH', KEYS[4], unpack(fresh)) end
 for _, m in ipairs(fresh) do claimed[#claimed + 1] = m end
 
 local counted = redis.call('EXISTS', KEYS[6]) == 1
-local out = {recovered, ''}
+local out = {recovered, '', string.format('%.6f', now)}
 local next_due = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if next_due[2] then out[2] = tostring(tonumber(next_due[2]) - now) end
 -- Only the first message starts now; the consumer marks later ones of a

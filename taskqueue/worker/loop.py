@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import resource
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ from taskqueue.protocol import Envelope, decode, visible_id
 from taskqueue.retry import backoff
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
+from taskqueue.worker.memory import resident_kib, usable_limit
 from taskqueue.worker.outage import wait_for_database
 from taskqueue.worker.outcomes import (
     Failed,
@@ -90,6 +91,7 @@ class Consumer:
         self._async_seen = False
         self.processed = 0
         self.running: Running | None = None
+        self.lock = threading.Lock()  # running's end vs the watchdog (watchdog.py)
         self._peeked: dict[bytes, Envelope] = {}
         self._slow = False
         self.rest: list[tuple[str, Claimed]] = []
@@ -108,6 +110,7 @@ class Consumer:
             else None
         )
         self._outage_since: float | None = None
+        self._memory_limit = usable_limit(config.max_memory_per_child)
         # Idle: when a scheduled message of each queue falls due (monotonic),
         # and when to claim next at all (None: at once, the consumer is busy).
         self._due_at: dict[str, float] = {}
@@ -151,6 +154,9 @@ class Consumer:
         so an idle worker costs Redis about one command per block timeout.
         """
         try:
+            handed = self._handover()
+            if handed:
+                return handed
             if self._next_claim is None or time.monotonic() >= self._next_claim:
                 for queue in self.config.queues:
                     claimed = self._claim(queue)
@@ -171,6 +177,14 @@ class Consumer:
             self._next_claim = None
             self._outage(exc)
             return []
+
+    def _handover(self) -> list[tuple[str, Claimed]]:
+        """Claim a message a waiter thread moved into in-flight, if one is here."""
+        arrival = self.waiter.take() if self.waiter is not None else None
+        if arrival is None:
+            return []
+        queue, raw = arrival
+        return self._claim(queue, moved=raw)
 
     def _plan_idle_claim(self) -> None:
         """After an empty claim: claim again when something is due, or at the interval."""
@@ -200,6 +214,7 @@ class Consumer:
                 queue, self.id, policy, moved=moved, reset=queue in self._unsure
             )
         self._unsure.discard(queue)
+        self.settler.clock.sync(result.server_time)
         self._recovered_from_outage()
         if result.recovered:
             log.warning(
@@ -349,8 +364,8 @@ class Consumer:
         limit = self.config.max_tasks_per_child
         if limit and self.processed >= limit:
             return f"reached max_tasks_per_child={limit}"
-        memory = self.config.max_memory_per_child
-        if memory and max_rss_kib() > memory:
+        memory = self._memory_limit
+        if memory and resident_kib() > memory:
             return f"resident memory over max_memory_per_child={memory} KiB"
         return ""
 
@@ -376,8 +391,9 @@ class Consumer:
         except BaseException as exc:
             log.exception("could not run task_id=%s", envelope.id)
             outcome = Failed(envelope, results.error_json(exc), 0.0, repr(exc)[:500])
-        self._slow = time.monotonic() - self.running.started >= SLOW_TASK
-        self.running = None
+        with self.lock:  # the watchdog may be timing this task out right now
+            self._slow = time.monotonic() - self.running.started >= SLOW_TASK
+            self.running = None
         self.current = None
         _log_outcome(outcome)
         return outcome
@@ -399,10 +415,10 @@ class Consumer:
                 return legacy
             envelope = legacy
         if self._slow:
-            self._mark_running(queue, envelope.id)
+            self._mark_running(queue, envelope.id, claimed.raw)
         return envelope
 
-    def _mark_running(self, queue: str, task_id: str) -> None:
+    def _mark_running(self, queue: str, task_id: str, raw: bytes) -> None:
         """Show RUNNING for a task that starts after a slow one in the same batch.
 
         The claim marks the first task of a batch; when tasks are quick the
@@ -410,7 +426,7 @@ class Consumer:
         round trip apiece. After a slow task the round trip is noise.
         """
         try:
-            self.broker.mark_running(queue, self.id, task_id)
+            self.broker.mark_running(queue, self.id, task_id=task_id, raw=raw)
         except TaskQueueError:
             log.debug("could not mark task_id=%s RUNNING: Redis unavailable", task_id)
 
@@ -477,11 +493,6 @@ def idle_claim_interval(block_timeout: float, worker_timeout: float) -> float:
     consumer's messages come back within about 1.5 worker timeouts, never
     more often than once per block timeout, at most every 15 s."""
     return max(block_timeout, min(worker_timeout / 2, 15.0))
-
-
-def max_rss_kib() -> int:
-    """Peak resident memory of this process in KiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _fields(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -10,6 +11,7 @@ from taskqueue.backends import RedisBackend
 from taskqueue.broker import Broker
 from taskqueue.compat import task_backends
 from taskqueue.conf import QueueOptions
+from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.heartbeat import Heartbeat
@@ -47,6 +49,8 @@ class Worker:
         self.tasks = registry.tasks(self.options.task_modules)
         broker = self.connect()
         broker.ping()
+        with contextlib.suppress(TaskQueueError):  # refused (OOM): loaded on first use
+            broker.load_scripts()
         self.log_banner(broker)
         if self.config.pool == "prefork":
             pool = PreforkPool(

@@ -27,6 +27,7 @@ from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import BrokerError, BrokerUnavailable
 from taskqueue.protocol import Envelope
 from taskqueue.retry import backoff
+from taskqueue.worker.clock import ServerClock
 from taskqueue.worker.outcomes import Failed, Poison, RetryLater, Settled, Succeeded
 from taskqueue.worker.stop import StopFlag
 
@@ -51,6 +52,7 @@ class Settler:
         self.counts: Counter[str] = Counter()
         self.finished_hook: Any = None
         self.record_metrics = metrics.recording()
+        self.clock = ServerClock()  # synced by each claim (Consumer._claim)
         # Settles sent ahead whose replies are still to be read.
         self._unconfirmed: tuple[SettleReplies, Pending, list[Settled]] | None = None
 
@@ -62,7 +64,7 @@ class Settler:
             settlement.redelivered = True
         duration = getattr(outcome, "duration", None)
         if duration is not None:
-            settlement.finished = time.time()
+            settlement.finished = self.clock.now()
             settlement.started = settlement.finished - duration
         self.pending.setdefault(queue, []).append(settlement)
         if self.record_metrics:
@@ -211,7 +213,7 @@ class Settler:
                 "id": dead_id,
                 "queue": queue,
                 "reason": reason,
-                "at": time.time(),
+                "at": self.clock.now(),
                 "task_id": task_id,
                 "size": len(raw),
                 "preview": raw[:PREVIEW_BYTES].decode("utf-8", "replace"),

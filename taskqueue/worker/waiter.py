@@ -47,6 +47,18 @@ class Waiter:
         for thread in self._threads:
             thread.start()
 
+    def take(self) -> Arrival | None:
+        """An arrival that is already here, without waiting.
+
+        A thread's BLMOVE can land after the consumer stopped waiting and
+        went on claiming; the consumer takes such a hand-over before its
+        next claim, so it never sits in flight behind newer messages.
+        """
+        try:
+            return self._arrivals.get_nowait()
+        except queue.Empty:
+            return None
+
     def wait(self, timeout: float) -> Arrival | None:
         """The next arrival within timeout, or None; BrokerUnavailable if Redis is down."""
         try:

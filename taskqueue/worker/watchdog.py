@@ -17,7 +17,7 @@ import threading
 import time
 
 from taskqueue.exceptions import TaskQueueError
-from taskqueue.worker.loop import Consumer
+from taskqueue.worker.loop import Consumer, Running
 
 log = logging.getLogger("taskqueue.worker")
 TIMED_OUT = 76  # a child's exit code after the watchdog stopped a task
@@ -43,18 +43,28 @@ class Watchdog(threading.Thread):
                 continue
             limit = self.consumer.executor.time_limit(running.envelope.task)
             if limit and time.monotonic() - running.started > limit + self.grace:
-                self._stop_child(running.envelope.id, limit)
+                self._stop_child(running, limit)
 
-    def _stop_child(self, task_id: str, limit: float) -> None:
-        log.error(
-            "Task still running %.1fs past its %gs time limit, replacing this "
-            "child task_id=%s", self.grace, limit, task_id,
-        )  # fmt: skip
-        running = self.consumer.running
-        try:
-            if running is not None:
+    def _stop_child(self, running: Running, limit: float) -> None:
+        """Abandon the task we looked at, unless it finished meanwhile.
+
+        Under the consumer's lock: the consumer takes it as a task ends, so
+        it cannot record this task's outcome (or start the next task) while
+        we record the time-out; and we never abandon a task we did not time.
+        """
+        with self.consumer.lock:
+            if self.consumer.running is not running:
+                return
+            task_id = running.envelope.id
+            log.error(
+                "Task still running %.1fs past its %gs time limit, replacing this "
+                "child task_id=%s", self.grace, limit, task_id,
+            )  # fmt: skip
+            try:
                 self.consumer.abandon(running)
-        except TaskQueueError:
-            log.error("Redis unavailable: recovery will redeliver task_id=%s", task_id)
-        finally:
-            os._exit(TIMED_OUT)
+            except TaskQueueError:
+                log.error(
+                    "Redis unavailable: recovery will redeliver task_id=%s", task_id
+                )
+            finally:
+                os._exit(TIMED_OUT)

@@ -178,7 +178,11 @@ def test_a_server_out_of_memory_is_an_outage_the_worker_outlives(
             broker.enqueue("default", Outgoing(["x"], [raws[0]]))
 
         worker = start_worker(
-            "--pool", pool, "--concurrency", "2", env={"REDIS_URL": server.url}
+            "--pool",
+            pool,
+            "--concurrency",
+            "2",
+            env={"REDIS_URL": server.url, "TEST_REDIS_URL": server.url},
         )
         wait_until(lambda: "refused" in worker.output, timeout=15)
         broker.client.config_set("maxmemory", 0)
