@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -12,7 +13,8 @@ from taskqueue.backends import enqueue_many
 from taskqueue.compat import TaskResultStatus
 from tests import tasks
 from tests.conftest import wait_until
-from tests.helpers import TcpProxy
+from tests.helpers import PrivateRedis, TcpProxy
+from tests.process.test_crash import _point_backend_at
 
 OUTAGE = 3.0  # seconds; a task's retries (none here) would be spent at once
 
@@ -53,3 +55,148 @@ def test_a_database_outage_spends_no_attempt_and_loses_no_task(start_worker):
     assert statuses == {TaskResultStatus.SUCCESSFUL}
     assert worker.output.count("Database unavailable") == 1
     assert "Database is back" in worker.output
+
+
+def _statuses(results) -> list[str]:
+    return [tasks.sleep_for.get_result(r.id).status for r in results]
+
+
+def test_a_stalled_worker_that_resumes_rewrites_no_finished_result(start_worker):
+    """SIGSTOP past the timeout; its batch is recovered and finished elsewhere."""
+    results = enqueue_many(tasks.sleep_for, [((0.2,), {}) for _ in range(40)])
+    stalled = start_worker()
+    wait_until(lambda: stalled.output.count("Task succeeded") >= 2, timeout=30)
+    stalled.signal(signal.SIGSTOP)
+    start_worker()
+    wait_until(lambda: set(_statuses(results)) == {"SUCCESSFUL"}, timeout=90)
+
+    before = stalled.output.count("Task succeeded")
+    stalled.signal(signal.SIGCONT)
+    wait_until(lambda: stalled.output.count("Task succeeded") >= before + 2)
+
+    assert set(_statuses(results)) == {"SUCCESSFUL"}
+
+
+def test_a_redis_restarted_from_an_old_snapshot_strands_nothing(start_worker, settings):
+    """The snapshot holds a live consumer's in-flight list from back then."""
+    server = PrivateRedis().start()
+    try:
+        _point_backend_at(settings, server.url)
+        wait_until(lambda: _pings(server.url))
+        early = tasks.sleep_for.enqueue(1.5)
+        worker = start_worker(
+            env={"REDIS_URL": server.url, "TEST_REDIS_URL": server.url}
+        )
+        wait_until(lambda: tasks.sleep_for.get_result(early.id).status == "RUNNING")
+        redis_of(server).save()  # in flight, as the snapshot has it
+        wait_until(lambda: tasks.sleep_for.get_result(early.id).status == "SUCCESSFUL")
+        late = tasks.sleep_for.enqueue(2.0)
+        wait_until(lambda: tasks.sleep_for.get_result(late.id).status == "RUNNING")
+
+        server.kill()  # and back, from the snapshot: early is in flight again
+        server.start()
+        wait_until(lambda: _pings(server.url))
+
+        wait_until(
+            lambda: tasks.sleep_for.get_result(early.id).status == "SUCCESSFUL",
+            timeout=30,
+        )
+        wait_until(lambda: _in_flight(server) == 0, timeout=30)
+        assert worker.proc.poll() is None
+    finally:
+        server.kill()
+
+
+def test_a_memory_limit_below_a_fresh_child_is_ignored_with_a_warning(run_command):
+    results = enqueue_many(tasks.add, [((i, i), {}) for i in range(200)])
+
+    done = run_command(
+        "runworker", "--burst", "--pool", "prefork", "--concurrency", "1",
+        "--max-memory-per-child", "1000", timeout=60,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {tasks.add.get_result(r.id).status for r in results} == {"SUCCESSFUL"}
+    assert "below this child's size at start" in done.stderr
+    assert "replacing it" not in done.stderr
+
+
+def test_result_times_come_from_the_redis_clock(run_command, broker):
+    result = tasks.add.enqueue(1, 2)
+
+    done = run_command("runworker", "--burst", env={"TQ_TEST_CLOCK_SKEW": "300"})
+
+    assert done.returncode == 0, done.stderr
+    seconds, micros = broker.client.time()
+    finished = tasks.add.get_result(result.id).finished_at.timestamp()
+    assert abs(finished - (seconds + micros / 1e6)) < 30
+
+
+def test_the_first_settles_on_a_fresh_server_find_their_script(start_worker, settings):
+    server = PrivateRedis().start()
+    try:
+        _point_backend_at(settings, server.url)
+        wait_until(lambda: _pings(server.url))
+        worker = start_worker(
+            env={"REDIS_URL": server.url, "TEST_REDIS_URL": server.url}
+        )
+        wait_until(lambda: "broker:" in worker.output)
+        results = enqueue_many(tasks.add, [((i, 1), {}) for i in range(50)])
+        wait_until(lambda: all(_status(r) == "SUCCESSFUL" for r in results))
+
+        errors = redis_of(server).info("errorstats")
+        assert "errorstat_NOSCRIPT" not in errors, errors
+    finally:
+        server.kill()
+
+
+def test_the_heartbeat_outlives_a_server_out_of_memory(start_worker, settings):
+    """A task runs through 2.5 s of refused writes: nobody recovers and re-runs it."""
+    server = PrivateRedis("--maxmemory-policy", "noeviction").start()
+    env = {
+        "REDIS_URL": server.url, "TEST_REDIS_URL": server.url,
+        "TASKQUEUE_WORKER_TIMEOUT": "5",
+    }  # fmt: skip
+    try:
+        _point_backend_at(settings, server.url)
+        wait_until(lambda: _pings(server.url))
+        long = tasks.sleep_for.enqueue(8.0)
+        first = start_worker(env=env)
+        wait_until(lambda: tasks.sleep_for.get_result(long.id).status == "RUNNING")
+        second = start_worker(env=env)
+        wait_until(lambda: second.output.count("broker:") == 1)
+        redis_of(server).config_set("maxmemory", 1)
+        time.sleep(2.5)  # the fault's length, not a wait for a condition
+        redis_of(server).config_set("maxmemory", 0)
+
+        wait_until(lambda: _status(long) == "SUCCESSFUL", timeout=30)
+        assert tasks.sleep_for.get_result(long.id).attempts == 1
+        assert first.output.count("Task received") == 1
+        assert "Recovered" not in second.output
+        assert second.proc.poll() is None, second.output[-2000:]
+    finally:
+        server.kill()
+
+
+def redis_of(server):
+    import redis
+
+    return redis.Redis.from_url(server.url)
+
+
+def _pings(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.ConnectionError:
+        return False
+
+
+def _in_flight(server) -> int:
+    client = redis_of(server)
+    return sum(client.llen(key) for key in client.scan_iter(match="*inflight*"))
+
+
+def _status(result) -> str:
+    return result.task.get_result(result.id).status
