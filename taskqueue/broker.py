@@ -505,6 +505,14 @@ class Broker:
             )
 
     @translate_errors
+    def in_flight(self, queue: str, consumer: str) -> list[bytes]:
+        """What a consumer holds in flight on a queue, in claim order."""
+        held: list[bytes] = self.client.lrange(
+            self.keys(queue).inflight(consumer), 0, -1
+        )
+        return held
+
+    @translate_errors
     def deregister(self, queues: Iterable[str], consumer: str) -> None:
         """Forget a consumer that has handed back everything it held."""
         for queue in queues:

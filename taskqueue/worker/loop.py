@@ -450,6 +450,24 @@ class Consumer:
                 "Returned %d unstarted messages to the head of queue=%s", moved, queue
             )
 
+    def hand_back(self) -> None:
+        """After this consumer died: its in-flight goes back now, not after a timeout.
+
+        Outcomes it had collected are stored first where Redis takes them;
+        the rest of what it held runs again (delivery is at least once).
+        """
+        try:
+            self.settler.flush()
+        except Exception:
+            log.exception("could not store the outcomes of consumer=%s", self.id)
+        for queue in self.config.queues:
+            try:
+                held = self.broker.in_flight(queue, self.id)
+            except TaskQueueError:
+                continue  # recovery hands it back after the worker timeout
+            self._requeue([(queue, Claimed(raw, 0)) for raw in held])
+        self.shutdown()
+
     def drained(self) -> bool:
         """Nothing pending or in flight on any of our queues (scheduled may remain)."""
         try:

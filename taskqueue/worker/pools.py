@@ -28,6 +28,8 @@ from taskqueue.worker.stop import StopFlag, install
 log = logging.getLogger("taskqueue.worker")
 PR_SET_PDEATHSIG = 1  # prctl(2)
 RECYCLED = 75  # a child's exit code when it asks to be replaced (max tasks/memory)
+CRASHED = 70  # EX_SOFTWARE: the threads pool gave up replacing dying consumers
+DEATHS_ALLOWED, DEATH_WINDOW = 3, 60.0  # per consumer slot, within seconds
 ConsumerFactory = Callable[[str], Consumer]
 
 
@@ -62,20 +64,70 @@ class SoloPool:
 
 
 class ThreadPool:
+    """N consumers in N threads of one process.
+
+    A consumer whose thread dies (an error outside any task) hands its
+    in-flight messages back at once and is replaced by a new one; the
+    heartbeat reads ``consumers``, so it never stamps a dead one. A pool
+    whose consumers keep dying gives up with a non-zero exit, so that a
+    supervisor restarts the process.
+    """
+
     def __init__(self, factory: ConsumerFactory, worker_name: str, size: int) -> None:
+        self.factory, self.worker_name = factory, worker_name
         self.consumers = [factory(consumer_id(worker_name)) for _ in range(size)]
+        self._died: set[int] = set()
+        self._deaths: list[float] = []
 
     def run(self) -> int:
-        threads = [
-            threading.Thread(target=c.run, name=f"consumer-{i}", daemon=True)
-            for i, c in enumerate(self.consumers)
-        ]
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads):
-            for thread in threads:
+        threads = {i: self._start(i) for i in range(len(self.consumers))}
+        code = 0
+        while threads:
+            for index, thread in list(threads.items()):
                 thread.join(timeout=0.2)
-        return 0
+                if thread.is_alive():
+                    continue
+                del threads[index]
+                if index not in self._died:
+                    continue  # it stopped as asked (or drained, with --burst)
+                if not self._replace(index):
+                    code = CRASHED
+                elif not self.consumers[index].stop.requested:
+                    threads[index] = self._start(index)
+        return code
+
+    def _start(self, index: int) -> threading.Thread:
+        self._died.discard(index)
+        thread = threading.Thread(
+            target=self._run_consumer, args=(index,), name=f"consumer-{index}",
+            daemon=True,
+        )  # fmt: skip
+        thread.start()
+        return thread
+
+    def _run_consumer(self, index: int) -> None:
+        consumer = self.consumers[index]
+        try:
+            consumer.run()
+        except BaseException:
+            log.exception("Consumer %s died; handing back its messages", consumer.id)
+            self._died.add(index)
+
+    def _replace(self, index: int) -> bool:
+        """Hand the dead consumer's messages back and start another (False: give up)."""
+        dead = self.consumers[index]
+        dead.hand_back()
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < DEATH_WINDOW] + [now]
+        if len(self._deaths) > DEATHS_ALLOWED * len(self.consumers):
+            log.error("Consumers keep dying; exiting so that the process is restarted")
+            dead.stop.set()  # the others stop too; the exit code says why
+            return False
+        self.consumers[index] = self.factory(consumer_id(self.worker_name))
+        log.warning(
+            "Started consumer %s in place of %s", self.consumers[index].id, dead.id
+        )
+        return True
 
 
 class PreforkPool:
