@@ -198,7 +198,11 @@ class Executor:
             context = TaskContext(task_result=result or self._result(info, envelope))
             args = [context, *args]
         coroutine = info.task.func(*args, **envelope.kwargs)
-        return await asyncio.wait_for(coroutine, info.policy.time_limit)
+        limit, started = info.policy.time_limit, time.perf_counter()
+        value = await asyncio.wait_for(coroutine, limit)
+        if limit and time.perf_counter() - started > limit:  # it swallowed the cancel
+            raise TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
+        return value
 
     def _check(self, envelope: Envelope) -> TaskInfo | Poison:
         """The task's info, or the Poison outcome for an unknown task or bad arguments."""

@@ -260,6 +260,7 @@ class Consumer:
                 break
             group = self._async_group(batch, index)
             if group:
+                self.rest = batch[index + len(group) :]
                 given_back = self._run_async(group)
                 index += len(group)
                 if given_back:
@@ -327,12 +328,15 @@ class Consumer:
         for queue, _, envelope in group:
             _log_received(envelope, queue)
         envelopes = [envelope for _, _, envelope in group]
+        self._watch_async(group)
         try:
             outcomes = self.executor.run_async(envelopes)
         except BaseException as exc:
             log.exception("could not run %d async tasks", len(group))
             error = results.error_json(exc)
             outcomes = [Failed(env, error, 0.0, repr(exc)[:500]) for env in envelopes]
+        with self.lock:
+            self.running = None
         given_back = []
         for (queue, claimed, _), outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, GiveBack):
@@ -344,6 +348,26 @@ class Consumer:
             )
             self.processed += 1
         return given_back
+
+    def _watch_async(self, group: list[tuple[str, Claimed, Envelope]]) -> None:
+        """Show the watchdog the group's task with the shortest time limit.
+
+        An async task that blocks its event loop (or ignores its cancellation)
+        is stopped from outside like a sync one: the watchdog times that task
+        out and hands back the rest of the group with the batch.
+        """
+        limits = [
+            (self.executor.time_limit(env.task), i)
+            for i, (_, _, env) in enumerate(group)
+        ]
+        timed = [(limit, i) for limit, i in limits if limit]
+        if not timed:
+            return
+        _, first = min(timed)
+        queue, claimed, envelope = group[first]
+        others = [(q, c) for i, (q, c, _) in enumerate(group) if i != first]
+        self.rest = [*others, *self.rest]
+        self.running = Running(queue, claimed, envelope, time.monotonic())
 
     def abandon(self, running: Running) -> None:
         """Give up on a task past its hard time limit (called by the watchdog).
