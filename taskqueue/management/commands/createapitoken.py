@@ -6,16 +6,17 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from taskqueue.management.commands._common import TaskqueueCommand
 from taskqueue.tokens import APIToken
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = "Create an API token for a user. The key is printed once and stored hashed."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("username")
+        parser.add_argument("username", help="The user the token acts as.")
         parser.add_argument(
             "--name", default="", help="A label, e.g. the client's name."
         )
