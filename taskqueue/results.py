@@ -376,7 +376,7 @@ def _unreadable(
     for field in ("started_at", "finished_at", "last_attempted_at"):
         if field.encode() in record and read_time(record, field.encode()) is None:
             names.append(field)
-    if any(e["class"] is None for e in payload["errors"]):
+    if any(e["exception"]["class"] is None for e in payload["errors"]):
         names.append("errors")
     raw_return = record.get(b"return")
     if (
