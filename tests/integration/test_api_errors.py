@@ -78,7 +78,9 @@ def test_the_body_limit_applies_to_the_process_endpoint(token_client, broker, re
 
 
 def test_a_float_with_an_integral_value_is_an_integer_recipe_id(token_client, broker):
-    recipe = Recipe.objects.create(pk=116346, name="n", ingredients="i", instructions="x")
+    recipe = Recipe.objects.create(
+        pk=116346, name="n", ingredients="i", instructions="x"
+    )
     response = token_client.post(
         "/api/tasks/", b'{"recipe_id": 116346.0}', content_type="application/json"
     )

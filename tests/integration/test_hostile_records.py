@@ -178,9 +178,7 @@ def test_get_result_of_a_task_queued_on_a_removed_queue_uses_its_own_queue(
     assert result.args == [2, 3]
 
 
-def test_dashboard_recent_results_show_a_malformed_record(
-    broker, admin_client, queued
-):
+def test_dashboard_recent_results_show_a_malformed_record(broker, admin_client, queued):
     task_id, envelope = queued
     stored(
         broker, task_id, msg=with_message(envelope, task=5), status=b"?",
