@@ -25,6 +25,7 @@ from django.views.defaults import server_error as django_server_error
 from taskqueue import registry, results
 from taskqueue.auth import AuthFailure, authenticate, require_permission
 from taskqueue.compat import TaskResult, task_backends
+from taskqueue.connection import InvalidRedisURL
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.openapi import SCHEMA
 
@@ -256,6 +257,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
         _backend().broker.ping()
     except BrokerUnavailable:
         checks["redis"] = "down: unreachable"
+    except InvalidRedisURL:
+        checks["redis"] = "down: REDIS_URL is malformed"
     down = [name for name, state in checks.items() if state != "ok"]
     return JsonResponse(checks, status=503 if down else 200)
 

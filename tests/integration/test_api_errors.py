@@ -121,3 +121,16 @@ def test_a_poison_task_never_started(token_client, broker, run_command):
     assert body["started_at"] is None
     assert body["last_attempted_at"] is None
     assert body["finished_at"] is not None
+
+
+def test_healthz_names_a_malformed_redis_url(client, settings, key_prefix):
+    tasks = {alias: dict(params) for alias, params in settings.TASKS.items()}
+    tasks["default"]["OPTIONS"] = {
+        **tasks["default"]["OPTIONS"], "REDIS_URL": "redis://:pw@127.0.0.1:abc/0",
+    }  # fmt: skip
+    settings.TASKS = tasks
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["redis"] == "down: REDIS_URL is malformed"
