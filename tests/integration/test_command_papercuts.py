@@ -149,3 +149,15 @@ def test_enqueue_recipes_draws_a_plain_bar_on_a_terminal(broker):
     assert "3/3" in out.getvalue()
     assert "\x1b[" not in out.getvalue()  # no ANSI colour
     assert err.getvalue() == ""
+
+
+def test_a_failed_task_logs_no_stray_nonetype_line(run_command, broker):
+    from tests import tasks
+
+    tasks.permanent_failure.enqueue()
+
+    proc = run_command("runworker", "--burst")
+
+    assert proc.returncode == 0, proc.stderr
+    assert "Task id=" in proc.stderr  # Django's task_finished log line is there
+    assert "NoneType: None" not in proc.stderr
