@@ -30,8 +30,11 @@ class Command(TaskqueueCommand):
         if not user.is_active:
             raise CommandError(f"User {options['username']!r} is inactive")
         _token, key = APIToken.issue(user, options["name"])
+        # On stderr so that stdout is the key alone (KEY=$(... createapitoken u)),
+        # unstyled: Django would paint it as an error on a terminal.
         self.stderr.write(
             f"Token created for {options['username']}; it is shown only this once. "
-            "Send it as 'Authorization: Token <key>'."
+            "Send it as 'Authorization: Token <key>'.",
+            style_func=str,
         )
         self.stdout.write(key)

@@ -20,7 +20,10 @@ ACTIONS = {
     "requeue": "put dead letters back on their queue (ids or --all)",
     "purge": "delete dead letters for good (ids or --all)",
 }
-USAGE = "give an action: " + "; ".join(f"{a}: {what}" for a, what in ACTIONS.items())
+USAGE = (
+    "give an action: list [--limit N] | requeue IDS|--all | purge IDS|--all "
+    "(see deadletters --help)"
+)
 
 
 class Command(TaskqueueCommand):
