@@ -103,7 +103,7 @@ ROOT_URLCONF = "project.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -147,16 +147,51 @@ TASKS = {
     }
 }
 
+# Every line of the web process goes through the masking formatter (no Redis
+# password in any log), runserver's access log skips the dashboard's 3-second
+# poll, and Django's own loggers write once (through the root handler; its
+# default "django" console handler would print each line a second time).
+# django.request logs 4xx at WARNING, which the access log already shows, so
+# it logs errors only: a 500 with its traceback.
+DASHBOARD_POLL_PATH = "/admin/queues/data/"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    "filters": {
+        "quiet_poll": {
+            "()": "taskqueue.logformat.QuietPaths",
+            "paths": [DASHBOARD_POLL_PATH],
+        },
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "taskqueue.logformat.MaskingFormatter", "fmt": LOG_FORMAT},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["quiet_poll"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        "django.request": {"level": "ERROR"},
+        "django.server": {"handlers": ["access"], "level": "INFO", "propagate": False},
         "django_tasks": {"level": "WARNING"},
         "django.tasks": {"level": "WARNING"},
     },
 }
+
+# Error reports (the DEBUG page, admin mails) mask the credentials inside
+# REDIS_URL, TASKS OPTIONS, request.META and frame variables.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "taskqueue.reporting.MaskingReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "taskqueue.reporting.MaskingReporter"

@@ -1,13 +1,21 @@
-"""URLs of the demo site: the admin, the JSON API, the health check and metrics."""
+"""URLs of the demo site: a landing page, the admin, the JSON API, health and metrics.
+
+``handler500`` answers JSON under /api/ (for an error outside any API view,
+e.g. in a middleware) and Django's page elsewhere.
+"""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from project import views
 from taskqueue import api
 from taskqueue.admin import dashboard_urls
 from taskqueue.metrics import metrics_view
 
+handler500 = "taskqueue.api.server_error"
+
 urlpatterns = [
+    path("", views.index, name="index"),
     path("admin/queues/", include(dashboard_urls())),
     path("admin/", admin.site.urls),
     path("api/", include("recipe.urls")),

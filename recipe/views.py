@@ -19,12 +19,19 @@ MAX_ID = 2**63 - 1  # the largest primary key any supported database stores
 
 
 def recipe_id_from(payload: Any) -> int:
-    """The positive integer ``recipe_id`` of a request body, or ApiError 400."""
+    """The positive integer ``recipe_id`` of a request body, or ApiError 400.
+
+    As JSON Schema's ``integer`` does, a number with a zero fraction
+    (``5.0``) is an integer: JSON does not tell them apart, and many
+    producers (JavaScript, anything that went through a double) send one.
+    """
     if not isinstance(payload, dict):
         raise ApiError(400, 'The body must be a JSON object like {"recipe_id": 5}')
     if "recipe_id" not in payload:
         raise ApiError(400, "recipe_id is required")
     value = payload["recipe_id"]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, "recipe_id must be an integer")
     if not 0 < value <= MAX_ID:

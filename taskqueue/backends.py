@@ -113,6 +113,13 @@ class RedisBackend(BaseTaskBackend):
         return self._enqueued_gate.wanted()
 
     def get_result(self, result_id: str) -> TaskResult[Any]:
+        """The stored result; TaskResultDoesNotExist when there is none to show.
+
+        Reading is total: a record whose message cannot name a registered
+        task, or whose status is unknown, is "does not exist" for the Tasks
+        API (the JSON API still shows it); a queue that is no longer
+        configured falls back to the task's own queue.
+        """
         record = (
             self.broker.result_record(result_id, self.queue_names)
             if result_id
@@ -120,17 +127,36 @@ class RedisBackend(BaseTaskBackend):
         )
         if record is None or b"msg" not in record:
             raise TaskResultDoesNotExist(result_id)
-        path = _task_path(record[b"msg"])
-        task = registry.tasks(self.config.task_modules).get(path)
+        envelope = results.read_envelope(record)
+        path = envelope.get("task")
+        task = (
+            registry.tasks(self.config.task_modules).get(path)
+            if isinstance(path, str)
+            else None
+        )
         if task is None:
             raise TaskResultDoesNotExist(
                 f"{result_id} (task {path!r} is not registered)"
             )
-        envelope = _envelope_fields(record[b"msg"])
-        bound = task.using(
-            queue_name=envelope["queue"], priority=envelope["p"], backend=self.alias
-        )
-        return results.build(result_id, record, task=bound, alias=self.alias)
+        try:
+            return results.build(
+                result_id, record, task=self._bind(task, envelope), alias=self.alias
+            )
+        except results.UnreadableRecord as exc:
+            raise TaskResultDoesNotExist(f"{result_id} ({exc})") from None
+
+    def _bind(self, task: Any, envelope: dict[str, Any]) -> Any:
+        """The task as it was queued (queue, priority), where that is still valid."""
+        queue, priority = envelope.get("queue"), envelope.get("p")
+        changes: dict[str, Any] = {"backend": self.alias}
+        if isinstance(queue, str) and queue in self.queue_names:
+            changes["queue_name"] = queue
+        if isinstance(priority, int) and not isinstance(priority, bool):
+            changes["priority"] = priority
+        try:
+            return task.using(**changes)
+        except (InvalidTask, ValueError, TypeError):
+            return task.using(backend=self.alias)
 
     def _prepare(
         self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
@@ -266,15 +292,6 @@ class _TaskPlan:
                 f"Task message of {len(raw)} bytes is over the {self.limit}-byte limit"
             )
         return raw
-
-
-def _envelope_fields(raw: bytes) -> dict[str, Any]:
-    value: dict[str, Any] = orjson.loads(raw)
-    return value
-
-
-def _task_path(raw: bytes) -> str:
-    return str(_envelope_fields(raw)["task"])
 
 
 def enqueue_many(

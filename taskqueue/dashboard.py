@@ -15,7 +15,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from taskqueue import results
 from taskqueue.api import queue_overview
 from taskqueue.compat import TaskResultStatus, task_backends
+from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
@@ -81,31 +81,35 @@ def chart_bars(points: list[dict[str, Any]]) -> dict[str, Any]:
             "width": CHART_WIDTH, "height": CHART_HEIGHT}  # fmt: skip
 
 
+def dead_letter_row(dead_id: str, entry: bytes, queue: str) -> dict[str, Any]:
+    """One dead letter as the dashboard shows it; an unreadable entry is marked."""
+    info = results.loads_or_none(entry)
+    if not isinstance(info, dict):
+        return {"id": dead_id, "queue": queue, "at": None, "unreadable": True,
+                "reason": "(unreadable dead-letter entry)", "preview": ""}  # fmt: skip
+    return {
+        **info,
+        "id": dead_id,
+        "queue": queue,
+        "at": results.timestamp(info.get("at")),
+    }
+
+
 def dead_letters(backend: Any, limit: int = DEAD_LETTER_LIMIT) -> list[dict[str, Any]]:
     """The newest dead letters of every queue, newest first."""
-    rows = []
-    for queue in backend.queue_names:
-        for dead_id, entry, _raw in backend.broker.dead_letters(queue, limit):
-            info = orjson.loads(entry)
-            rows.append(
-                {**info, "id": dead_id, "queue": queue, "at": _when(info.get("at"))}
-            )
+    rows = [
+        dead_letter_row(dead_id, entry, queue)
+        for queue in backend.queue_names
+        for dead_id, entry, _raw in backend.broker.dead_letters(queue, limit)
+    ]
     epoch = datetime.min.replace(tzinfo=UTC)
     rows.sort(key=lambda row: row["at"] or epoch, reverse=True)
     return rows[:limit]
 
 
 def _float(record: dict[bytes, bytes], name: bytes) -> float | None:
-    raw = record.get(name)
-    return float(raw) if raw else None
-
-
-def _envelope(record: dict[bytes, bytes]) -> dict[str, Any]:
-    try:
-        value = orjson.loads(record.get(b"msg") or b"{}")
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    when = results.read_time(record, name)
+    return when.timestamp() if when is not None else None
 
 
 def _duration_label(seconds: float | None) -> str:
@@ -118,24 +122,29 @@ def _duration_label(seconds: float | None) -> str:
 
 def result_row(task_id: str, record: dict[bytes, bytes], queue: str) -> dict[str, Any]:
     """One settled task as the dashboard shows it, from its result record."""
-    envelope = _envelope(record)
+    envelope = results.read_envelope(record)
     started = _float(record, b"started_at")
     finished = _float(record, b"finished_at")
     errors = results.errors(record)
     last = errors[-1] if errors else {}
+    status = results.read_status(record)
     duration = (finished - started) if finished and started else None
     return {
         "id": task_id,
-        "task": envelope.get("task", ""),
-        "queue": envelope.get("queue", queue),
-        "status": record.get(b"status", b"").decode(),
+        "task": _text(envelope.get("task")),
+        "queue": _text(envelope.get("queue")) or queue,
+        "status": status.value if status is not None else "(unreadable)",
         "settled_at": _when(finished or _float(record, b"last_attempted_at")),
         "duration": duration,
         "duration_label": _duration_label(duration),
-        "error_class": last.get("class", ""),
+        "error_class": last.get("class") or "",
         "error": last.get("str", ""),
         "url": reverse("taskqueue:task-detail", args=[task_id]),
     }
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def recent_results(
@@ -177,15 +186,21 @@ def result_filters(request: HttpRequest, backend: Any) -> dict[str, str | None]:
 
 
 def _workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    now = time.time()
-    return [
-        {
-            **w,
-            "started": _when(w.get("started_at")),
-            "heartbeat_age": round(now - float(w.get("heartbeat_at") or now), 1),
-        }
-        for w in workers
-    ]
+    """The API's worker entries plus what the table shows: start time and age."""
+    now = datetime.now(tz=UTC)
+    rows = []
+    for w in workers:
+        started, beat = (
+            _parse_iso(w.get("started_at")),
+            _parse_iso(w.get("heartbeat_at")),
+        )
+        age = round((now - beat).total_seconds(), 1) if beat else None
+        rows.append({**w, "started": started, "heartbeat_age": age})
+    return rows
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
 def snapshot(
@@ -218,7 +233,10 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     try:
         data = snapshot(backend, filters)
     except BrokerUnavailable:
-        return {"error": f"Redis is unavailable ({backend.broker.safe_url})", **choices}
+        where = mask_url(backend.config.redis_url)
+        return {"error": f"Redis is unavailable ({where})", **choices}
+    except InvalidRedisURL as exc:  # its message is masked already
+        return {"error": str(exc), **choices}
     user: Any = request.user
     return {**data, **choices, "can_manage": user.has_perm(MANAGE_PERMISSION)}
 

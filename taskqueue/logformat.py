@@ -4,54 +4,67 @@ JSON lines are for log shippers (Loki, ELK, Cloud Logging): every line is a
 complete object with ``time``, ``level``, ``logger`` and ``message``, plus the
 task fields a call passes with ``extra={...}`` (see ``EXTRA_FIELDS``) and
 ``exception`` when there is a traceback. Both formats mask credentials in
-Redis URLs, so a password never reaches the logs whatever the call site does.
+URLs (``connection.mask_credentials``), so a password never reaches the logs
+whatever the call site does. The web process uses the same formatter (see
+``LOGGING`` in project/settings.py), plus ``QuietPaths`` for its access log.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
 
-from taskqueue.connection import mask_url
+from taskqueue.connection import mask_credentials
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXTRA_FIELDS = ("task_id", "task", "queue", "attempt", "duration", "outcome")
 
-# A Redis URL as it appears in prose: up to whitespace, a quote or a bracket.
-URL_RE = re.compile(r"\b(?:rediss?|unix)(?:\+cluster)?://[^\s'\"<>()\[\]{}]+")
-USERINFO_RE = re.compile(r"(//[^/:@\s]*):[^@\s]*@")
-QUERY_PASSWORD_RE = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
+def _without_empty_exc_info(record: logging.LogRecord) -> None:
+    """Drop an exc_info that holds no exception.
 
-def _mask_one(match: re.Match[str]) -> str:
-    url = match.group(0)
-    try:
-        masked = mask_url(url)
-    except ValueError:  # e.g. a cluster URL's host list: not one port
-        masked = url
-    # mask_url leaves what urlsplit cannot parse; mask the userinfo anyway.
-    masked = USERINFO_RE.sub(r"\1:***@", masked)
-    return QUERY_PASSWORD_RE.sub(r"\1***", masked)
-
-
-def mask_credentials(text: str) -> str:
-    """``text`` with the password of every Redis URL in it replaced by ``***``."""
-    if "://" not in text:
-        return text
-    return URL_RE.sub(_mask_one, text)
+    ``logger.exception()`` called outside an ``except`` block (Django's
+    task_finished log receiver does, when the signal is sent after the
+    outcome is stored) records ``(None, None, None)``, which the stock
+    formatter prints as a stray ``NoneType: None`` line.
+    """
+    if record.exc_info and record.exc_info[0] is None:
+        record.exc_info = None
 
 
 class MaskingFormatter(logging.Formatter):
     """The plain text format, with credentials masked in message and traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
+        _without_empty_exc_info(record)
         return mask_credentials(super().format(record))
+
+
+class QuietPaths(logging.Filter):
+    """Drop access-log lines of successful requests to noisy paths.
+
+    The dashboard polls its ``data/`` URL every few seconds; logged, that
+    buries everything else in runserver's access log. Errors (4xx/5xx) on
+    those paths are still logged.
+    """
+
+    def __init__(self, paths: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.paths = tuple(paths)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if not isinstance(status, int) or status >= 400:
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        request_line = str(args[0]) if args else ""
+        path = request_line.split(" ")[1] if request_line.count(" ") >= 1 else ""
+        return not path.startswith(self.paths)
 
 
 class JsonFormatter(logging.Formatter):
@@ -70,6 +83,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": mask_credentials(record.getMessage()),
         }
+        _without_empty_exc_info(record)
         for name in self.fields:
             value = getattr(record, name, None)
             if value is not None:

@@ -27,10 +27,25 @@ def _error(description: str) -> dict[str, Any]:
 _AUTH_ERRORS = {
     "401": _error("Not authenticated (no session, no or bad token)"),
     "403": _error("Missing permission, or CSRF check failed for a session"),
+    "500": _error("Unexpected server error (logged; the body says no more)"),
     "503": _error("Redis is unavailable"),
 }
-_ENQUEUE_ERRORS = {**_AUTH_ERRORS, "405": _error("Method not allowed")}
+_BODY_ERRORS = {
+    "411": _error("Chunked body without Content-Length"),
+    "413": _error("Body over TASKQUEUE_MAX_BODY_BYTES (default 64 KiB)"),
+}
+_ENQUEUE_ERRORS = {
+    **_AUTH_ERRORS, **_BODY_ERRORS, "405": _error("Method not allowed"),
+}  # fmt: skip
+_TIME = {"type": ["string", "null"], "format": "date-time"}
 _ACCEPTED = _json(_ref("Accepted"), "Task enqueued")
+
+_UNREADABLE = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "Present when stored fields could not be read: their names "
+    "(shown as null or empty); 'entry' or 'msg' when the whole record is unreadable",
+}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -70,15 +85,19 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "enum": ["READY", "RUNNING", "FAILED", "SUCCESSFUL"],
             },
-            "enqueued_at": {"type": ["string", "null"], "format": "date-time"},
-            "started_at": {"type": ["string", "null"], "format": "date-time"},
-            "finished_at": {"type": ["string", "null"], "format": "date-time"},
-            "last_attempted_at": {"type": ["string", "null"], "format": "date-time"},
-            "attempts": {"type": "integer"},
+            "enqueued_at": _TIME,
+            "started_at": {
+                **_TIME,
+                "description": "null until an attempt ran (a poison message never does)",
+            },
+            "finished_at": _TIME,
+            "last_attempted_at": _TIME,
+            "attempts": {"type": "integer", "description": "Attempts that ran"},
             "args": {"type": "array", "items": {}},
             "kwargs": {"type": "object"},
             "return_value": {"description": "Present only when SUCCESSFUL"},
             "errors": {"type": "array", "items": _ref("TaskError")},
+            "unreadable": _UNREADABLE,
         },
     },
     "QueueStats": {
@@ -95,7 +114,23 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["queues", "workers"],
         "properties": {
             "queues": {"type": "array", "items": _ref("QueueStats")},
-            "workers": {"type": "array", "items": {"type": "object"}},
+            "workers": {"type": "array", "items": _ref("Worker")},
+        },
+    },
+    "Worker": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "host": {"type": ["string", "null"]},
+            "pid": {"type": ["integer", "null"]},
+            "queues": {"type": ["array", "null"], "items": {"type": "string"}},
+            "started_at": _TIME,
+            "heartbeat_at": _TIME,
+            "current": {"type": ["array", "null"], "items": {"type": "string"}},
+            "processed": {"type": ["integer", "null"]},
+            "consumers": {"type": ["array", "null"], "items": {"type": "string"}},
+            "unreadable": _UNREADABLE,
         },
     },
     "Health": {
@@ -134,7 +169,13 @@ _PATHS: dict[str, Any] = {
                             "type": "object",
                             "required": ["recipe_id"],
                             "properties": {
-                                "recipe_id": {"type": "integer", "minimum": 1}
+                                "recipe_id": {
+                                    "type": "integer",
+                                    "minimum": 1,
+                                    "maximum": 2**63 - 1,
+                                    "description": "As in JSON Schema, a number "
+                                    "with a zero fraction (5.0) is an integer",
+                                }
                             },
                         }
                     }
@@ -142,10 +183,12 @@ _PATHS: dict[str, Any] = {
             },
             "responses": {
                 "202": _ACCEPTED,
-                "400": _error("recipe_id missing, not an integer or not positive"),
+                "400": _error(
+                    "Body is not valid JSON, or recipe_id is missing, not an "
+                    "integer or not positive"
+                ),
                 "404": _error("Unknown recipe"),
-                "413": _error("Body over TASKQUEUE_MAX_BODY_BYTES (default 64 KiB)"),
-                "415": _error("Body is not application/json or not JSON"),
+                "415": _error("Body is not sent as application/json"),
                 **_ENQUEUE_ERRORS,
             },
         }

@@ -76,11 +76,11 @@ def test_tasks_refuses_a_body_that_is_not_json_content_with_415(token_client, br
     assert "application/json" in assert_json_error(response, 415)
 
 
-def test_tasks_refuses_a_body_that_does_not_parse_with_415(token_client, broker):
+def test_tasks_refuses_a_json_body_that_does_not_parse_with_400(token_client, broker):
     response = token_client.post(
         "/api/tasks/", b"{'recipe_id': 5}", content_type="application/json"
     )
-    assert "not valid JSON" in assert_json_error(response, 415)
+    assert "not valid JSON" in assert_json_error(response, 400)
 
 
 def test_tasks_refuses_a_body_over_the_limit_with_413(token_client, broker, settings):

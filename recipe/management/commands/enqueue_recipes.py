@@ -2,7 +2,8 @@
 
 Ids are checked against the database first (nothing is queued if one is
 unknown), then pushed in batches of one Redis round trip each, with a
-progress bar on stderr and a one-line summary on stdout.
+progress bar when stdout is a terminal (plain text, redrawn in place; none
+when piped or redirected) and a one-line summary on stdout.
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ from __future__ import annotations
 from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from recipe.models import Recipe
 from recipe.tasks import process_recipe
+from recipe.views import MAX_ID
 from taskqueue.backends import enqueue_many
-from taskqueue.management.commands._common import broker_errors, default_backend
+from taskqueue.management.commands._common import (
+    TaskqueueCommand,
+    broker_errors,
+    default_backend,
+    positive_int,
+)
 
 BAR_WIDTH = 30
 
@@ -25,18 +32,27 @@ def recipe_id(raw: str) -> int:
         value = int(raw)
     except ValueError:
         raise ArgumentTypeError(f"{raw!r} is not a recipe id") from None
-    if value < 1:
-        raise ArgumentTypeError(f"{raw!r} is not a recipe id (must be positive)")
+    if not 0 < value <= MAX_ID:
+        raise ArgumentTypeError(
+            f"{raw!r} is not a recipe id (must be between 1 and {MAX_ID})"
+        )
     return value
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = "Queue recipes for background processing (process_recipe)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("ids", nargs="*", type=recipe_id, metavar="ID")
+        parser.add_argument(
+            "ids", nargs="*", type=recipe_id, metavar="ID", help="Recipe ids to queue."
+        )
         parser.add_argument("--all", action="store_true", help="Every recipe.")
-        parser.add_argument("--batch-size", type=recipe_id, default=500)
+        parser.add_argument(
+            "--batch-size",
+            type=positive_int,
+            default=500,
+            help="Tasks pushed per Redis round trip (default 500).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ids = self._ids(options["ids"], everything=options["all"])
@@ -65,17 +81,26 @@ class Command(BaseCommand):
 
     def _enqueue(self, ids: list[int], batch_size: int) -> int:
         done = 0
-        self._progress(done, len(ids))
+        show = self.stdout.isatty()
+        self._progress(done, len(ids), show=show)
         for start in range(0, len(ids), batch_size):
             batch = ids[start : start + batch_size]
             enqueue_many(process_recipe, [((), {"recipe_id": pk}) for pk in batch])
             done += len(batch)
-            self._progress(done, len(ids))
-        self.stderr.write("")
+            self._progress(done, len(ids), show=show)
+        if show:
+            self.stdout.write("")
         return done
 
-    def _progress(self, done: int, total: int) -> None:
+    def _progress(self, done: int, total: int, *, show: bool) -> None:
+        """Redraw the bar in place on a terminal; nothing when output is not one.
+
+        Written to stdout: Django styles everything sent to a terminal's
+        stderr as an error (bold red), and a bar is not an error.
+        """
+        if not show:
+            return
         filled = BAR_WIDTH * done // total if total else BAR_WIDTH
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        self.stderr.write(f"\r[{bar}] {done}/{total}", ending="")
-        self.stderr.flush()
+        self.stdout.write(f"\r[{bar}] {done}/{total}", ending="")
+        self.stdout.flush()

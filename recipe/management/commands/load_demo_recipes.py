@@ -11,10 +11,11 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from recipe.models import Recipe
+from taskqueue.management.commands._common import TaskqueueCommand
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_recipes.json"
 
@@ -35,7 +36,7 @@ def read_fixture(path: Path) -> list[Recipe]:
         raise CommandError(f"cannot read demo recipes from {path}: {exc}") from None
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = "Load ~50 demo recipes into an empty Recipe table (--force to add anyway)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:

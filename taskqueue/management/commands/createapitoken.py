@@ -6,16 +6,17 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from taskqueue.management.commands._common import TaskqueueCommand
 from taskqueue.tokens import APIToken
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = "Create an API token for a user. The key is printed once and stored hashed."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("username")
+        parser.add_argument("username", help="The user the token acts as.")
         parser.add_argument(
             "--name", default="", help="A label, e.g. the client's name."
         )
@@ -29,8 +30,11 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"User {options['username']!r} is inactive")
         _token, key = APIToken.issue(user, options["name"])
+        # On stderr so that stdout is the key alone (KEY=$(... createapitoken u)),
+        # unstyled: Django would paint it as an error on a terminal.
         self.stderr.write(
             f"Token created for {options['username']}; it is shown only this once. "
-            "Send it as 'Authorization: Token <key>'."
+            "Send it as 'Authorization: Token <key>'.",
+            style_func=str,
         )
         self.stdout.write(key)

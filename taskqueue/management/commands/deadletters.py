@@ -3,29 +3,55 @@
 from __future__ import annotations
 
 from argparse import ArgumentParser
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from taskqueue.management.commands._common import broker_errors, default_backend
+from taskqueue import results
+from taskqueue.management.commands._common import (
+    TaskqueueCommand,
+    broker_errors,
+    default_backend,
+    positive_int,
+)
+
+ACTIONS = {
+    "list": "show the newest dead letters (--limit N, default 100)",
+    "requeue": "put dead letters back on their queue (ids or --all)",
+    "purge": "delete dead letters for good (ids or --all)",
+}
+USAGE = (
+    "give an action: list [--limit N] | requeue IDS|--all | purge IDS|--all "
+    "(see deadletters --help)"
+)
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = (
         "List dead letters, requeue them (delivery count reset) or purge them. "
         "requeue and purge take dead-letter ids or --all."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=["list", "requeue", "purge"])
+        parser.add_argument(
+            "action",
+            nargs="?",
+            choices=list(ACTIONS),
+            help="; ".join(f"{a}: {what}" for a, what in ACTIONS.items()),
+        )
         parser.add_argument("ids", nargs="*", help="Dead-letter ids (see list).")
         parser.add_argument("--queue", help="Only this queue (default: every queue).")
         parser.add_argument("--all", action="store_true", help="Every dead letter.")
-        parser.add_argument("--limit", type=int, default=100, help="list: at most N.")
+        parser.add_argument(
+            "--limit",
+            type=positive_int,
+            default=100,
+            help="list: show at most N (newest first; default 100).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] is None:
+            raise CommandError(USAGE)
         backend = default_backend()
         queues = self._queues(backend, options["queue"])
         with broker_errors(backend):
@@ -43,18 +69,20 @@ class Command(BaseCommand):
         return [queue]
 
     def _list(self, backend: Any, queues: list[str], limit: int) -> None:
-        count = 0
+        """At most ``limit`` lines over all queues, then how many there are in all."""
+        shown = total = 0
         for queue in queues:
-            for dead_id, entry, _raw in backend.broker.dead_letters(queue, limit):
-                info = orjson.loads(entry)
-                at = datetime.fromtimestamp(float(info.get("at") or 0), tz=UTC)
-                preview = str(info.get("preview", ""))[:60].replace("\n", " ")
-                self.stdout.write(
-                    f"{dead_id}  {queue}  {at:%Y-%m-%d %H:%M:%S}  {info.get('reason')}"
-                    f"  {preview}"
-                )
-                count += 1
-        self.stdout.write(f"{count} dead letter(s)")
+            total += backend.broker.stats(queue).dead
+            room = limit - shown
+            if room < 1:  # dead_letters(queue, 0) would mean "all"
+                continue
+            for dead_id, entry, _raw in backend.broker.dead_letters(queue, room):
+                self.stdout.write(dead_letter_line(dead_id, queue, entry))
+                shown += 1
+        if shown < total:
+            self.stdout.write(f"showing {shown} of {total} dead letter(s)")
+        else:
+            self.stdout.write(f"{total} dead letter(s)")
 
     def _act(self, backend: Any, queues: list[str], options: dict[str, Any]) -> None:
         ids: list[str] = options["ids"]
@@ -71,3 +99,14 @@ class Command(BaseCommand):
             done += backend.broker.dead_action(queue, action, chosen)
         verb = "Requeued" if action == "requeue" else "Purged"
         self.stdout.write(f"{verb} {done} dead letter(s)")
+
+
+def dead_letter_line(dead_id: str, queue: str, entry: bytes) -> str:
+    """One dead letter as a line of text; an unreadable entry says so."""
+    info = results.loads_or_none(entry)
+    if not isinstance(info, dict):
+        return f"{dead_id}  {queue}  (unreadable dead-letter entry)"
+    at = results.timestamp(info.get("at"))
+    when = f"{at:%Y-%m-%d %H:%M:%S}" if at else "(unknown time)"
+    preview = str(info.get("preview", ""))[:60].replace("\n", " ")
+    return f"{dead_id}  {queue}  {when}  {info.get('reason')}  {preview}"

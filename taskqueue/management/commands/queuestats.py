@@ -6,15 +6,18 @@ from argparse import ArgumentParser
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand
 
 from taskqueue.api import queue_overview
-from taskqueue.management.commands._common import broker_errors, default_backend
+from taskqueue.management.commands._common import (
+    TaskqueueCommand,
+    broker_errors,
+    default_backend,
+)
 
 COLUMNS = ("name", "pending", "in_flight", "scheduled", "dead")
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = "Show pending, in-flight, scheduled and dead counts per queue, and workers."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -34,8 +37,18 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"{len(data['workers'])} live worker(s)")
         for worker in data["workers"]:
-            current = ", ".join(worker.get("current") or []) or "idle"
-            self.stdout.write(
-                f"  {worker['name']} host={worker['host']} pid={worker['pid']} "
-                f"processed={worker['processed']} current={current}"
-            )
+            self.stdout.write(f"  {worker_line(worker)}")
+
+
+def worker_line(worker: dict[str, Any]) -> str:
+    """One worker of the API's list as text; unreadable fields say so."""
+    if "entry" in worker.get("unreadable", ()):
+        return f"{worker['name']} (unreadable entry)"
+    current = ", ".join(worker.get("current") or []) or "idle"
+    line = (
+        f"{worker['name']} host={worker.get('host')} pid={worker.get('pid')} "
+        f"processed={worker.get('processed')} current={current}"
+    )
+    if worker.get("unreadable"):
+        line += f" (unreadable: {', '.join(worker['unreadable'])})"
+    return line

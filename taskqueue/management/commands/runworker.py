@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from taskqueue import logformat, metrics
 from taskqueue.connection import mask_url
 from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.management.commands._common import TaskqueueCommand
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.main import Worker
 
@@ -48,12 +50,12 @@ def seconds(raw: str) -> float:
         value = float(raw)
     except ValueError:
         raise ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
-    if value < 0:
-        raise ArgumentTypeError("must not be negative")
+    if not math.isfinite(value) or value < 0:
+        raise ArgumentTypeError(f"{raw!r} must be a finite number of seconds >= 0")
     return value
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = "Run a taskqueue worker: claim tasks from Redis, run them, record results."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -94,7 +96,12 @@ class Command(BaseCommand):
             help="replace a consumer once its peak RSS passes this many KiB",
         )
         parser.add_argument(
-            "--loglevel", "-l", type=str.upper, choices=LEVELS, default="INFO"
+            "--loglevel",
+            "-l",
+            type=str.upper,
+            choices=LEVELS,
+            default="INFO",
+            help="log level (default INFO)",
         )
         parser.add_argument(
             "--async-concurrency",
@@ -102,15 +109,28 @@ class Command(BaseCommand):
             default=10,
             help="async tasks run together on one event loop, up to this many",
         )
-        parser.add_argument("--log-format", choices=("text", "json"), default="text")
+        parser.add_argument(
+            "--log-format",
+            choices=("text", "json"),
+            default="text",
+            help="text (default) or json: one JSON object per line, for log shippers",
+        )
         parser.add_argument(
             "--metrics-port",
             type=port_number,
             default=None,
             help="serve Prometheus metrics on this port (0.0.0.0)",
         )
-        parser.add_argument("--name", "-n", type=worker_name, default=None)
-        parser.add_argument("--backend", default="default", help="TASKS alias")
+        parser.add_argument(
+            "--name",
+            "-n",
+            type=worker_name,
+            default=None,
+            help="worker name in queuestats and workerhealth (default: host.pid)",
+        )
+        parser.add_argument(
+            "--backend", default="default", help="TASKS alias (default: default)"
+        )
         parser.add_argument(
             "--grace",
             type=seconds,

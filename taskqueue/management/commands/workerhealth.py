@@ -17,15 +17,20 @@ import time
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.management.commands._common import (
+    TaskqueueCommand,
+    finite_seconds,
+    redis_location,
+)
 from taskqueue.metrics import heartbeat_age
 
 UNREACHABLE = 2
 
 
-class Command(BaseCommand):
+class Command(TaskqueueCommand):
     help = (
         "Exit 0 when the named worker (or any worker) has a fresh heartbeat, "
         "1 when not, 2 when Redis is unreachable."
@@ -37,7 +42,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--max-age",
-            type=float,
+            type=finite_seconds,
             default=None,
             help="seconds a heartbeat stays fresh (default: the worker timeout)",
         )
@@ -50,7 +55,7 @@ class Command(BaseCommand):
             infos = backend.broker.workers()
         except BrokerUnavailable as exc:
             raise CommandError(
-                f"cannot reach Redis at {backend.broker.safe_url}: {exc}",
+                f"cannot reach Redis at {redis_location(backend)}: {exc}",
                 returncode=UNREACHABLE,
             ) from None
         healthy, line = verdict(
