@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 
@@ -138,3 +139,30 @@ def count_once(context: TaskContext, recipe_id: int) -> int:
                 processed_count=F("processed_count") + 1
             )
     return recipe_id
+
+
+@task
+@options(time_limit=0.5, max_retries=0)
+def holds_the_gil() -> None:
+    """C code that never lets go of the GIL: SIGALRM and threads cannot run.
+
+    (A pathological regex is not one: sre checks for signals as it goes.)
+    """
+    sum(range(10**13))  # hours in one C loop that checks for nothing
+
+
+@task
+@options(time_limit=0.5, max_retries=0)
+async def async_swallows_cancel() -> str:
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):  # a careless task
+            await asyncio.sleep(0.05)
+    return "late"
+
+
+@task
+@options(time_limit=0.5, max_retries=0)
+async def async_blocks_its_loop() -> str:
+    time.sleep(8)
+    return "late"

@@ -31,6 +31,7 @@ from taskqueue.exceptions import BrokerUnavailable, PoisonMessage, TaskQueueErro
 from taskqueue.protocol import Envelope, decode, visible_id
 from taskqueue.retry import backoff
 from taskqueue.worker.config import WorkerConfig
+from taskqueue.worker.deadline import DeadlineSlot
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.memory import resident_kib, usable_limit
 from taskqueue.worker.outage import wait_for_database
@@ -91,6 +92,7 @@ class Consumer:
         self._async_seen = False
         self.processed = 0
         self.running: Running | None = None
+        self.deadlines: DeadlineSlot | None = None  # prefork: the supervisor's view
         self.lock = threading.Lock()  # running's end vs the watchdog (watchdog.py)
         self._peeked: dict[bytes, Envelope] = {}
         self._slow = False
@@ -337,6 +339,8 @@ class Consumer:
             outcomes = [Failed(env, error, 0.0, repr(exc)[:500]) for env in envelopes]
         with self.lock:
             self.running = None
+        if self.deadlines is not None:
+            self.deadlines.clear()
         given_back = []
         for (queue, claimed, _), outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, GiveBack):
@@ -368,6 +372,17 @@ class Consumer:
         others = [(q, c) for i, (q, c, _) in enumerate(group) if i != first]
         self.rest = [*others, *self.rest]
         self.running = Running(queue, claimed, envelope, time.monotonic())
+        self._publish_deadline(queue, envelope)
+
+    def _publish_deadline(self, queue: str, envelope: Envelope) -> None:
+        """Tell the prefork supervisor by when this task must be done (deadline.py)."""
+        if self.deadlines is None:
+            return
+        limit = self.executor.time_limit(envelope.task)
+        if limit:
+            self.deadlines.publish(
+                consumer=self.id, queue=queue, task_id=envelope.id, limit=limit
+            )
 
     def abandon(self, running: Running) -> None:
         """Give up on a task past its hard time limit (called by the watchdog).
@@ -376,12 +391,50 @@ class Consumer:
         already finished, and hands back its unstarted rest; the process
         then exits and the prefork supervisor replaces it.
         """
+        if self.deadlines is not None:
+            self.deadlines.clear()  # the supervisor need not step in as well
         duration = time.monotonic() - running.started
         outcome = self.executor.timed_out(running.envelope, duration)
         _log_outcome(outcome)
         self.settler.add(running.queue, running.claimed.raw, outcome)
         self.settler.flush()
         self._requeue(self.rest)
+
+    def abandon_killed(self, queue: str, task_id: str, started: float) -> None:
+        """Stand in for a consumer its supervisor killed past a task's deadline.
+
+        Records that task as timed out (retried per its policy) and hands
+        back everything else the dead consumer held, at once.
+        """
+        running, rest = None, []
+        for name in self.config.queues:
+            for raw in self.broker.in_flight(name, self.id):
+                envelope = self._decoded(name, raw)
+                if (
+                    running is None
+                    and name == queue
+                    and envelope
+                    and envelope.id == task_id
+                ):
+                    running = Running(name, Claimed(raw, 0), envelope, started)
+                else:
+                    rest.append((name, Claimed(raw, 0)))
+        self.rest = rest
+        if running is None:
+            self._requeue(rest)
+        else:
+            self.abandon(running)
+        self.shutdown()
+
+    def _decoded(self, queue: str, raw: bytes) -> Envelope | None:
+        try:
+            envelope = decode(
+                raw, max_bytes=self.options.max_message_bytes, queue=queue
+            )
+        except PoisonMessage:
+            return None
+        legacy = self.executor.legacy(envelope) if envelope.legacy else envelope
+        return legacy if isinstance(legacy, Envelope) else None
 
     def recycle_reason(self) -> str:
         """Why this consumer should exit and be replaced ('' to go on)."""
@@ -410,6 +463,7 @@ class Consumer:
         self.current = envelope.id
         _log_received(envelope, queue)
         self.running = Running(queue, claimed, envelope, time.monotonic())
+        self._publish_deadline(queue, envelope)
         try:
             outcome = self.executor.execute(envelope)
         except BaseException as exc:
@@ -418,6 +472,8 @@ class Consumer:
         with self.lock:  # the watchdog may be timing this task out right now
             self._slow = time.monotonic() - self.running.started >= SLOW_TASK
             self.running = None
+        if self.deadlines is not None:
+            self.deadlines.clear()
         self.current = None
         _log_outcome(outcome)
         return outcome

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from taskqueue import __version__, registry
@@ -13,6 +14,7 @@ from taskqueue.compat import task_backends
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.config import WorkerConfig
+from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.heartbeat import Heartbeat
 from taskqueue.worker.loop import Consumer
@@ -56,6 +58,7 @@ class Worker:
             pool = PreforkPool(
                 self._run_child, self.config.concurrency, self.stop,
                 burst=self.config.burst, grace=self.config.grace,
+                on_overdue=self._record_overdue,
             )  # fmt: skip
             install(self.stop, self.config.grace, on_hard_exit=pool.kill_children)
             code = pool.run()
@@ -84,9 +87,10 @@ class Worker:
             heartbeat.flush_counts(pool.consumers)  # the last minute's counts too
             heartbeat.remove()
 
-    def _run_child(self) -> int:
+    def _run_child(self, slot: DeadlineSlot) -> int:
         broker = self.connect()
         pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
+        pool.consumers[0].deadlines = slot
         heartbeat = self.heartbeat(broker, lambda: pool.consumers, child=True)
         heartbeat.beat()
         heartbeat.start()
@@ -101,11 +105,29 @@ class Worker:
             heartbeat.flush_counts(pool.consumers)  # the last minute's counts too
             heartbeat.remove()
 
-    def consumer(self, broker: Broker, consumer_id: str) -> Consumer:
-        executor = Executor(
+    def _record_overdue(self, overdue: Overdue) -> None:
+        """In the supervisor: a killed child's task timed out, its rest goes back."""
+        broker = self.connect()
+        stand_in = Consumer(
+            config=replace(self.config, burst=True),  # burst: no waiter threads
+            broker=broker, executor=self._executor(overdue.consumer),
+            stop=StopFlag(), consumer_id=overdue.consumer,
+        )  # fmt: skip
+        try:
+            stand_in.abandon_killed(overdue.queue, overdue.task_id, overdue.started)
+        except TaskQueueError as exc:
+            log.error("Could not record task_id=%s timed out: %s", overdue.task_id, exc)
+        finally:
+            broker.close()
+
+    def _executor(self, consumer_id: str) -> Executor:
+        return Executor(
             tasks=self.tasks, options=self.options, consumer=consumer_id,
             alias=self.config.backend,
         )  # fmt: skip
+
+    def consumer(self, broker: Broker, consumer_id: str) -> Consumer:
+        executor = self._executor(consumer_id)
         return Consumer(
             config=self.config,
             broker=broker,

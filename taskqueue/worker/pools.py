@@ -11,6 +11,7 @@ Every consumer has its own in-flight lists, so pools only multiply consumers.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from django.db import connections
 
+from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.loop import Consumer
 from taskqueue.worker.stop import StopFlag, install
 
@@ -135,19 +137,22 @@ class PreforkPool:
 
     def __init__(
         self,
-        run_child: Callable[[], int],
+        run_child: Callable[[DeadlineSlot], int],
         size: int,
         stop: StopFlag,
         *,
         burst: bool,
         grace: float,
+        on_overdue: Callable[[Overdue], None] | None = None,
     ) -> None:
         self.grace = grace
         self.run_child = run_child
         self.size = size
         self.stop = stop
         self.burst = burst
+        self.on_overdue = on_overdue
         self.children: dict[int, float] = {}
+        self.slots: dict[int, DeadlineSlot] = {}
 
     @property
     def consumers(self) -> Sequence[Consumer]:
@@ -162,14 +167,33 @@ class PreforkPool:
                 self._forward(signal.SIGTERM)
                 self._reap(block=True)
                 break
+            self._kill_overdue()
             for code in self._reap(block=False):
                 if not self.stop.requested and (code != 0 or not self.burst):
                     self._spawn()
             self.stop.wait(0.1)
         return 0
 
+    def _kill_overdue(self) -> None:
+        """SIGKILL a child past a task's hard deadline; record the task for it."""
+        now = time.monotonic()
+        for pid, slot in list(self.slots.items()):
+            overdue = slot.overdue(now)
+            if overdue is None:
+                continue
+            log.error(
+                "Child pid=%d is past the time limit of task_id=%s and does not "
+                "answer: killing it", pid, overdue.task_id,
+            )  # fmt: skip
+            slot.clear()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            if self.on_overdue is not None:
+                self.on_overdue(overdue)
+
     def _spawn(self) -> None:
         supervisor = os.getpid()
+        slot = DeadlineSlot()
         pid = os.fork()
         if pid == 0:  # child
             code = 1
@@ -179,12 +203,13 @@ class PreforkPool:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 install(self.stop, self.grace, signals=(signal.SIGTERM,))
                 _stop_with(supervisor)
-                code = self.run_child()
+                code = self.run_child(slot)
             except BaseException:
                 log.exception("Child pid=%d crashed", os.getpid())
             finally:
                 os._exit(code)
         self.children[pid] = time.monotonic()
+        self.slots[pid] = slot
         log.info("Started child pid=%d", pid)
 
     def kill_children(self) -> None:
@@ -209,6 +234,7 @@ class PreforkPool:
             if pid == 0:
                 break
             self.children.pop(pid, None)
+            self.slots.pop(pid, None)
             code = os.waitstatus_to_exitcode(status)
             codes.append(code)
             if code not in (0, RECYCLED):

@@ -200,3 +200,25 @@ def _in_flight(server) -> int:
 
 def _status(result) -> str:
     return result.task.get_result(result.id).status
+
+
+@pytest.mark.parametrize(
+    "stuck",
+    [tasks.holds_the_gil, tasks.async_swallows_cancel, tasks.async_blocks_its_loop],
+)
+def test_a_task_that_defeats_its_time_limit_is_stopped_from_outside(run_command, stuck):
+    """Prefork: the supervisor (or watchdog) stops it; the tasks after it run."""
+    held = stuck.enqueue()
+    after = [tasks.add.enqueue(i, 1) for i in range(5)]
+
+    done = run_command(
+        "runworker", "--burst", "--pool", "prefork", "--concurrency", "1", timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    final = stuck.get_result(held.id)
+    assert final.status == TaskResultStatus.FAILED
+    assert final.errors[-1].exception_class_path == (
+        "taskqueue.exceptions.TimeLimitExceeded"
+    )
+    assert {tasks.add.get_result(r.id).status for r in after} == {"SUCCESSFUL"}
