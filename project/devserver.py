@@ -28,10 +28,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 EXIT_SETUP_FAILED = 2
 EXIT_CHILD_DIED = 1
-STOP_TIMEOUT = 8.0
-# After a Ctrl-C the children got the same SIGINT; give them this long to stop
-# on their own, because a second signal makes the worker skip its clean stop.
-SELF_STOP_WINDOW = 2.0
+# The worker's grace period (runworker --grace): running tasks get this long.
+WORKER_GRACE = 5.0
+# How long the children get after our SIGTERM before SIGKILL: the worker's
+# grace plus time to hand back messages, deregister and exit. Escalating any
+# sooner would leave a worker registered that is gone.
+STOP_TIMEOUT = WORKER_GRACE + 3.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -177,7 +179,6 @@ class DevServer:
     children: list[Child] = field(default_factory=list)
     redis_dir: Path | None = None
     stop: threading.Event = field(default_factory=threading.Event)
-    stop_signal: int | None = None
     supervising: bool = False
 
     def install_signal_handlers(self) -> None:
@@ -186,8 +187,6 @@ class DevServer:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only flags once supervising; before that, unwind the set-up steps.
-        if self.stop_signal is None:
-            self.stop_signal = signum
         self.stop.set()
         if not self.supervising:
             raise Interrupted
@@ -215,7 +214,7 @@ class DevServer:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {
             "web server": manage("runserver", f"{HOST}:{self.port}", "--noreload"),
-            "worker": manage("runworker", "--grace", "5"),
+            "worker": manage("runworker", "--grace", f"{WORKER_GRACE:g}"),
         }
         for name, command in commands.items():
             proc = subprocess.Popen(command, cwd=BASE_DIR, env=env)  # noqa: S603
@@ -240,11 +239,14 @@ class DevServer:
         return 0
 
     def shutdown(self) -> None:
-        """Children first (they use Redis), then the Redis we started."""
+        """Children first (they use Redis), then the Redis we started.
+
+        Each child gets one SIGTERM whatever signal we got: after a Ctrl-C
+        to the process group it already had SIGINT, and a SIGTERM during a
+        stop only lets that stop go on (the worker forces nothing on it).
+        """
         self.supervising = True  # a signal from here on only sets the flag
         alive = [c.proc for c in self.children if c.proc.poll() is None]
-        if alive and self.stop_signal == signal.SIGINT:
-            wait_all(alive, SELF_STOP_WINDOW)
         terminate(alive)
         if self.redis_dir is not None:
             from taskqueue import embedded
@@ -266,7 +268,7 @@ def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float) -> bool:
 
 
 def terminate(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL whatever is left."""
+    """SIGTERM, wait up to STOP_TIMEOUT (their grace), then SIGKILL whatever is left."""
     running = [proc for proc in procs if proc.poll() is None]
     for proc in running:
         proc.terminate()

@@ -42,7 +42,9 @@ READY_LINES = ("Stop:   Ctrl-C", "recipe.tasks.process_recipe")
 class DevServer:
     """One `python -m project.devserver` in its own session, output in a file."""
 
-    def __init__(self, var_dir: Path, port: int) -> None:
+    def __init__(
+        self, var_dir: Path, port: int, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.var_dir = var_dir
         self.port = port
         self.log_path = var_dir / "devserver.log"
@@ -50,6 +52,7 @@ class DevServer:
         env.update(
             TASKQUEUE_VAR_DIR=str(var_dir), PORT=str(port), PYTHONUNBUFFERED="1",
             DJANGO_SUPERUSER_USERNAME="tester", DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+            **(extra_env or {}),
         )  # fmt: skip
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(
@@ -128,10 +131,13 @@ def port_is_closed(port: int) -> bool:
         return True
 
 
-def assert_nothing_left(server: DevServer, started: dict[str, psutil.Process]) -> None:
+def assert_nothing_left(
+    server: DevServer, started: dict[str, psutil.Process], *, embedded_redis=True
+) -> None:
     names = " | ".join(started)
-    for expected in ("runserver", "runworker", "redis-server"):
-        assert expected in names
+    expected = ("runserver", "runworker", "redis-server")
+    for name in expected if embedded_redis else expected[:2]:
+        assert name in names
     wait_until(lambda: all(is_gone(p) for p in started.values()), timeout=5)
     assert port_is_closed(server.port)
     assert not embedded.is_running(server.redis_dir)
@@ -165,6 +171,33 @@ def test_serves_the_admin_and_a_signal_stops_everything(devserver, target, signu
     assert f"http://127.0.0.1:{devserver.port}/admin/" in output
     assert ADMIN_PASSWORD not in output
     assert "Traceback" not in output
+
+
+def test_ctrl_c_leaves_no_process_and_no_registered_worker(var_dir, broker, key_prefix):
+    # Given `make run` on an external Redis, its prefork worker idle on two queues
+    server = DevServer(
+        var_dir, free_port(),
+        {"REDIS_URL": broker.url, "TASKQUEUE_KEY_PREFIX": key_prefix},
+    )  # fmt: skip
+    try:
+        server.wait_until_serving()
+        children = os.cpu_count() or 1  # the default prefork pool: one per CPU
+        wait_until(lambda: len(broker.workers()) == children, timeout=30)
+        started = server.descendants()
+
+        # When the user presses Ctrl-C (SIGINT to the whole process group)
+        os.killpg(server.proc.pid, signal.SIGINT)
+
+        # Then everything exits cleanly and the next start finds no worker listed
+        assert server.proc.wait(timeout=15) == 0, server.output
+        assert_nothing_left(server, started, embedded_redis=False)
+    finally:
+        server.cleanup()
+    assert broker.workers() == {}, server.output
+    for queue in ("default", "high"):
+        assert broker.client.zcard(broker.keys(queue).consumers) == 0
+    assert "stopping (Ctrl-C again to force)" in server.output
+    assert "Traceback" not in server.output
 
 
 def test_a_child_that_dies_stops_the_rest_with_an_error(devserver):
