@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
+from taskqueue import metrics
 from taskqueue.broker import Broker
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.worker.loop import Consumer
@@ -115,6 +116,8 @@ class Heartbeat(threading.Thread):
         )
 
     def flush_counts(self, consumers: Sequence[Consumer]) -> None:
+        """The per-minute counters (dashboard) and the fleet totals (metrics)."""
+        self._flush_totals()
         total: Counter[str] = Counter()
         for consumer in consumers:
             counts, consumer.settler.counts = consumer.settler.counts, Counter()
@@ -125,6 +128,15 @@ class Heartbeat(threading.Thread):
             self.broker.count_minute(int(time.time() // 60), dict(total))
         except BrokerUnavailable:
             log.debug("per-minute counts dropped: Redis unavailable")
+
+    def _flush_totals(self) -> None:
+        counts = metrics.fleet_counts()
+        if not counts:
+            return
+        try:
+            self.broker.add_task_totals(counts)
+        except BrokerUnavailable:
+            metrics.give_back_fleet_counts(counts)  # added by the next beat
 
     def remove(self) -> None:
         """Deregister for good: worker info gone, consumers with nothing held dropped."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from taskqueue import __version__, registry
+from taskqueue import __version__, metrics, registry
 from taskqueue.backends import RedisBackend
 from taskqueue.blocking import WakeableBroker
 from taskqueue.broker import Broker
@@ -54,6 +54,7 @@ class Worker:
     def run(self) -> int:
         """Start, process until stopped (or drained with --burst), exit 0."""
         self.tasks = registry.tasks(self.options.task_modules)
+        metrics.series_only_if_served()  # before forking: children inherit it
         broker = self.connect()
         broker.ping()
         self.log_banner(broker)
