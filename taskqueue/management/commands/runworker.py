@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from argparse import ArgumentParser, ArgumentTypeError
@@ -144,6 +145,10 @@ class Command(BaseCommand):
             ) from None
         finally:
             clean_up()
+            # The process exits next: exempt the heap from the interpreter's
+            # final collections, which took ~0.2 s of a stop that should take
+            # well under 0.5 s (measured; supervisors wait for it).
+            gc.freeze()
         if code:
             raise CommandError("worker stopped with errors", returncode=code)
 
