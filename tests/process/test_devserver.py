@@ -274,13 +274,15 @@ def test_make_run_stops_a_stray_embedded_redis_it_reused(var_dir):
         server.wait_until_serving()
         os.killpg(server.proc.pid, signal.SIGINT)
         assert server.proc.wait(timeout=15) == 0, server.output
+
+        # Then the stray server is gone too (checked before cleanup() stops it)
+        assert "already running" in server.output
+        assert not embedded.is_running(redis_dir)
+        wait_until(
+            lambda: not psutil.pid_exists(stray) or is_gone(psutil.Process(stray))
+        )
     finally:
         server.cleanup()
-
-    # Then the stray server is gone too
-    assert "already running" in server.output
-    assert not embedded.is_running(redis_dir)
-    wait_until(lambda: not psutil.pid_exists(stray) or is_gone(psutil.Process(stray)))
 
 
 def run_to_exit(var_dir: Path, port: str) -> subprocess.CompletedProcess[str]:
