@@ -5,7 +5,7 @@ LOCK ?= requirements/django52.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: run test lint format bench bench-quick bench-api clean venv
+.PHONY: run test lint format bench bench-quick bench-api clean venv stop-redis
 
 venv: $(STAMP)
 
@@ -19,6 +19,11 @@ $(STAMP): $(LOCK) pyproject.toml
 
 run: venv
 	$(PY) -m project.devserver
+
+# An embedded Redis left running by a killed process (the last user to exit
+# normally stops it; so does the next `make run` on Ctrl-C).
+stop-redis: venv
+	$(PY) -m taskqueue.embedded stop $${TASKQUEUE_VAR_DIR:-var}/redis
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

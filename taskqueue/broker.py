@@ -22,7 +22,7 @@ import redis
 
 from taskqueue.connection import make_client, mask_url, resolve_url
 from taskqueue.exceptions import BrokerError, BrokerUnavailable
-from taskqueue.keys import QueueKeys, stats_key, workers_key
+from taskqueue.keys import QueueKeys, stats_key, totals_key, workers_key
 from taskqueue.protocol import WAKE
 
 P = ParamSpec("P")
@@ -638,6 +638,19 @@ class Broker:
                 pipe.hgetall(stats_key(minute, self.prefix))
             rows = pipe.execute()
         return [{k.decode(): int(v) for k, v in row.items()} for row in rows]
+
+    @translate_errors
+    def add_task_totals(self, counts: dict[str, int]) -> None:
+        """Add to the fleet-wide task counts (metrics.FleetCollector reads them)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for field, n in counts.items():
+                pipe.hincrby(totals_key(self.prefix), field, n)
+            pipe.execute()
+
+    @translate_errors
+    def task_totals(self) -> dict[str, int]:
+        raw: dict[bytes, bytes] = self.client.hgetall(totals_key(self.prefix))
+        return {k.decode(): int(v) for k, v in raw.items()}
 
     def close(self) -> None:
         self.client.close()

@@ -21,6 +21,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
+    P + "taskqueue:stats:totals"       HASH   "status:task" -> count, all time (fleet metrics)
 
 Everything one Lua script touches for a queue carries the queue's hash tag,
 so every script runs on Redis Cluster; queues spread over the cluster by name.
@@ -112,3 +113,8 @@ def workers_key(prefix: str = "") -> str:
 
 def stats_key(minute: int, prefix: str = "") -> str:
     return f"{prefix}taskqueue:stats:{minute}"
+
+
+def totals_key(prefix: str = "") -> str:
+    """Fleet-wide finished-task counts, never expiring: field ``status:task``."""
+    return f"{prefix}taskqueue:stats:totals"

@@ -12,23 +12,31 @@ Two kinds of series, so that nothing is counted twice and nothing goes stale:
   ``taskqueue_queue_messages{queue,state}`` (pending | in_flight | scheduled |
   dead), ``taskqueue_workers`` (live worker names), ``taskqueue_worker_processes``
   (live heartbeat entries: one per prefork child) and ``taskqueue_broker_up``.
+- Fleet series, read from Redis at scrape time by ``FleetCollector``:
+  ``taskqueue_fleet_tasks_total{task,status}``, what every worker finished
+  (same statuses as ``taskqueue_tasks_total``). Each worker adds its counts
+  to one never-expiring hash with its heartbeat, in the same flush as the
+  dashboard's per-minute counters, so one scrape of the site (or of any
+  worker) sees the whole fleet. Every endpoint serves the same values: do
+  not sum them across endpoints.
 
-Prefork pool: each child has its own memory, so counters must go through
-prometheus_client's multiprocess mode. Set ``PROMETHEUS_MULTIPROC_DIR`` to an
-empty directory in the worker's environment *before it starts* (the client
-picks its value class when it is imported); every process then writes its
-counters to files there and the exposition merges them. Without the variable
-the series live in the serving process's memory (fine for the solo and
-threads pools and for the web site's own view).
+Prefork pool: each child has its own memory, so the event series go through
+prometheus_client's multiprocess mode. ``runworker --metrics-port`` sets it
+up itself (``use_multiprocess_dir()``): a fresh directory, removed on exit,
+unless ``PROMETHEUS_MULTIPROC_DIR`` names one (then its old files are
+deleted at start). Without it the series live in the serving process's
+memory (the solo and threads pools, and the web site's own view).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -45,8 +53,9 @@ from prometheus_client import (
     Histogram,
     exposition,
     multiprocess,
+    values,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from taskqueue.auth import AuthFailure, authenticate
@@ -101,6 +110,7 @@ class _Series:
     dead_lettered: Any
     duration: Any
     retries: Any
+    fleet: dict[str, tuple[str, str]]  # status -> its key in the fleet counts
 
     @classmethod
     def bind(cls, task: str) -> _Series:
@@ -109,11 +119,16 @@ class _Series:
             **status,
             duration=DURATION.labels(task=task),
             retries=RETRIES.labels(task=task),
+            fleet={s: (task, s) for s in STATUSES},
         )
 
 
 _series: dict[str, _Series] = {}
 _dead: dict[str, Any] = {}
+# (task, status) -> count since the last heartbeat flush (see fleet_counts()).
+_fleet: dict[tuple[str, str], int] = {}
+_fleet_lock = threading.Lock()
+_series_on = True  # record() updates the Prometheus series (see series_only_if_served)
 
 
 def _for_task(task: str) -> _Series:
@@ -126,6 +141,8 @@ def _for_task(task: str) -> _Series:
 def record(outcome: Outcome, queue: str = "") -> None:
     """Count one finished message. Cheap enough to call for every task.
 
+    Always for the fleet totals (see fleet_counts()); the Prometheus series
+    too unless a worker turned them off (see series_only_if_served()).
     ``queue`` labels ``taskqueue_dead_lettered_total``: pass the queue the
     message came from, since a Poison outcome carries no envelope ("unknown"
     otherwise). The other outcomes ignore it.
@@ -133,23 +150,91 @@ def record(outcome: Outcome, queue: str = "") -> None:
     match outcome:
         case Succeeded(envelope=env, duration=duration):
             series = _for_task(env.task)
-            series.succeeded.inc()
-            series.duration.observe(duration)
+            _count_for_fleet(series.fleet["succeeded"])
+            if _series_on:
+                series.succeeded.inc()
+                series.duration.observe(duration)
         case Failed(envelope=env, duration=duration):
             series = _for_task(env.task)
-            series.failed.inc()
-            series.duration.observe(duration)
+            _count_for_fleet(series.fleet["failed"])
+            if _series_on:
+                series.failed.inc()
+                series.duration.observe(duration)
         case RetryLater(envelope=env):
             series = _for_task(env.task)
-            series.retried.inc()
-            series.retries.inc()
+            _count_for_fleet(series.fleet["retried"])
+            if _series_on:
+                series.retried.inc()
+                series.retries.inc()
         case Poison():
-            _for_task(UNKNOWN).dead_lettered.inc()
-            name = queue or UNKNOWN
-            child = _dead.get(name)
-            if child is None:
-                child = _dead[name] = DEAD.labels(queue=name)
-            child.inc()
+            series = _for_task(UNKNOWN)
+            _count_for_fleet(series.fleet["dead_lettered"])
+            if _series_on:
+                series.dead_lettered.inc()
+                _dead_child(queue or UNKNOWN).inc()
+
+
+def _dead_child(queue: str) -> Any:
+    child = _dead.get(queue)
+    if child is None:
+        child = _dead[queue] = DEAD.labels(queue=queue)
+    return child
+
+
+def _count_for_fleet(key: tuple[str, str]) -> None:
+    with _fleet_lock:  # the threads pool's consumers count at once
+        _fleet[key] = _fleet.get(key, 0) + 1
+
+
+def fleet_counts() -> dict[str, int]:
+    """Take this process's counts since the last call, as Redis hash fields.
+
+    The heartbeat adds them to the fleet totals (Broker.add_task_totals).
+    Fields are ``status:task`` (a status has no colon; a task path may not).
+    """
+    global _fleet
+    with _fleet_lock:
+        taken, _fleet = _fleet, {}
+    return {f"{status}:{task}": n for (task, status), n in taken.items()}
+
+
+def give_back_fleet_counts(counts: dict[str, int]) -> None:
+    """Counts whose flush failed (Redis down): keep them for the next one."""
+    with _fleet_lock:
+        for field, n in counts.items():
+            status, _, task = field.partition(":")
+            _fleet[(task, status)] = _fleet.get((task, status), 0) + n
+
+
+class FleetCollector(Collector):
+    """What every worker finished, by task and status, read from Redis on each scrape."""
+
+    def __init__(self, backend: str = "default") -> None:
+        self.alias = backend
+
+    def describe(self) -> Iterable[Metric]:
+        return [_fleet_family()]  # names only: no Redis at register()
+
+    def collect(self) -> Iterable[Metric]:
+        family = _fleet_family()
+        backend: Any = task_backends[self.alias]
+        try:
+            totals = backend.broker.task_totals()
+        except BrokerUnavailable:
+            return []  # QueueCollector reports taskqueue_broker_up 0
+        for field, count in sorted(totals.items()):
+            status, _, task = field.partition(":")
+            if status in STATUSES and task:
+                family.add_metric([task, status], count)
+        return [family]
+
+
+def _fleet_family() -> CounterMetricFamily:
+    return CounterMetricFamily(
+        "taskqueue_fleet_tasks",
+        "Tasks finished by all workers (from Redis), by task and status.",
+        labels=["task", "status"],
+    )
 
 
 class QueueCollector(Collector):
@@ -234,13 +319,21 @@ _serving = False  # this process serves /metrics (runworker --metrics-port)
 
 
 def recording() -> bool:
-    """Whether a worker should count its tasks: only if someone can read the counts.
+    """Whether a worker should call record(): always, the fleet totals need it."""
+    return True
+
+
+def series_only_if_served() -> None:
+    """For a worker at start: skip the Prometheus series if nobody can read them.
 
     They are read from this process's memory when it serves /metrics, or
     from PROMETHEUS_MULTIPROC_DIR files by whichever process serves them.
-    Otherwise counting would cost every task time for nothing.
+    Otherwise updating them would cost every task time (about 1 us) for
+    nothing. The fleet totals are counted either way. Other processes (the
+    site, which serves its own memory on /metrics) keep the series on.
     """
-    return _serving or multiprocess_dir() is not None
+    global _series_on
+    _series_on = _serving or multiprocess_dir() is not None
 
 
 def multiprocess_dir() -> str | None:
@@ -266,6 +359,34 @@ def clear_multiprocess_dir() -> int:
     return len(stale)
 
 
+def use_multiprocess_dir() -> Callable[[], None]:
+    """Put this process (and the children it forks) in multiprocess mode.
+
+    For the prefork supervisor, before it forks: a directory of its own,
+    made fresh here, unless PROMETHEUS_MULTIPROC_DIR names one (cleared of
+    a previous run's files). Returns the clean-up to call on exit: it
+    removes a directory made here, and clears a named one.
+    """
+    named = multiprocess_dir()
+    if named is None:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix="taskqueue-metrics-"
+        )
+    clear_multiprocess_dir()
+    # prometheus_client picks its value class at import; children of the
+    # metrics are made later (labels()), so switching it now is in time.
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    path = multiprocess_dir()
+
+    def clean_up() -> None:
+        if named is None and path:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            clear_multiprocess_dir()
+
+    return clean_up
+
+
 @cache
 def exposition_registry(backend: str = "default") -> CollectorRegistry:
     """The registry to serve: event series (merged across processes) + Redis state."""
@@ -276,6 +397,7 @@ def exposition_registry(backend: str = "default") -> CollectorRegistry:
         for collector in (*EVENT_METRICS, PROCESS_COLLECTOR, GC_COLLECTOR):
             registry.register(collector)
     registry.register(QueueCollector(backend))
+    registry.register(FleetCollector(backend))
     return registry
 
 
@@ -287,14 +409,16 @@ def render(backend: str = "default", accept: str | None = None) -> tuple[bytes, 
 
 def start_http_server(
     port: int,
-    addr: str = "0.0.0.0",  # noqa: S104 - scraped from outside the pod/host
+    addr: str = "127.0.0.1",
     *,
     backend: str = "default",
 ) -> tuple[WSGIServer, threading.Thread]:
     """Serve /metrics from a daemon thread (``runworker --metrics-port``).
 
-    Returns the server and its thread; ``server.shutdown()`` stops it. With
-    the prefork pool call it in the parent, with PROMETHEUS_MULTIPROC_DIR set.
+    Loopback unless told otherwise (``--metrics-host``): the page is not
+    authenticated. Returns the server and its thread; ``server.shutdown()``
+    stops it. With the prefork pool call it in the parent, after
+    ``use_multiprocess_dir()``.
     """
     global _serving
     _serving = True

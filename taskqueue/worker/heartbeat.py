@@ -4,6 +4,12 @@ Runs in a daemon thread so that a long task never makes its worker look
 dead. Each beat: every consumer's score in every queue's consumers zset (on
 the server's clock; recovery compares against it), the worker's info in the
 workers hash (for queuestats and the dashboard), and the per-minute counters.
+
+``remove()`` is the last word: it runs after the consumers deregistered,
+and a beat in progress then (the thread is a daemon, and a beat is several
+round trips) must not write the worker back. Beats and ``remove()`` take
+one lock, and no beat writes after ``remove()``; ``remove()`` also drops
+the consumers again, in case a beat re-added one after it deregistered.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable, Sequence
 
 import orjson
 
+from taskqueue import metrics
 from taskqueue.broker import Broker
 from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.loop import Consumer
@@ -43,15 +50,25 @@ class Heartbeat(threading.Thread):
         # A dead worker stays visible (as silent) for a while, then is forgotten.
         self.forget_after = max(300.0, 10 * interval * 3)
         self._done = threading.Event()
+        self._lock = threading.Lock()  # one beat or remove() at a time
+        self._removed = False
 
     def run(self) -> None:
         while not self._done.wait(self.interval):
             self.beat()
 
     def stop(self) -> None:
+        """No more beats; waits (briefly) for one in progress to finish."""
         self._done.set()
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(timeout=self.interval + 1)
 
     def beat(self) -> None:
+        with self._lock:
+            if not self._removed:
+                self._beat()
+
+    def _beat(self) -> None:
         consumers = list(self.consumers())
         try:
             for consumer in consumers:
@@ -99,6 +116,8 @@ class Heartbeat(threading.Thread):
         )
 
     def flush_counts(self, consumers: Sequence[Consumer]) -> None:
+        """The per-minute counters (dashboard) and the fleet totals (metrics)."""
+        self._flush_totals()
         total: Counter[str] = Counter()
         for consumer in consumers:
             counts, consumer.settler.counts = consumer.settler.counts, Counter()
@@ -110,8 +129,22 @@ class Heartbeat(threading.Thread):
         except TaskQueueError:
             log.debug("per-minute counts dropped: Redis unavailable")
 
-    def remove(self) -> None:
+    def _flush_totals(self) -> None:
+        counts = metrics.fleet_counts()
+        if not counts:
+            return
         try:
-            self.broker.set_worker(self.worker_name, None)
+            self.broker.add_task_totals(counts)
         except TaskQueueError:
-            log.warning("Could not remove worker info: Redis unavailable")
+            metrics.give_back_fleet_counts(counts)  # added by the next beat
+
+    def remove(self) -> None:
+        """Deregister for good: worker info gone, consumers with nothing held dropped."""
+        with self._lock:
+            self._removed = True
+            try:
+                for consumer in self.consumers():
+                    self.broker.deregister(self.queues, consumer.id)
+                self.broker.set_worker(self.worker_name, None)
+            except TaskQueueError:
+                log.warning("Could not remove worker info: Redis unavailable")

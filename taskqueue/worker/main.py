@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
-from taskqueue import __version__, registry
+from taskqueue import __version__, metrics, registry
 from taskqueue.backends import RedisBackend
+from taskqueue.blocking import WakeableBroker
 from taskqueue.broker import Broker
 from taskqueue.compat import task_backends
 from taskqueue.conf import QueueOptions
@@ -38,17 +39,25 @@ class Worker:
         self.name = config.worker_name
         self.stop = StopFlag()
         self.tasks: dict[str, Any] = {}
+        self._heartbeat: Heartbeat | None = None
 
-    def connect(self) -> Broker:
-        return Broker.connect(
+    def connect(self) -> WakeableBroker:
+        broker = WakeableBroker.connect(
             self.options.redis_url,
             embedded_dir=self.options.embedded_dir,
             prefix=self.options.key_prefix,
         )
+        return cast(WakeableBroker, broker)  # connect() builds a cls
+
+    def wake_on_stop(self, broker: WakeableBroker) -> None:
+        """A stop ends this process's blocking waits at once (not after 2 s)."""
+        within = self.config.block_timeout
+        self.stop.on_stop(lambda: broker.wake(within), name="wake-broker")
 
     def run(self) -> int:
         """Start, process until stopped (or drained with --burst), exit 0."""
         self.tasks = registry.tasks(self.options.task_modules)
+        metrics.series_only_if_served()  # before forking: children inherit it
         broker = self.connect()
         broker.ping()
         with contextlib.suppress(TaskQueueError):  # refused (OOM): loaded on first use
@@ -60,15 +69,34 @@ class Worker:
                 burst=self.config.burst, grace=self.config.grace,
                 on_overdue=self._record_overdue,
             )  # fmt: skip
-            install(self.stop, self.config.grace, on_hard_exit=pool.kill_children)
+            install(
+                self.stop, self.config.grace,
+                on_hard_exit=lambda: self._forget_children(pool, broker),
+            )  # fmt: skip
             code = pool.run()
         else:
-            install(self.stop, self.config.grace)
+            install(self.stop, self.config.grace, on_hard_exit=self._forget_self)
             code = self._run_in_process(broker)
         log.info("Worker %s stopped", self.name)
         return code
 
-    def _run_in_process(self, broker: Broker) -> int:
+    def _forget_children(self, pool: PreforkPool, broker: Broker) -> None:
+        """Forced exit: kill the children and drop their worker info (no ghosts)."""
+        pids = list(pool.children)
+        pool.kill_children()
+        try:
+            for pid in pids:
+                broker.set_worker(f"{self.name}/{pid}", None)
+        except TaskQueueError:
+            pass  # the entries age out (Heartbeat.forget_after)
+
+    def _forget_self(self) -> None:
+        """Forced exit of a solo/threads worker: deregister what holds nothing."""
+        if self._heartbeat is not None:
+            self._heartbeat.remove()
+
+    def _run_in_process(self, broker: WakeableBroker) -> int:
+        self.wake_on_stop(broker)
         if self.config.pool == "threads":
             pool: SoloPool | ThreadPool = ThreadPool(
                 lambda cid: self.consumer(broker, cid),
@@ -77,7 +105,7 @@ class Worker:
             )
         else:
             pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
-        heartbeat = self.heartbeat(broker, lambda: pool.consumers)
+        heartbeat = self._heartbeat = self.heartbeat(broker, lambda: pool.consumers)
         heartbeat.beat()
         heartbeat.start()
         try:
@@ -89,6 +117,7 @@ class Worker:
 
     def _run_child(self, slot: DeadlineSlot) -> int:
         broker = self.connect()
+        self.wake_on_stop(broker)
         pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
         pool.consumers[0].deadlines = slot
         heartbeat = self.heartbeat(broker, lambda: pool.consumers, child=True)

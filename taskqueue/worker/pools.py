@@ -201,7 +201,9 @@ class PreforkPool:
                 # Ctrl-C reaches the whole process group; only the supervisor's
                 # SIGTERM should start a child's graceful stop.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                install(self.stop, self.grace, signals=(signal.SIGTERM,))
+                install(
+                    self.stop, self.grace, signals=(signal.SIGTERM,), announce=False
+                )
                 _stop_with(supervisor)
                 code = self.run_child(slot)
             except BaseException:

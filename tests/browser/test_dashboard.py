@@ -1,21 +1,20 @@
-"""The admin queue dashboard in headless Debian Chromium, driven by Playwright.
+"""The admin queue dashboard in headless Chromium, driven by Playwright.
 
-Chromium comes from apt (``.ci/run`` installs it); Playwright's own browser
-downloads are never used. With TASKQUEUE_SCREENSHOT=1 the test also refreshes
-docs/dashboard.png (the README's picture); otherwise it writes to a temp file,
-so running the suite leaves the working tree clean.
+Which Chromium (Playwright's own or the system's), and what happens when
+there is none, is decided in conftest.py. With TASKQUEUE_SCREENSHOT=1 the
+test also refreshes docs/dashboard.png (the README's picture); otherwise it
+writes to a temp file, so running the suite leaves the working tree clean.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests import tasks
 from tests.conftest import wait_until
@@ -23,24 +22,6 @@ from tests.conftest import wait_until
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-]
-
-
-@pytest.fixture
-def chromium():
-    executable = shutil.which("chromium")
-    assert executable, "chromium is not installed: apt-get install -y chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

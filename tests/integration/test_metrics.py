@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import subprocess
 import sys
 import textwrap
@@ -15,12 +16,14 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from taskqueue import metrics
+from taskqueue.dashboard import throughput
 from taskqueue.protocol import Envelope
 from taskqueue.worker.outcomes import Failed, Poison, RetryLater, Succeeded
 from tests import tasks
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 from tests.helpers import free_port
 from tests.integration.api_fixtures import *  # noqa: F403
 
@@ -284,3 +287,94 @@ def test_multiprocess_mode_adds_up_the_counts_of_forked_children(worker_env, tmp
     assert 'taskqueue_queue_messages{queue="default",state="pending"} 0.0' in (
         proc.stdout
     )
+
+
+# a prefork worker's endpoint and the site's, after real work ----
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 (loopback)
+        return reply.read().decode()
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """One sample's value from an exposition (labels in any order), or None."""
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and s.labels == labels:
+                return float(s.value)
+    return None
+
+
+FINISHED = {  # (task, status) -> count, for the work done below
+    ("tests.tasks.add", "succeeded"): 3,
+    ("tests.tasks.always_fails", "retried"): 2,
+    ("tests.tasks.always_fails", "failed"): 1,
+    (metrics.UNKNOWN, "dead_lettered"): 1,
+}
+
+
+def counts_in(text: str, name: str) -> dict[tuple[str, str], float | None]:
+    return {
+        (task, status): sample(text, name, task=task, status=status)
+        for task, status in FINISHED
+    }
+
+
+def expected() -> dict[tuple[str, str], float]:
+    return {key: float(n) for key, n in FINISHED.items()}
+
+
+@on_committed_db
+def test_a_prefork_worker_and_the_site_serve_task_counts_with_no_setup(
+    start_worker, broker, client, staff, tmp_path
+):
+    # Given a prefork worker with --metrics-port and no PROMETHEUS_MULTIPROC_DIR
+    port = free_port()
+    worker = start_worker(
+        "--pool", "prefork", "--concurrency", "2", "--metrics-port", str(port),
+        env={"TMPDIR": str(tmp_path)},  # where it makes its multiprocess directory
+    )  # fmt: skip
+
+    # When it runs successes, retries, a failure and a poison message
+    for i in range(3):
+        tasks.add.enqueue(i, i)
+    tasks.always_fails.enqueue("boom")
+    broker.push_raw("default", b"not json at all")
+
+    # Then its own endpoint (loopback only) counts what its children did
+    url = f"http://127.0.0.1:{port}/metrics"
+    wait_until(lambda: _scraped(url, "taskqueue_tasks_total") == expected(), timeout=30)
+    assert f"Metrics on http://127.0.0.1:{port}/metrics" in worker.output
+    assert list(tmp_path.glob("taskqueue-metrics-*/*.db"))  # the children's files
+
+    # And one scrape of the site has the fleet's counts, read from Redis
+    client.force_login(staff)
+
+    def site() -> dict[tuple[str, str], float | None]:
+        return counts_in(client.get("/metrics").content.decode(), FLEET)
+
+    wait_until(lambda: site() == expected(), timeout=30)
+    text = scrape(url)
+    assert counts_in(text, FLEET) == expected()  # the worker serves them too
+
+    # And they are the dashboard chart's numbers
+    chart = throughput(broker)
+    assert sum(p["succeeded"] for p in chart) == 3
+    assert sum(p["retried"] for p in chart) == 2
+    assert sum(p["failed"] for p in chart) == 2  # the failure and the poison
+
+    # And the multiprocess directory goes away with the worker
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=15) == 0, worker.output
+    assert not list(tmp_path.glob("taskqueue-metrics-*"))
+
+
+FLEET = "taskqueue_fleet_tasks_total"
+
+
+def _scraped(url: str, name: str) -> dict[tuple[str, str], float | None] | None:
+    try:
+        return counts_in(scrape(url), name)
+    except OSError:
+        return None  # not listening yet

@@ -42,7 +42,9 @@ READY_LINES = ("Stop:   Ctrl-C", "recipe.tasks.process_recipe")
 class DevServer:
     """One `python -m project.devserver` in its own session, output in a file."""
 
-    def __init__(self, var_dir: Path, port: int) -> None:
+    def __init__(
+        self, var_dir: Path, port: int, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.var_dir = var_dir
         self.port = port
         self.log_path = var_dir / "devserver.log"
@@ -50,6 +52,7 @@ class DevServer:
         env.update(
             TASKQUEUE_VAR_DIR=str(var_dir), PORT=str(port), PYTHONUNBUFFERED="1",
             DJANGO_SUPERUSER_USERNAME="tester", DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
+            **(extra_env or {}),
         )  # fmt: skip
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(
@@ -128,10 +131,13 @@ def port_is_closed(port: int) -> bool:
         return True
 
 
-def assert_nothing_left(server: DevServer, started: dict[str, psutil.Process]) -> None:
+def assert_nothing_left(
+    server: DevServer, started: dict[str, psutil.Process], *, embedded_redis=True
+) -> None:
     names = " | ".join(started)
-    for expected in ("runserver", "runworker", "redis-server"):
-        assert expected in names
+    expected = ("runserver", "runworker", "redis-server")
+    for name in expected if embedded_redis else expected[:2]:
+        assert name in names
     wait_until(lambda: all(is_gone(p) for p in started.values()), timeout=5)
     assert port_is_closed(server.port)
     assert not embedded.is_running(server.redis_dir)
@@ -165,6 +171,33 @@ def test_serves_the_admin_and_a_signal_stops_everything(devserver, target, signu
     assert f"http://127.0.0.1:{devserver.port}/admin/" in output
     assert ADMIN_PASSWORD not in output
     assert "Traceback" not in output
+
+
+def test_ctrl_c_leaves_no_process_and_no_registered_worker(var_dir, broker, key_prefix):
+    # Given `make run` on an external Redis, its prefork worker idle on two queues
+    server = DevServer(
+        var_dir, free_port(),
+        {"REDIS_URL": broker.url, "TASKQUEUE_KEY_PREFIX": key_prefix},
+    )  # fmt: skip
+    try:
+        server.wait_until_serving()
+        children = os.cpu_count() or 1  # the default prefork pool: one per CPU
+        wait_until(lambda: len(broker.workers()) == children, timeout=30)
+        started = server.descendants()
+
+        # When the user presses Ctrl-C (SIGINT to the whole process group)
+        os.killpg(server.proc.pid, signal.SIGINT)
+
+        # Then everything exits cleanly and the next start finds no worker listed
+        assert server.proc.wait(timeout=15) == 0, server.output
+        assert_nothing_left(server, started, embedded_redis=False)
+    finally:
+        server.cleanup()
+    assert broker.workers() == {}, server.output
+    for queue in ("default", "high"):
+        assert broker.client.zcard(broker.keys(queue).consumers) == 0
+    assert "stopping (Ctrl-C again to force)" in server.output
+    assert "Traceback" not in server.output
 
 
 def test_a_child_that_dies_stops_the_rest_with_an_error(devserver):
@@ -203,6 +236,53 @@ def test_a_second_run_keeps_the_data_and_the_account(var_dir):
 
     assert "Loaded" not in second.output
     assert "Admin account: 'tester'" in second.output
+
+
+STRAY = "import sys; from pathlib import Path; from taskqueue import embedded; embedded.ensure_running(Path(sys.argv[1]))"
+
+
+def test_a_command_run_while_make_run_is_stopped_leaves_no_redis(var_dir):
+    # Given no `make run` (no embedded Redis) for this project directory
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED}
+    env.update(TASKQUEUE_VAR_DIR=str(var_dir))
+
+    # When a short management command needs Redis
+    done = subprocess.run(
+        [sys.executable, "manage.py", "queuestats"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    # Then it worked, and the server it started stopped with it
+    assert done.returncode == 0, done.stderr
+    assert "default" in done.stdout
+    assert (var_dir / "redis" / "redis.log").exists()  # it did start one
+    assert not embedded.is_running(var_dir / "redis")
+    assert embedded.pid(var_dir / "redis") is None
+
+
+def test_make_run_stops_a_stray_embedded_redis_it_reused(var_dir):
+    # Given an embedded Redis left running (as a killed process leaves it)
+    redis_dir = var_dir / "redis"
+    subprocess.run([sys.executable, "-c", STRAY, str(redis_dir)], cwd=ROOT, check=True)
+    stray = embedded.pid(redis_dir)
+    assert stray is not None
+    assert embedded.is_running(redis_dir)
+
+    # When `make run` reuses it and is stopped with Ctrl-C
+    server = DevServer(var_dir, free_port())
+    try:
+        server.wait_until_serving()
+        os.killpg(server.proc.pid, signal.SIGINT)
+        assert server.proc.wait(timeout=15) == 0, server.output
+
+        # Then the stray server is gone too (checked before cleanup() stops it)
+        assert "already running" in server.output
+        assert not embedded.is_running(redis_dir)
+        wait_until(
+            lambda: not psutil.pid_exists(stray) or is_gone(psutil.Process(stray))
+        )
+    finally:
+        server.cleanup()
 
 
 def run_to_exit(var_dir: Path, port: str) -> subprocess.CompletedProcess[str]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import signal
+import threading
+from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
+from taskqueue.worker.heartbeat import Heartbeat
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
@@ -50,6 +54,40 @@ def test_a_running_worker_is_healthy_until_it_stops(run_command, start_worker):
     gone = run_command("workerhealth", "--name", "hw")
     assert gone.returncode == 1
     assert one_line(gone).startswith("unhealthy:")
+
+
+def test_a_beat_in_progress_cannot_bring_back_a_worker_that_removed_itself(
+    broker, monkeypatch
+):
+    # Given a heartbeat halfway through a beat: consumer marked, info not written yet
+    halfway, go_on = threading.Event(), threading.Event()
+    mark = broker.heartbeat
+
+    def mark_then_pause(queues, consumer):
+        mark(queues, consumer)
+        halfway.set()
+        go_on.wait(10)
+
+    monkeypatch.setattr(broker, "heartbeat", mark_then_pause)
+    consumer = SimpleNamespace(
+        id="hb.c1", current=None, processed=0, settler=SimpleNamespace(counts=Counter())
+    )
+    heartbeat = Heartbeat(
+        broker=broker, name="hb", queues=["default"], consumers=lambda: [consumer],
+        interval=60, extra={},
+    )  # fmt: skip
+    beat = threading.Thread(target=heartbeat.beat)
+    beat.start()
+    assert halfway.wait(10)
+
+    # When the stopping worker removes itself meanwhile (the beat resumes soon after)
+    threading.Timer(0.2, go_on.set).start()
+    heartbeat.remove()
+    beat.join(10)
+
+    # Then nothing brings it back: no worker info, no consumer
+    assert "hb" not in broker.workers()
+    assert broker.client.zscore(broker.keys("default").consumers, "hb.c1") is None
 
 
 @pytest.mark.usefixtures("broker")

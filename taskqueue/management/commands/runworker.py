@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+import gc
 import math
 import os
 import re
 from argparse import ArgumentParser, ArgumentTypeError
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -53,6 +54,10 @@ def seconds(raw: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ArgumentTypeError(f"{raw!r} must be a finite number of seconds >= 0")
     return value
+
+
+def _nothing() -> None:
+    """No clean-up to do."""
 
 
 class Command(TaskqueueCommand):
@@ -119,7 +124,13 @@ class Command(TaskqueueCommand):
             "--metrics-port",
             type=port_number,
             default=None,
-            help="serve Prometheus metrics on this port (0.0.0.0)",
+            help="serve Prometheus metrics on this port (see --metrics-host)",
+        )
+        parser.add_argument(
+            "--metrics-host",
+            default="127.0.0.1",
+            help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for all "
+            "interfaces: the page has no authentication)",
         )
         parser.add_argument(
             "--name",
@@ -141,30 +152,45 @@ class Command(TaskqueueCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         logformat.configure(options["log_format"], options["loglevel"])
         worker = self._worker(options)
+        clean_up: Callable[[], None] = _nothing
         if options["metrics_port"] is not None:
-            self._serve_metrics(options["metrics_port"], worker)
+            clean_up = self._serve_metrics(
+                options["metrics_host"], options["metrics_port"], worker
+            )
         try:
             code = worker.run()
         except BrokerUnavailable as exc:
             raise CommandError(
                 f"cannot reach Redis at {mask_url(worker.options.redis_url)}: {exc}"
             ) from None
+        finally:
+            clean_up()
+            # The process exits next: exempt the heap from the interpreter's
+            # final collections, which took ~0.2 s of a stop that should take
+            # well under 0.5 s (measured; supervisors wait for it).
+            gc.freeze()
         if code:
             raise CommandError("worker stopped with errors", returncode=code)
 
-    def _serve_metrics(self, port: int, worker: Worker) -> None:
+    def _serve_metrics(
+        self, host: str, port: int, worker: Worker
+    ) -> Callable[[], None]:
+        """Start the metrics server; return what to clean up when the worker exits.
+
+        Prefork children count in their own memory, so the supervisor puts
+        them in prometheus_client's multiprocess mode before it forks.
+        """
+        clean_up = _nothing
         if worker.config.pool == "prefork":
-            if metrics.multiprocess_dir() is None:
-                logging.getLogger("taskqueue.worker").warning(
-                    "prefork without PROMETHEUS_MULTIPROC_DIR: children's task "
-                    "counts are not served, only queue gauges"
-                )
-            else:
-                metrics.clear_multiprocess_dir()
+            clean_up = metrics.use_multiprocess_dir()
         try:
-            metrics.start_http_server(port, backend=worker.config.backend)
+            metrics.start_http_server(port, host, backend=worker.config.backend)
         except OSError as exc:
-            raise CommandError(f"cannot serve metrics on port {port}: {exc}") from None
+            clean_up()
+            raise CommandError(
+                f"cannot serve metrics on {host}:{port}: {exc}"
+            ) from None
+        return clean_up
 
     def _worker(self, options: dict[str, Any]) -> Worker:
         from taskqueue.backends import RedisBackend

@@ -1,0 +1,100 @@
+"""An idle worker stops at once: its blocking waits do not delay a SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from taskqueue.compat import TaskResultStatus
+from tests import tasks
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
+
+STOP_WITHIN = 0.5  # seconds; Django's own test_interrupt_no_tasks expects this
+
+
+def newest_client_id(broker) -> int:
+    return max(int(c["id"]) for c in broker.client.client_list())
+
+
+def blocked_since(broker, baseline: int) -> int:
+    """Clients in BLMOVE that connected after baseline (the worker's, in an own server)."""
+    return sum(
+        1
+        for c in broker.client.client_list()
+        if int(c["id"]) > baseline and c.get("cmd") == "blmove"
+    )
+
+
+def registered(broker, queues) -> bool:
+    return bool(broker.workers()) or any(
+        broker.client.zcard(broker.keys(q).consumers) for q in queues
+    )
+
+
+@pytest.mark.parametrize(
+    ("pool", "signum", "blocking"),
+    [("solo", signal.SIGTERM, 2), ("prefork", signal.SIGINT, 4)],
+)
+def test_an_idle_worker_on_two_queues_stops_within_half_a_second(
+    start_worker, broker, pool, signum, blocking
+):
+    # Given an idle worker blocked on two queues (prefork: two children, two each)
+    baseline = newest_client_id(broker)
+    worker = start_worker(
+        "--pool", pool, "--concurrency", "2", "--queue", "default", "--queue", "high"
+    )
+    wait_until(lambda: blocked_since(broker, baseline) >= blocking, timeout=30)
+
+    # When it is asked to stop
+    started = time.monotonic()
+    worker.signal(signum)
+    wait_until(lambda: worker.proc.poll() is not None, timeout=10, interval=0.01)
+    elapsed = time.monotonic() - started
+
+    # Then it exits 0 within half a second, said so, and left nothing registered
+    assert worker.proc.returncode == 0, worker.output
+    assert elapsed <= STOP_WITHIN, f"{elapsed:.3f}s\n{worker.output}"
+    assert "stopping (Ctrl-C again to force)" in worker.output
+    assert not registered(broker, ("default", "high"))
+
+
+def test_ctrl_c_twice_forces_the_stop_but_leaves_no_worker_listed(start_worker, broker):
+    # Given a worker running a long task
+    result = tasks.sleep_for.enqueue(30.0)
+    worker = start_worker("--name", "forced")
+    wait_until(
+        lambda: tasks.sleep_for.get_result(result.id).status == TaskResultStatus.RUNNING
+    )
+
+    # When the user presses Ctrl-C, then Ctrl-C again
+    worker.signal(signal.SIGINT)
+    wait_until(lambda: "stopping (Ctrl-C again to force)" in worker.output)
+    worker.signal(signal.SIGINT)
+
+    # Then it exits at once with 1, and the worker list does not show it
+    assert worker.wait(timeout=5) == 1, worker.output
+    assert "forced" not in broker.workers()
+    assert broker.stats("default").in_flight == 1  # recovery hands the task back later
+
+
+def test_a_sigterm_after_ctrl_c_lets_the_clean_stop_finish(start_worker, broker):
+    # Given a worker running a task, already stopping after the user's Ctrl-C
+    result = tasks.sleep_for.enqueue(1.0)
+    worker = start_worker("--name", "supervised")
+    wait_until(
+        lambda: tasks.sleep_for.get_result(result.id).status == TaskResultStatus.RUNNING
+    )
+    worker.signal(signal.SIGINT)
+    wait_until(lambda: "stopping (Ctrl-C again to force)" in worker.output)
+
+    # When a supervisor (make run, systemd) sends SIGTERM as well
+    worker.signal(signal.SIGTERM)
+
+    # Then the task still finishes and the worker deregisters and exits 0
+    assert worker.wait(timeout=15) == 0, worker.output
+    assert tasks.sleep_for.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
+    assert not registered(broker, ("default", "high"))
