@@ -1,0 +1,95 @@
+"""The executor's one hook for the tools a Django team already runs.
+
+Around each run of a task: an OpenTelemetry span (taskqueue/tracing.py) and
+a Sentry scope (taskqueue/sentry.py), whichever is set up. The executor
+asks ``active()`` first, so with neither a run costs two cached booleans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+
+from taskqueue import sentry, tracing
+from taskqueue.protocol import Envelope
+from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+
+OUTCOMES: dict[type, str] = {
+    Succeeded: "succeeded",
+    Failed: "failed",
+    RetryLater: "retrying",
+    Poison: "poison",
+}
+
+
+def active() -> bool:
+    """Is there anything to report a run to?"""
+    return tracing.enabled() or sentry.enabled()
+
+
+def refresh() -> bool:
+    """Decide again whether OpenTelemetry and Sentry are set up."""
+    return tracing.refresh() | sentry.refresh()
+
+
+def run(envelope: Envelope, call: Callable[[], Outcome]) -> Outcome:
+    """``call()`` (one run of the envelope's task) inside its span and scope."""
+    with _observed(envelope) as record:
+        outcome = call()
+        record(outcome)
+    return outcome
+
+
+def wrap_async(
+    arun: Callable[[Envelope], Awaitable[Outcome]],
+) -> Callable[[Envelope], Awaitable[Outcome]]:
+    """``arun`` with each run inside its span and scope (asyncio tasks copy the context)."""
+
+    async def observed(envelope: Envelope) -> Outcome:
+        with _observed(envelope) as record:
+            outcome = await arun(envelope)
+            record(outcome)
+        return outcome
+
+    return observed
+
+
+def failed(envelope: Envelope, exc: BaseException) -> None:
+    """A task ended FAILED with this exception: tell Sentry."""
+    sentry.capture(envelope, exc)
+
+
+@contextmanager
+def _observed(envelope: Envelope) -> Iterator[Callable[[Outcome], None]]:
+    with ExitStack() as stack:
+        if sentry.enabled():
+            stack.enter_context(sentry.task_scope(envelope))
+        if not tracing.enabled():
+            yield _ignore
+            return
+        span = stack.enter_context(tracing.task_span(envelope))
+
+        def record(outcome: Outcome) -> None:
+            tracing.outcome(
+                span,
+                OUTCOMES.get(type(outcome), type(outcome).__name__.lower()),
+                error_json=outcome.error_json
+                if isinstance(outcome, Failed | RetryLater)
+                else None,
+                summary=_summary(outcome),
+            )
+
+        yield record
+
+
+def _summary(outcome: Outcome) -> str:
+    """Why the run did not succeed ('' when it did)."""
+    if isinstance(outcome, Failed | RetryLater):
+        return outcome.summary
+    if isinstance(outcome, Poison):
+        return outcome.reason
+    return ""
+
+
+def _ignore(outcome: Outcome) -> None:
+    return None
