@@ -10,11 +10,13 @@ that will be retried (as Sentry's Celery integration does not), and the
 expected failures the worker logs as warnings (``ObjectDoesNotExist``,
 ``PermanentError``): they are outcomes the task chose, not bugs.
 
-The worker's own ERROR line for that task ("Task failed task_id=...") would
-reach Sentry a second time through its LoggingIntegration; an event
-processor drops that one event (the record with ``outcome="failed"`` from
-the ``taskqueue.worker`` logger), so a failure is one issue, not two.
-Every other worker log line reaches Sentry as configured.
+Two ERROR log lines say the same again and would be events of their own
+through Sentry's LoggingIntegration: the worker's "Task failed task_id=..."
+(a ``taskqueue.worker`` record with ``outcome="failed"``) and the FAILED
+line of Django's task log receiver, which the worker sends after storing
+the outcome, so it has no exception. In a process that runs taskqueue
+tasks an event processor drops those two, so that a failure is one event,
+and an expected one none. Every other log line reaches Sentry as configured.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ else:
     HAVE_SENTRY = True
 
 WORKER_LOGGER = "taskqueue.worker"
+DJANGO_TASK_LOGGERS = ("django.tasks", "django_tasks")  # the backport's name
 _enabled: bool | None = None
 _processor_added = False
 
@@ -64,16 +67,22 @@ def _add_processor() -> None:
 
 
 def _without_failed_line(event: Any, hint: dict[str, Any]) -> Any:
-    """Drop the log event of a failure that capture() has sent as an exception."""
+    """Drop the log events of a failure that capture() reports (or skips)."""
     record = hint.get("log_record")
-    if (
-        isinstance(record, logging.LogRecord)
-        and record.name == WORKER_LOGGER
-        and getattr(record, "outcome", None) == "failed"
-        and record.levelno >= logging.ERROR
-    ):
+    if isinstance(record, logging.LogRecord) and _repeats_an_outcome(record):
         return None
     return event
+
+
+def _repeats_an_outcome(record: logging.LogRecord) -> bool:
+    if record.levelno < logging.ERROR:
+        return False
+    if record.name == WORKER_LOGGER:
+        return getattr(record, "outcome", None) == "failed"
+    # Django's receiver logs with logger.exception(); sent from a worker
+    # after the outcome is stored, the record has no exception to show.
+    no_exception = not record.exc_info or record.exc_info[0] is None
+    return record.name in DJANGO_TASK_LOGGERS and no_exception
 
 
 def tags(envelope: Envelope) -> dict[str, str]:

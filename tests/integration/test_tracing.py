@@ -205,9 +205,7 @@ def test_a_trace_field_that_is_not_a_trace_context_is_poison(spans, broker, work
     broker.client.lset(broker.keys("default").pending, 0, orjson.dumps(message))
 
     worker.run_until(lambda: dead_reasons(broker))
-    assert dead_reasons(broker) == [
-        "envelope field 'trace' is not a W3C trace context"
-    ]
+    assert dead_reasons(broker) == ["envelope field 'trace' is not a W3C trace context"]
     assert _named(spans, "taskqueue.run") == []
 
 

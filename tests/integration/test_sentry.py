@@ -1,0 +1,139 @@
+"""Sentry: a FAILED task's exception is one event, tagged with its task id.
+
+Real Redis, a real consumer run in this process (tests/inprocess.py), and
+sentry-sdk initialised as a Django site does (DjangoIntegration, default
+integrations on) with a transport that keeps envelopes in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sentry_sdk
+from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.transport import Transport
+
+from taskqueue.worker import observe
+from tests import tasks
+from tests.inprocess import InProcessWorker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class MemoryTransport(Transport):
+    """Keeps what the SDK would send; nothing leaves the process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.envelopes: list[Any] = []
+
+    def capture_envelope(self, envelope: Any) -> None:
+        self.envelopes.append(envelope)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [
+            item.payload.json
+            for envelope in self.envelopes
+            for item in envelope.items
+            if item.type == "event"
+        ]
+
+
+@pytest.fixture
+def sentry() -> Iterator[MemoryTransport]:
+    transport = MemoryTransport()
+    sentry_sdk.init(
+        dsn="https://public@sentry.invalid/1",
+        transport=transport,
+        integrations=[DjangoIntegration()],
+    )
+    observe.refresh()
+    yield transport
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().set_client(None)
+    observe.refresh()
+
+
+@pytest.fixture
+def worker(broker: Any) -> Iterator[InProcessWorker]:
+    consumer = InProcessWorker(broker)
+    yield consumer
+    consumer.close()
+
+
+def _finished(task: Any, result_id: str) -> bool:
+    return task.get_result(result_id).status in {"SUCCESSFUL", "FAILED"}
+
+
+def test_a_failed_task_is_one_event_tagged_with_its_task(sentry, worker):
+    result = tasks.fails_once_then_gives_up.enqueue("disk full")
+
+    worker.run_until(lambda: _finished(tasks.fails_once_then_gives_up, result.id))
+    (event,) = sentry.events  # the worker's "Task failed" log line is not a second
+    assert event["tags"] == {
+        "task_id": result.id,
+        "task": "tests.tasks.fails_once_then_gives_up",
+        "queue": "default",
+        "attempt": "1",
+    }
+    (exception,) = event["exception"]["values"]
+    assert exception["type"] == "RuntimeError"
+    assert exception["value"] == "disk full"
+    assert exception["mechanism"] == {"type": "taskqueue", "handled": False}
+    assert event["transaction"] == "tests.tasks.fails_once_then_gives_up"
+
+
+def test_attempts_that_will_be_retried_are_not_events(sentry, worker):
+    result = tasks.always_fails.enqueue("flaky")
+
+    worker.run_until(lambda: _finished(tasks.always_fails, result.id))
+    (event,) = sentry.events
+    assert event["tags"]["attempt"] == "3"  # the last one, after two retries
+
+
+def test_expected_failures_and_successes_are_not_events(sentry, worker):
+    failed = tasks.permanent_failure.enqueue()
+    succeeded = tasks.add.enqueue(1, 2)
+
+    worker.run_until(
+        lambda: (
+            _finished(tasks.permanent_failure, failed.id)
+            and _finished(tasks.add, succeeded.id)
+        )
+    )
+    assert sentry.events == []
+
+
+def test_a_result_that_is_not_json_is_an_event(sentry, worker):
+    result = tasks.returns_unserializable.enqueue()
+
+    worker.run_until(lambda: _finished(tasks.returns_unserializable, result.id))
+    (event,) = sentry.events
+    assert event["tags"]["task_id"] == result.id
+    assert event["exception"]["values"][-1]["type"] == "TypeError"
+
+
+def test_tags_and_breadcrumbs_stay_with_their_task(sentry, worker):
+    logging.getLogger("tests").warning("logged by the site before any task")
+    first = tasks.fails_once_then_gives_up.enqueue("first")
+    second = tasks.fails_once_then_gives_up.enqueue("second")
+
+    worker.run_until(
+        lambda: (
+            _finished(tasks.fails_once_then_gives_up, first.id)
+            and _finished(tasks.fails_once_then_gives_up, second.id)
+        )
+    )
+    by_id = {event["tags"]["task_id"]: event for event in sentry.events}
+    assert set(by_id) == {first.id, second.id}
+    crumbs = [
+        crumb.get("message") or ""
+        for crumb in by_id[second.id]["breadcrumbs"]["values"]
+    ]
+    assert not any(first.id in crumb for crumb in crumbs)
+    assert "logged by the site before any task" not in crumbs
+    assert sentry_sdk.get_isolation_scope()._tags == {}
