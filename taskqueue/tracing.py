@@ -14,7 +14,8 @@ leave the parent optional): a task may run hours after its request, once
 per attempt, and each run is a trace of its own instead of stretching the
 request's. ``enabled()`` is decided once per process, at first use: without
 the package, without a configured provider, the hot paths pay one call to
-a cached boolean; ``refresh()`` decides again (for a provider set later).
+a cached boolean. ``taskqueue.worker.observe.refresh()`` decides again, for
+this module and the worker's hook (for a provider set up later).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Around each run of a task: an OpenTelemetry span (taskqueue/tracing.py) and
 a Sentry scope (taskqueue/sentry.py), whichever is set up. The executor
-asks ``active()`` first, so with neither a run costs two cached booleans.
+asks ``active()`` first, so with neither a run costs one cached boolean.
+Decided at the first task of each process; ``refresh()`` decides again
+(for OpenTelemetry or Sentry set up after that).
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ OUTCOMES: dict[type, str] = {
     RetryLater: "retrying",
     Poison: "poison",
 }
+_active: bool | None = None
 
 
 def active() -> bool:
-    """Is there anything to report a run to?"""
-    return tracing.enabled() or sentry.enabled()
+    """Is there anything to report a run to? (cached)"""
+    if _active is None:
+        return refresh()
+    return _active
 
 
 def refresh() -> bool:
     """Decide again whether OpenTelemetry and Sentry are set up."""
-    return tracing.refresh() | sentry.refresh()
+    global _active  # the one cached switch of this module
+    _active = tracing.refresh() | sentry.refresh()
+    return _active
 
 
 def run(envelope: Envelope, call: Callable[[], Outcome]) -> Outcome:

@@ -223,7 +223,8 @@ def test_an_unreadable_traceparent_runs_the_task_unlinked(spans, broker, worker)
 
 
 def test_without_a_provider_nothing_is_traced(broker, worker):
-    assert not tracing.refresh()
+    assert not observe.refresh()
+    assert not tracing.enabled()
     with _request_span():  # the API's no-op tracer: no valid span
         result = tasks.add.enqueue(1, 2)
 
