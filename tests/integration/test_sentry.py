@@ -128,12 +128,14 @@ def test_tags_and_breadcrumbs_stay_with_their_task(sentry, worker):
             and _finished(tasks.fails_once_then_gives_up, second.id)
         )
     )
-    by_id = {event["tags"]["task_id"]: event for event in sentry.events}
+    sentry_sdk.capture_message("the site again, after the tasks")
+    *task_events, after = sentry.events
+    by_id = {event["tags"]["task_id"]: event for event in task_events}
     assert set(by_id) == {first.id, second.id}
+    assert "task_id" not in after.get("tags", {})
     crumbs = [
         crumb.get("message") or ""
         for crumb in by_id[second.id]["breadcrumbs"]["values"]
     ]
     assert not any(first.id in crumb for crumb in crumbs)
     assert "logged by the site before any task" not in crumbs
-    assert sentry_sdk.get_isolation_scope()._tags == {}

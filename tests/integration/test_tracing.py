@@ -231,3 +231,18 @@ def test_without_a_provider_nothing_is_traced(broker, worker):
     (raw,) = _pending_messages(broker)
     assert b'"trace"' not in raw
     worker.run_until(lambda: _status(tasks.add, result.id) == "SUCCESSFUL")
+
+
+def test_a_message_the_context_would_take_over_the_limit_goes_without_it(spans):
+    raw = CallEncoder(
+        task="tests.tasks.add", queue="default", backend="default", priority=0
+    ).encode("abc", [1, 2], {}, enqueued_at=b"1.0")
+
+    with _request_span():
+        roomy, tight = (
+            tracing.stamp([raw], task=tasks.add, ids=["abc"], limit=limit)[0]
+            for limit in (len(raw) + 200, len(raw) + 20)
+        )
+
+    assert orjson.loads(roomy)["trace"]["traceparent"].startswith("00-")
+    assert tight == raw
