@@ -8,61 +8,16 @@ integrations on) with a transport that keeps envelopes in memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sentry_sdk
-from sentry_sdk.integrations.django import DjangoIntegration
-from sentry_sdk.transport import Transport
+from opentelemetry.trace import StatusCode
 
-from taskqueue.worker import observe
 from tests import tasks
-from tests.inprocess import InProcessWorker
+from tests.integration.observability_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class MemoryTransport(Transport):
-    """Keeps what the SDK would send; nothing leaves the process."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.envelopes: list[Any] = []
-
-    def capture_envelope(self, envelope: Any) -> None:
-        self.envelopes.append(envelope)
-
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        return [
-            item.payload.json
-            for envelope in self.envelopes
-            for item in envelope.items
-            if item.type == "event"
-        ]
-
-
-@pytest.fixture
-def sentry() -> Iterator[MemoryTransport]:
-    transport = MemoryTransport()
-    sentry_sdk.init(
-        dsn="https://public@sentry.invalid/1",
-        transport=transport,
-        integrations=[DjangoIntegration()],
-    )
-    observe.refresh()
-    yield transport
-    sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
-    observe.refresh()
-
-
-@pytest.fixture
-def worker(broker: Any) -> Iterator[InProcessWorker]:
-    consumer = InProcessWorker(broker)
-    yield consumer
-    consumer.close()
 
 
 def _finished(task: Any, result_id: str) -> bool:
@@ -139,3 +94,18 @@ def test_tags_and_breadcrumbs_stay_with_their_task(sentry, worker):
     ]
     assert not any(first.id in crumb for crumb in crumbs)
     assert "logged by the site before any task" not in crumbs
+
+
+def test_with_tracing_too_a_failure_is_an_event_and_an_error_span(
+    sentry, spans, worker
+):
+    result = tasks.fails_once_then_gives_up.enqueue("both")
+
+    worker.run_until(lambda: _finished(tasks.fails_once_then_gives_up, result.id))
+    (event,) = sentry.events
+    assert event["tags"]["task_id"] == result.id
+    (run,) = [
+        s for s in spans.get_finished_spans() if s.name.startswith("taskqueue.run")
+    ]
+    assert run.attributes["taskqueue.outcome"] == "failed"
+    assert run.status.status_code == StatusCode.ERROR

@@ -6,19 +6,15 @@ opentelemetry-sdk's InMemorySpanExporter as the configured provider.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 from opentelemetry.trace import SpanKind, StatusCode
-from opentelemetry.util._once import Once
 
 from taskqueue import tracing
 from taskqueue.backends import enqueue_many
@@ -27,39 +23,9 @@ from taskqueue.protocol import CallEncoder
 from taskqueue.worker import observe
 from tests import tasks
 from tests.helpers import dead_reasons
-from tests.inprocess import InProcessWorker
+from tests.integration.observability_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _install_global(provider: Any) -> None:
-    """Set (or clear) the global TracerProvider, which the API sets only once.
-
-    The same reset opentelemetry's own test utilities do between tests.
-    """
-    trace._TRACER_PROVIDER_SET_ONCE = Once()
-    trace._TRACER_PROVIDER = None
-    if provider is not None:
-        trace.set_tracer_provider(provider)
-    observe.refresh()
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    _install_global(provider)
-    yield exporter
-    _install_global(None)
-    provider.shutdown()
-
-
-@pytest.fixture
-def worker(broker: Any) -> Iterator[InProcessWorker]:
-    consumer = InProcessWorker(broker)
-    yield consumer
-    consumer.close()
 
 
 def _request_span() -> Any:
