@@ -111,9 +111,10 @@ def _context_of(span: trace.Span) -> bytes | None:
     _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
     if len(carrier.get("tracestate", "")) > TRACE_LIMITS["tracestate"]:
         del carrier["tracestate"]  # W3C lets a vendor drop what it cannot carry
-    if len(carrier.get("traceparent", "")) > TRACE_LIMITS["traceparent"]:
+    traceparent = carrier.get("traceparent", "")
+    if not 0 < len(traceparent) <= TRACE_LIMITS["traceparent"]:
         return None
-    return orjson.dumps(carrier) if carrier else None
+    return orjson.dumps(carrier)
 
 
 @contextmanager
