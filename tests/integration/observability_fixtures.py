@@ -28,7 +28,7 @@ from tests.inprocess import InProcessWorker
 __all__ = ["MemoryTransport", "sentry", "spans", "worker"]
 
 
-def _install_global(provider: Any) -> None:
+def install_global(provider: Any) -> None:
     """Set (or clear) the global TracerProvider, which the API sets only once.
 
     The same reset opentelemetry's own test utilities do between tests.
@@ -45,9 +45,9 @@ def spans() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    _install_global(provider)
+    install_global(provider)
     yield exporter
-    _install_global(None)
+    install_global(None)
     provider.shutdown()
 
 

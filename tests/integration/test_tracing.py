@@ -24,6 +24,7 @@ from taskqueue.worker import observe
 from tests import tasks
 from tests.helpers import dead_reasons
 from tests.integration.observability_fixtures import *  # noqa: F403
+from tests.integration.observability_fixtures import install_global
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -212,3 +213,13 @@ def test_a_message_the_context_would_take_over_the_limit_goes_without_it(spans):
 
     assert orjson.loads(roomy)["trace"]["traceparent"].startswith("00-")
     assert tight == raw
+
+
+def test_a_worker_without_a_provider_runs_traced_messages(spans, broker, worker):
+    with _request_span():
+        result = tasks.add.enqueue(1, 2)
+    assert b'"trace"' in _pending_messages(broker)[0]
+    install_global(None)  # the worker's process has no TracerProvider
+
+    worker.run_until(lambda: _status(tasks.add, result.id) == "SUCCESSFUL")
+    assert _named(spans, "taskqueue.run") == []
