@@ -104,6 +104,12 @@ def task_scope(envelope: Envelope) -> Iterator[None]:
         yield
 
 
+def flush(timeout: float) -> None:
+    """Send the events the SDK still holds, waiting at most ``timeout`` seconds."""
+    if HAVE_SENTRY and sentry_sdk.get_client().is_active():
+        sentry_sdk.flush(timeout=timeout)
+
+
 def capture(envelope: Envelope, exc: BaseException) -> None:
     """Send a FAILED task's exception to Sentry (no-op when Sentry is not set up).
 

@@ -63,6 +63,15 @@ def refresh() -> bool:
     return _enabled
 
 
+def flush(timeout: float) -> None:
+    """Export the spans the SDK still holds, waiting at most ``timeout`` seconds."""
+    if not enabled():
+        return
+    force_flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if force_flush is not None:  # the SDK's provider has it; the API's has not
+        force_flush(int(timeout * 1000))
+
+
 def _tracer() -> trace.Tracer:
     """Ours, made once: the SDK builds a new Tracer on each get_tracer() (~6 us)."""
     return _tracers[0] if _tracers else trace.get_tracer("taskqueue", __version__)

@@ -9,6 +9,7 @@ Decided at the first task of each process; ``refresh()`` decides again
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -22,6 +23,7 @@ OUTCOMES: dict[type, str] = {
     RetryLater: "retrying",
     Poison: "poison",
 }
+log = logging.getLogger("taskqueue.worker")
 _active: bool | None = None
 
 
@@ -64,6 +66,16 @@ def wrap_async(
 def failed(envelope: Envelope, exc: BaseException) -> None:
     """A task ended FAILED with this exception: tell Sentry."""
     sentry.capture(envelope, exc)
+
+
+def flush(timeout: float = 2.0) -> None:
+    """Send what the SDKs still hold: a prefork child ends with os._exit(),
+    which skips the atexit handlers that would. Never raises."""
+    try:
+        tracing.flush(timeout)
+        sentry.flush(timeout)
+    except Exception:  # the process exits next: nothing may stop that
+        log.warning("Could not flush spans or Sentry events", exc_info=True)
 
 
 @contextmanager

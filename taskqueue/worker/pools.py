@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from django.db import connections
 
+from taskqueue.worker import observe
 from taskqueue.worker.loop import Consumer
 from taskqueue.worker.stop import StopFlag, install
 
@@ -131,6 +132,7 @@ class PreforkPool:
             except BaseException:
                 log.exception("Child pid=%d crashed", os.getpid())
             finally:
+                observe.flush()  # spans and Sentry events: os._exit skips atexit
                 os._exit(code)
         self.children[pid] = time.monotonic()
         log.info("Started child pid=%d", pid)
