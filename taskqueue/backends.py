@@ -23,7 +23,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from taskqueue import registry, results
+from taskqueue import registry, results, tracing
 from taskqueue.broker import Broker, Outgoing
 from taskqueue.compat import (
     DEFAULT_TASK_QUEUE_NAME,
@@ -82,6 +82,8 @@ class RedisBackend(BaseTaskBackend):
         args, kwargs = list(args), dict(kwargs)
         task_id = _task_id()
         raw = plan.message(task_id, args, kwargs, stamp=orjson.dumps(now))
+        if tracing.enabled():  # the active span's context, for the worker's span
+            (raw,) = tracing.stamp([raw], task=task, ids=[task_id], limit=plan.limit)
         result = plan.ready.build(
             task_id, args, kwargs, enqueued_at=datetime.fromtimestamp(now, tz=UTC)
         )
@@ -187,6 +189,8 @@ class RedisBackend(BaseTaskBackend):
                 ids.append(task_id)
                 arg_lists.append(args)
                 kwarg_dicts.append(kwargs)
+        if tracing.enabled():  # the active span's context, for the worker's span
+            raws = tracing.stamp(raws, task=task, ids=ids, limit=plan.limit)
         ready = results.ReadyList(
             plan.ready, ids, args=arg_lists, kwargs=kwarg_dicts,
             enqueued_at=datetime.fromtimestamp(now, tz=UTC),

@@ -44,7 +44,11 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "enqueued_at": ((int, float), True),
     "attempt": (int, True),
     "run_after": ((int, float, type(None)), False),
+    "trace": (dict, False),
 }
+# The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
+# only keys a "trace" field may hold, with the most characters each may have.
+TRACE_LIMITS = {"traceparent": 128, "tracestate": 512}
 
 
 @dataclass(slots=True)
@@ -61,6 +65,7 @@ class Envelope:
     enqueued_at: float = 0.0
     attempt: int = 1
     run_after: float | None = None
+    trace: dict[str, str] | None = None
     legacy: bool = field(default=False, compare=False)
 
     def encode(self) -> bytes:
@@ -76,6 +81,8 @@ class Envelope:
         }
         if self.run_after is not None:
             body["run_after"] = self.run_after
+        if self.trace is not None:
+            body["trace"] = self.trace
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -95,6 +102,7 @@ class Envelope:
             priority=self.priority,
             enqueued_at=self.enqueued_at,
             attempt=self.attempt + 1,
+            trace=self.trace,
         )
 
 
@@ -135,6 +143,11 @@ class CallEncoder:
                 enqueued_at, b',"attempt":1}',
             )
         )  # fmt: skip
+
+
+def with_trace(raw: bytes, trace_json: bytes) -> bytes:
+    """A canonical message with a ``trace`` field added: the last field, always."""
+    return b'%s,"trace":%s}' % (raw[:-1], trace_json)
 
 
 def dumps_json(value: Any) -> bytes:
@@ -287,6 +300,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         enqueued_at=float(value["enqueued_at"]),
         attempt=value["attempt"],
         run_after=value.get("run_after"),
+        trace=_trace(value.get("trace"), raw),
     )
 
 
@@ -305,6 +319,28 @@ def _check_ranges(value: dict[str, Any], raw: bytes, queue: str) -> None:
     _timestamp(value["enqueued_at"], "enqueued_at", raw)
     if value.get("run_after") is not None:
         _timestamp(value["run_after"], "run_after", raw, latest=MAX_TIMESTAMP)
+
+
+def _trace(value: Any, raw: bytes) -> dict[str, str] | None:
+    """The optional W3C trace context, or PoisonMessage if it is not one in shape.
+
+    Only its shape is checked here (an object of at most the TRACE_LIMITS
+    keys, a traceparent, strings within their lengths); whether the strings
+    parse is the propagator's business, which ignores values it cannot read.
+    """
+    if value is None:
+        return None
+    if (
+        type(value) is not dict
+        or type(value.get("traceparent")) is not str
+        or not value.keys() <= TRACE_LIMITS.keys()
+        or any(
+            type(item) is not str or len(item) > TRACE_LIMITS[key]
+            for key, item in value.items()
+        )
+    ):
+        raise PoisonMessage("envelope field 'trace' is not a W3C trace context", raw)
+    return value
 
 
 def _timestamp(

@@ -40,7 +40,7 @@ from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import PermanentError, TimeLimitExceeded
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.retry import backoff
-from taskqueue.worker import dbhealth
+from taskqueue.worker import dbhealth, observe
 from taskqueue.worker.outcomes import (
     Failed,
     GiveBack,
@@ -100,6 +100,8 @@ class Executor:
         checked = self._check(envelope)
         if isinstance(checked, Poison):
             return checked
+        if observe.active():  # a span, a Sentry scope: taskqueue/worker/observe.py
+            return observe.run(envelope, lambda: self._run(checked, envelope))
         return self._run(checked, envelope)
 
     def _info(self, path: str) -> TaskInfo | None:
@@ -166,7 +168,8 @@ class Executor:
         close_old_connections()
 
         async def run_all() -> list[Outcome]:
-            return list(await asyncio.gather(*(self._arun(e) for e in envelopes)))
+            run = observe.wrap_async(self._arun) if observe.active() else self._arun
+            return list(await asyncio.gather(*(run(e) for e in envelopes)))
 
         return async_to_sync(run_all)()
 
@@ -255,6 +258,7 @@ class Executor:
             return Succeeded(envelope, dumps_json(value), duration)
         except BaseException as exc:  # noqa: BLE001 (a value's __repr__ may raise anything)
             error = _not_serializable(exc)
+            observe.failed(envelope, error)
             return Failed(envelope, results.error_json(error), duration, str(error))
 
     def _failure(
@@ -272,6 +276,7 @@ class Executor:
                 envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
             )
             return RetryLater(envelope, error, delay, _summary(exc), duration)
+        observe.failed(envelope, exc)  # Sentry, when set up: a FAILED task's exception
         return Failed(envelope, error, duration, _summary(exc))
 
     def finished(self, outcome: Outcome) -> None:

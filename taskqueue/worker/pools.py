@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from django.db import connections
 
+from taskqueue.worker import observe
 from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.loop import Consumer
 from taskqueue.worker.stop import StopFlag, install
@@ -209,6 +210,7 @@ class PreforkPool:
             except BaseException:
                 log.exception("Child pid=%d crashed", os.getpid())
             finally:
+                observe.flush()  # spans and Sentry events: os._exit skips atexit
                 os._exit(code)
         self.children[pid] = time.monotonic()
         self.slots[pid] = slot

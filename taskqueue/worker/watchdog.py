@@ -17,6 +17,7 @@ import threading
 import time
 
 from taskqueue.exceptions import TaskQueueError
+from taskqueue.worker import observe
 from taskqueue.worker.loop import Consumer, Running
 
 log = logging.getLogger("taskqueue.worker")
@@ -67,4 +68,5 @@ class Watchdog(threading.Thread):
                     "Redis unavailable: recovery will redeliver task_id=%s", task_id
                 )
             finally:
+                observe.flush()  # the timed-out task's Sentry event: os._exit skips atexit
                 os._exit(TIMED_OUT)
