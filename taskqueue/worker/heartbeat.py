@@ -52,10 +52,24 @@ class Heartbeat(threading.Thread):
         self._done = threading.Event()
         self._lock = threading.Lock()  # one beat or remove() at a time
         self._removed = False
+        self.last_beat = time.monotonic()  # of the last beat Redis took
 
     def run(self) -> None:
+        """Beat until stopped; no error ends this thread (a worker without a
+        heartbeat is presumed dead and its running tasks run twice)."""
         while not self._done.wait(self.interval):
-            self.beat()
+            try:
+                self.beat()
+            except Exception:
+                log.exception("heartbeat failed; trying again")
+
+    def beating(self) -> bool:
+        """Whether Redis took a beat recently enough that nobody presumes us dead.
+
+        Consumers claim nothing while it is not (see Consumer.fetch): what
+        they claimed could be recovered by others and run twice.
+        """
+        return time.monotonic() - self.last_beat < self.interval * 2
 
     def stop(self) -> None:
         """No more beats; waits (briefly) for one in progress to finish."""
@@ -73,6 +87,7 @@ class Heartbeat(threading.Thread):
         try:
             for consumer in consumers:
                 self.broker.heartbeat(self.queues, consumer.id)
+            self.last_beat = time.monotonic()  # what recovery looks at is written
             self.broker.set_worker(self.worker_name, self.info(consumers))
             self.flush_counts(consumers)
             self.beats += 1

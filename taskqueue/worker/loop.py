@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,7 @@ class Consumer:
         self.processed = 0
         self.running: Running | None = None
         self.deadlines: DeadlineSlot | None = None  # prefork: the supervisor's view
+        self.beating: Callable[[], bool] = _always  # the heartbeat's (main.py)
         self.lock = threading.Lock()  # running's end vs the watchdog (watchdog.py)
         self._peeked: dict[bytes, Envelope] = {}
         self._slow = False
@@ -156,20 +158,12 @@ class Consumer:
         so an idle worker costs Redis about one command per block timeout.
         """
         try:
-            handed = self._handover()
-            if handed:
-                return handed
-            if self._next_claim is None or time.monotonic() >= self._next_claim:
-                for queue in self.config.queues:
-                    claimed = self._claim(queue)
-                    if claimed:
-                        self._next_claim = None
-                        return claimed
-                self.settler.confirm()  # nothing to run: the last batch is stored first
-                self._plan_idle_claim()
-            if self.config.burst:
+            if not self.beating():  # others may presume us dead: claim nothing
+                raise BrokerUnavailable("the heartbeat is not getting through")
+            batch = self._handover() or self._claim_due()
+            if batch or self.config.burst:
                 self._next_claim = None
-                return []
+                return batch
             batch = self._wait()
             if batch:
                 self._next_claim = None
@@ -179,6 +173,18 @@ class Consumer:
             self._next_claim = None
             self._outage(exc)
             return []
+
+    def _claim_due(self) -> list[tuple[str, Claimed]]:
+        """Claim from the queues in order, if a claim is due (always, when busy)."""
+        if self._next_claim is not None and time.monotonic() < self._next_claim:
+            return []
+        for queue in self.config.queues:
+            claimed = self._claim(queue)
+            if claimed:
+                return claimed
+        self.settler.confirm()  # nothing to run: the last batch is stored first
+        self._plan_idle_claim()
+        return []
 
     def _handover(self) -> list[tuple[str, Claimed]]:
         """Claim a message a waiter thread moved into in-flight, if one is here."""
@@ -584,6 +590,10 @@ class Consumer:
                 "Redis is back after %.1fs", time.monotonic() - self._outage_since
             )
             self._outage_since = None
+
+
+def _always() -> bool:
+    return True
 
 
 def idle_claim_interval(block_timeout: float, worker_timeout: float) -> float:

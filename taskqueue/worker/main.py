@@ -107,6 +107,8 @@ class Worker:
             pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
         heartbeat = self._heartbeat = self.heartbeat(broker, lambda: pool.consumers)
         heartbeat.beat()
+        for consumer in pool.consumers:
+            consumer.beating = heartbeat.beating
         heartbeat.start()
         try:
             return pool.run()
@@ -122,6 +124,7 @@ class Worker:
         pool.consumers[0].deadlines = slot
         heartbeat = self.heartbeat(broker, lambda: pool.consumers, child=True)
         heartbeat.beat()
+        pool.consumers[0].beating = heartbeat.beating
         heartbeat.start()
         watchdog = Watchdog(pool.consumers[0])
         watchdog.start()

@@ -127,6 +127,7 @@ class ThreadPool:
             dead.stop.set()  # the others stop too; the exit code says why
             return False
         self.consumers[index] = self.factory(consumer_id(self.worker_name))
+        self.consumers[index].beating = dead.beating
         log.warning(
             "Started consumer %s in place of %s", self.consumers[index].id, dead.id
         )

@@ -98,3 +98,18 @@ def test_a_redis_that_went_back_in_time_gets_the_stale_in_flight_back(broker):
     assert again == [held]  # handed back to the queue, and claimed as new
     inflight = broker.client.lrange(broker.keys("default").inflight("step.2"), 0, -1)
     assert inflight == [held.raw]
+
+
+def test_a_consumer_whose_heartbeat_is_not_getting_through_claims_nothing(
+    consumer, broker
+):
+    """Others may presume it dead and recover what it claims: it waits instead."""
+    tasks.add.enqueue(5, 5)
+    consumer.beating = lambda: False
+    consumer.stop.wait = lambda seconds: False  # the outage backoff, without waiting
+
+    assert consumer.fetch() == []
+    assert broker.stats("default").pending == 1
+
+    consumer.beating = lambda: True
+    assert len(consumer.fetch()) == 1
