@@ -14,7 +14,7 @@ from taskqueue.compat import TaskResultStatus
 from tests import tasks
 from tests.conftest import wait_until
 from tests.helpers import PrivateRedis, TcpProxy
-from tests.process.test_crash import _point_backend_at
+from tests.process.test_crash import _ping, _point_backend_at
 
 OUTAGE = 3.0  # seconds; a task's retries (none here) would be spent at once
 
@@ -82,7 +82,7 @@ def test_a_redis_restarted_from_an_old_snapshot_strands_nothing(start_worker, se
     server = PrivateRedis().start()
     try:
         _point_backend_at(settings, server.url)
-        wait_until(lambda: _pings(server.url))
+        wait_until(lambda: _ping(server.url))
         early = tasks.sleep_for.enqueue(1.5)
         worker = start_worker(
             env={"REDIS_URL": server.url, "TEST_REDIS_URL": server.url}
@@ -95,7 +95,7 @@ def test_a_redis_restarted_from_an_old_snapshot_strands_nothing(start_worker, se
 
         server.kill()  # and back, from the snapshot: early is in flight again
         server.start()
-        wait_until(lambda: _pings(server.url))
+        wait_until(lambda: _ping(server.url))
 
         wait_until(
             lambda: tasks.sleep_for.get_result(early.id).status == "SUCCESSFUL",
@@ -136,7 +136,7 @@ def test_the_first_settles_on_a_fresh_server_find_their_script(start_worker, set
     server = PrivateRedis().start()
     try:
         _point_backend_at(settings, server.url)
-        wait_until(lambda: _pings(server.url))
+        wait_until(lambda: _ping(server.url))
         worker = start_worker(
             env={"REDIS_URL": server.url, "TEST_REDIS_URL": server.url}
         )
@@ -159,7 +159,7 @@ def test_the_heartbeat_outlives_a_server_out_of_memory(start_worker, settings):
     }  # fmt: skip
     try:
         _point_backend_at(settings, server.url)
-        wait_until(lambda: _pings(server.url))
+        wait_until(lambda: _ping(server.url))
         long = tasks.sleep_for.enqueue(8.0)
         first = start_worker(env=env)
         wait_until(lambda: tasks.sleep_for.get_result(long.id).status == "RUNNING")
@@ -182,15 +182,6 @@ def redis_of(server):
     import redis
 
     return redis.Redis.from_url(server.url)
-
-
-def _pings(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url).ping())
-    except redis.ConnectionError:
-        return False
 
 
 def _in_flight(server) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import math
 import os
 import re
 from argparse import ArgumentParser, ArgumentTypeError
@@ -15,22 +14,16 @@ from django.core.management.base import CommandError
 from taskqueue import logformat, metrics
 from taskqueue.connection import mask_url
 from taskqueue.exceptions import BrokerUnavailable
-from taskqueue.management.commands._common import TaskqueueCommand
+from taskqueue.management.commands._common import (
+    TaskqueueCommand,
+    finite_seconds,
+    positive_int,
+)
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.main import Worker
 
 NAME_RE = re.compile(r"[A-Za-z0-9._@:-]{1,64}")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if value < 1:
-        raise ArgumentTypeError(f"{raw!r} must be at least 1")
-    return value
 
 
 def port_number(raw: str) -> int:
@@ -44,16 +37,6 @@ def worker_name(raw: str) -> str:
     if not NAME_RE.fullmatch(raw):
         raise ArgumentTypeError("use 1-64 letters, digits or . _ @ : -")
     return raw
-
-
-def seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise ArgumentTypeError(f"{raw!r} must be a finite number of seconds >= 0")
-    return value
 
 
 def _nothing() -> None:
@@ -144,7 +127,7 @@ class Command(TaskqueueCommand):
         )
         parser.add_argument(
             "--grace",
-            type=seconds,
+            type=finite_seconds,
             default=None,
             help="seconds running tasks get to finish on SIGTERM",
         )
