@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from taskqueue import results
 from taskqueue.broker import Broker, Claimed, ClaimPolicy
@@ -289,7 +289,10 @@ class Consumer:
         # Outcomes left collected go out behind the next claim (see _claim).
         self.rest = []
         self._peeked.clear()
-        close_old_connections()  # the executor checks before each task; this covers idling
+        try:
+            close_old_connections()  # the executor checks before each task; this covers idling
+        except DatabaseError:  # a database going away: the next task will say so
+            log.debug("closing old database connections failed", exc_info=True)
 
     def _async_group(
         self, batch: list[tuple[str, Claimed]], start: int
