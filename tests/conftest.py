@@ -47,6 +47,39 @@ def wait_until(
         time.sleep(interval)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_session_outlives_the_run(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[None]:
+    """Before the test database is dropped: wait for the sessions of processes
+    the tests killed to end (PostgreSQL ends a dead client's backend a moment
+    later, and DROP DATABASE refuses while one is there); one that stays is a
+    leak, named in the failure."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        try:
+            wait_until(lambda: not _other_sessions(connection), timeout=15)
+        except AssertionError:
+            leaked = _other_sessions(connection)
+            raise AssertionError(
+                f"database sessions outlive the run: {leaked}"
+            ) from None
+
+
+def _other_sessions(connection: Any) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, client_port, backend_start, state "
+            "FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return list(cursor.fetchall())
+
+
 @pytest.fixture
 def key_prefix(settings: Any) -> Iterator[str]:
     """A fresh key prefix for the default backend; its keys are removed after."""
