@@ -23,6 +23,13 @@ local function wake(due)
   if redis.call('LLEN', KEYS[1]) == 0 then redis.call('RPUSH', KEYS[1], ARGV[1]) end
   woke = true
 end
+-- Every argument is checked before anything is written: all of a batch or none.
+if (#ARGV - 1) % 4 ~= 0 then return redis.error_reply('ERR enqueue: bad argument count') end
+for i = 2, #ARGV, 4 do
+  if not (tonumber(ARGV[i + 1]) and tonumber(ARGV[i + 2])) then
+    return redis.error_reply('ERR enqueue: bad priority or delay for message ' .. ((i + 2) / 4))
+  end
+end
 for i = 2, #ARGV, 4 do
   local id, p, delay, raw = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
   ready[#ready + 1] = id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from taskqueue.broker import ClaimPolicy, Settlement
 from taskqueue.exceptions import BrokerError
@@ -50,3 +51,17 @@ def test_the_settle_records_the_envelope_a_legacy_message_became(broker):
     record = broker.client.hgetall(broker.keys("default").result("L1"))
     assert record[b"msg"] == envelope
     assert broker.stats("default").in_flight == 0
+
+
+def test_an_enqueue_with_a_bad_argument_writes_nothing(broker):
+    script = broker._scripts["enqueue"]
+    k = broker.keys("default")
+    args = [b"wake", "ok1", 5, 0, b"m1", "bad", "x", 0, b"m2"]
+
+    with pytest.raises(
+        redis.ResponseError, match="bad priority or delay for message 2"
+    ):
+        script(keys=[k.pending, k.prio, k.scheduled, k.ready], args=args)
+
+    assert broker.client.hlen(k.ready) == 0
+    assert broker.client.zcard(k.prio) == 0

@@ -213,3 +213,24 @@ def test_a_task_that_defeats_its_time_limit_is_stopped_from_outside(run_command,
         "taskqueue.exceptions.TimeLimitExceeded"
     )
     assert {tasks.add.get_result(r.id).status for r in after} == {"SUCCESSFUL"}
+
+
+def test_a_consumer_thread_that_dies_strands_nothing(start_worker):
+    """Threads pool: the dead thread's batch comes back at once, a new one runs it."""
+    results = enqueue_many(tasks.add, [((i, i), {}) for i in range(400)])
+
+    worker = start_worker(
+        "--pool", "threads", "--concurrency", "4", env={"TQ_TEST_CONSUMER_DIES": "1"}
+    )
+
+    wait_until(
+        lambda: set(_statuses_of(tasks.add, results)) == {"SUCCESSFUL"}, timeout=60
+    )
+    assert "died; handing back its messages" in worker.output
+    assert "Started consumer" in worker.output
+    wait_until(lambda: worker.output.count("Returned") >= 1)
+    assert worker.proc.poll() is None
+
+
+def _statuses_of(task, results) -> list[str]:
+    return [task.get_result(r.id).status for r in results]
