@@ -138,3 +138,14 @@ def count_once(context: TaskContext, recipe_id: int) -> int:
                 processed_count=F("processed_count") + 1
             )
     return recipe_id
+
+
+@task
+@options(max_retries=0)
+def query_pause_query(seconds: float) -> int:
+    """A query, a pause, another query: a database cut in the pause fails the second."""
+    from recipe.models import Recipe
+
+    Recipe.objects.count()
+    time.sleep(seconds)
+    return Recipe.objects.count()
