@@ -62,6 +62,10 @@ HIGH_LIST = "{" + PREFIX + "task_queue:high}"
 TAGS = ("{" + DEFAULT_LIST + "}", HIGH_LIST)
 WAKE = b'{"v":1,"wake":1}'
 KINDS = ("task", "task_high", "legacy_str", "legacy_json")
+FAULTS = (
+    "sigkill_worker", "sigstop_worker", "redis_cut", "redis_kill9", "redis_oom",
+    "db_cut", "redis_and_db_cut", "redis_old_snapshot",
+)  # fmt: skip
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/test"
 
 
@@ -462,6 +466,7 @@ class Chaos:
     worker_timeout: float
     faults: Counter[str] = field(default_factory=Counter)
     events: list[str] = field(default_factory=list)
+    kinds: frozenset[str] = frozenset(FAULTS)
     producer: Producer | None = None
     snapshot: Path | None = None
     saved_at: float | None = None
@@ -474,11 +479,20 @@ class Chaos:
         log(f"fault {kind}: {detail}")
 
     def choices(self) -> list[Callable[[], None]]:
-        picks = [self.kill_worker, self.kill_worker, self.stop_worker, self.cut_redis,
-                 self.kill_redis, self.oom_redis]  # fmt: skip
+        weights = {
+            "sigkill_worker": (self.kill_worker, 2), "sigstop_worker": (self.stop_worker, 1),
+            "redis_cut": (self.cut_redis, 1), "redis_kill9": (self.kill_redis, 1),
+            "redis_oom": (self.oom_redis, 1),
+        }  # fmt: skip
         if self.db.proxy is not None:
-            picks += [self.cut_db, self.cut_db, self.cut_both]
-        return picks
+            weights["db_cut"] = (self.cut_db, 2)
+            weights["redis_and_db_cut"] = (self.cut_both, 1)
+        return [
+            fault
+            for kind, (fault, weight) in weights.items()
+            if kind in self.kinds
+            for _ in range(weight)
+        ]
 
     def run(self, seconds: float) -> None:
         started = time.monotonic()
@@ -489,11 +503,12 @@ class Chaos:
             now = time.monotonic()
             if now >= end:
                 break
-            if self.snapshot is None and now >= save_at:
+            rollback = "redis_old_snapshot" in self.kinds
+            if rollback and self.snapshot is None and now >= save_at:
                 self.save()
             elif self.restored_at is None and self.snapshot and now >= restore_at:
                 self.restore()
-            else:
+            elif self.choices():
                 self.rng.choice(self.choices())()
 
     def kill_worker(self) -> None:
@@ -577,15 +592,20 @@ class Chaos:
             done.set()
 
     def cut_both(self) -> None:
-        """The workers' network goes: Redis and the database at the same instant."""
+        """The workers' network goes: Redis and the database at the same instant,
+        right after a burst is sent (so that consumers are in the middle of tasks)."""
         assert self.db.proxy is not None  # noqa: S101 (only chosen for PostgreSQL)
-        pause = self.rng.uniform(3.0, 6.0)
-        self.note("redis_and_db_cut", f"{pause:.1f}s")
-        self.db.proxy.cut()
-        self.redis_proxy.cut()
-        time.sleep(pause)
-        self.redis_proxy.restore()
-        self.db.proxy.restore()
+        db_proxy, pause = self.db.proxy, self.rng.uniform(3.0, 6.0)
+
+        def action() -> None:
+            self.note("redis_and_db_cut", f"{pause:.1f}s, after a burst")
+            db_proxy.cut()
+            self.redis_proxy.cut()
+            time.sleep(pause)
+            self.redis_proxy.restore()
+            db_proxy.restore()
+
+        self.at_burst(action)
 
     def save(self) -> None:
         def action() -> None:
@@ -860,9 +880,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
+        "--faults", default=",".join(FAULTS),
+        help="comma-separated kinds to inject (default: all; db ones need postgres)",
+    )  # fmt: skip
+    parser.add_argument(
         "--keep", action="store_true", help="keep var/chaos-* and the database"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    unknown = set(args.faults.split(",")) - set(FAULTS)
+    if unknown:
+        parser.error(f"unknown fault kinds: {', '.join(sorted(unknown))}")
+    return args
 
 
 @contextlib.contextmanager
@@ -899,6 +927,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         workers.start_all()
         gate = threading.Lock()
         chaos = Chaos(server, proxy, db, workers, gate, rng, args.worker_timeout)
+        chaos.kinds = frozenset(args.faults.split(","))
         producer = Producer(
             units[upfront:],
             seconds=0.85 * args.seconds,
