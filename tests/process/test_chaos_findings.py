@@ -6,7 +6,9 @@ import pytest
 from django.db import connection
 
 from taskqueue import registry
+from taskqueue.broker import ClaimPolicy, Settlement
 from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.protocol import visible_id
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.loop import Consumer
@@ -89,3 +91,30 @@ def test_messages_a_failed_hand_back_left_in_flight_are_claimed_again(
 
     assert [c.raw for _, c in again] == [c.raw for _, c in batch]
     assert broker.stats("default").in_flight == 1
+
+
+def test_a_legacy_message_recovered_before_its_wrapping_leaves_no_count_behind(
+    broker,
+):
+    """A waiter's BLMOVE put the raw legacy text in flight, then the worker died:
+    recovery counts the raw text, and the claim that wraps it must carry the
+    count over to the wrapper (which the settle clears) instead of leaving it
+    in {Q}:redelivered forever."""
+    k = broker.keys("default")
+    legacy = b"{'recipe_id': 7}"
+    broker.push_raw("default", legacy)
+    assert broker.block("default", "dead.1", 1) == legacy
+    broker.client.zadd(k.consumers, {"dead.1": 1.0})  # its last stamp: long ago
+    policy = ClaimPolicy(max_batch=10, worker_timeout=1, result_ttl=60)
+
+    claimed = broker.claim("default", "live.1", policy)
+
+    assert claimed.recovered == 1
+    [message] = claimed.messages
+    assert message.redeliveries == 1
+    task_id = visible_id(message.raw)
+    done = Settlement(
+        "done", message.raw, task_id, "SUCCESSFUL", b"1", redelivered=True
+    )
+    assert broker.settle("default", "live.1", [done], ttl=60) == 1
+    assert broker.client.hgetall(k.redelivered) == {}
