@@ -644,6 +644,7 @@ class Inventory:
     scheduled: int
     in_flight: int
     ready: int
+    redelivered: int = 0  # {Q}:redelivered entries (recovery counts not cleared)
 
     @property
     def idle(self) -> bool:
@@ -658,7 +659,8 @@ def inventory(client: redis.Redis) -> Inventory:
     scheduled = sum(client.zcard(tag + ":scheduled") for tag in TAGS)
     in_flight = sum(client.llen(k) for k in client.scan_iter(match="*:inflight:*"))
     ready = sum(client.hlen(tag + ":ready") for tag in TAGS)
-    return Inventory(pending, scheduled, in_flight, ready)
+    redelivered = sum(client.hlen(tag + ":redelivered") for tag in TAGS)
+    return Inventory(pending, scheduled, in_flight, ready, redelivered)
 
 
 def drain(client: redis.Redis, timeout: float) -> tuple[bool, float]:
@@ -726,6 +728,15 @@ def check_records(
             pipe.hget(f"{TAGS[0]}:result:{task_id}", "status")
         legacy_missing = sum(status is None for status in pipe.execute())
     return wrong, gone, legacy_missing
+
+
+def redelivered_left(client: redis.Redis) -> list[str]:
+    """What is left in the {Q}:redelivered hashes (each settle should clear its own)."""
+    return [
+        f"{tag}: {raw[:90]!r} x{int(count)}"
+        for tag in TAGS
+        for raw, count in client.hgetall(tag + ":redelivered").items()
+    ]
 
 
 def dead_letters(client: redis.Redis) -> list[str]:
@@ -956,6 +967,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         return {
             "args": vars(args), "units": units, "chaos": chaos, "verdict": verdict,
             "statuses": statuses, "stuck": stuck, "dead": dead_letters(client),
+            "redelivered": redelivered_left(client),
             "drained": drained, "fault_phase": fault_phase, "drain_time": drain_time,
             "before_stop": before_stop, "after_stop": after_stop, "codes": codes,
             "leftovers": leftovers, "marks": scan_logs(workers), "workers": workers,
@@ -991,6 +1003,7 @@ def report(r: dict[str, Any], workdir: Path) -> bool:
         ("in flight left (before / after stop)", f"{before.in_flight} / {after.in_flight}"),
         ("pending left (before / after stop)", f"{before.pending} / {after.pending}"),
         ("scheduled left", after.scheduled),
+        ("redelivery counts left ({Q}:redelivered)", after.redelivered),
         ("dead letters", len(r["dead"])),
         ("worker exit codes", " ".join(f"{n}={c}" for n, c in r["codes"].items())),
         ("process groups SIGKILLed at cleanup", r["leftovers"]),
@@ -1004,6 +1017,7 @@ def report(r: dict[str, Any], workdir: Path) -> bool:
         ("LOST", verdict.lost), ("DUPLICATED", verdict.duplicated),
         ("STUCK", r["stuck"]), ("DEAD LETTERS", r["dead"]),
         ("RECORDS NOT SUCCESSFUL", r["wrong_records"]),
+        ("REDELIVERY COUNTS LEFT", r["redelivered"]),
     ):  # fmt: skip
         if lines:
             print(f"\n{title} ({len(lines)}):\n  " + "\n  ".join(lines[:30]))
