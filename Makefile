@@ -5,7 +5,7 @@ LOCK ?= requirements/django52.txt
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: run test lint format bench bench-quick bench-api clean venv stop-redis
+.PHONY: run test lint format bench bench-quick bench-api chaos clean venv stop-redis
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ bench-quick: venv
 
 bench-api: venv
 	$(PY) bench/load_api.py
+
+# Issue 14's chaos run (not part of `make test`): CHAOS_ARGS="--database postgres" etc.
+chaos: venv
+	$(PY) bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -141,6 +141,7 @@ class TcpProxy:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.close()
+        for sock in (source, sink):  # shut down first: a bare close leaves the
+            with contextlib.suppress(OSError):  # peer's side half-open
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()

@@ -166,3 +166,14 @@ async def async_swallows_cancel() -> str:
 async def async_blocks_its_loop() -> str:
     time.sleep(8)
     return "late"
+
+
+@task
+@options(max_retries=0)
+def query_pause_query(seconds: float) -> int:
+    """A query, a pause, another query: a database cut in the pause fails the second."""
+    from recipe.models import Recipe
+
+    Recipe.objects.count()
+    time.sleep(seconds)
+    return Recipe.objects.count()

@@ -32,8 +32,16 @@ local function adopt(m)
     return m
   end
   wrapped = wrapped + 1
-  return '{"v":1,"id":"' .. seed .. string.format('%04x', wrapped) .. '","p":0,"legacy":' ..
+  local own = '{"v":1,"id":"' .. seed .. string.format('%04x', wrapped) .. '","p":0,"legacy":' ..
     cjson.encode(m) .. ',"enqueued_at":' .. string.format('%.6f', now) .. '}'
+  -- Recovered before it was wrapped (a BLMOVE into a consumer that died): the
+  -- count moves to the wrapper, which the settle clears; else it stays forever.
+  local count = redis.call('HGET', KEYS[6], m)
+  if count then
+    redis.call('HDEL', KEYS[6], m)
+    redis.call('HSET', KEYS[6], own, count)
+  end
+  return own
 end
 redis.call('ZADD', KEYS[5], now, me)
 

@@ -528,6 +528,9 @@ class Consumer:
             try:
                 moved = self.broker.requeue(queue, self.id, raws)
             except TaskQueueError as exc:
+                # They stay in my in-flight list, where nobody recovers them
+                # while I live: my next claim of this queue hands them back.
+                self._unsure.add(queue)
                 log.warning(
                     "Could not return %d messages of queue=%s: %s",
                     len(raws),
