@@ -16,8 +16,8 @@ from taskqueue.worker.stop import StopFlag
 from tests import tasks
 from tests.conftest import wait_until
 from tests.helpers import PrivateRedis, TcpProxy
-from tests.process.test_crash import _point_backend_at
-from tests.process.test_partial_failure import _pings, _status
+from tests.process.test_crash import _ping, _point_backend_at
+from tests.process.test_partial_failure import _status
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +40,7 @@ def test_a_task_a_db_outage_could_not_hand_back_runs_once_both_are_back(
     db_url = f"postgres://{s['USER'] or ''}@127.0.0.1:{db_proxy.port}/{s['NAME']}"
     try:
         _point_backend_at(settings, server.url)
-        wait_until(lambda: _pings(server.url))
+        wait_until(lambda: _ping(server.url))
         result = tasks.query_pause_query.enqueue(1.5)
         worker = start_worker(
             env={"REDIS_URL": redis_url, "TEST_REDIS_URL": redis_url,
