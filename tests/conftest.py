@@ -128,6 +128,15 @@ def worker_env(key_prefix: str, request: pytest.FixtureRequest) -> dict[str, str
     return env
 
 
+def _with(base: dict[str, str], extra: dict[str, str] | None) -> dict[str, str]:
+    """A subprocess environment; a test's own REDIS_URL wins over TEST_REDIS_URL
+    (tests/settings.py reads TEST_REDIS_URL first)."""
+    env = {**base, **(extra or {})}
+    if extra and "REDIS_URL" in extra and "TEST_REDIS_URL" in env:
+        env["TEST_REDIS_URL"] = extra["REDIS_URL"]
+    return env
+
+
 def _database_url() -> str:
     from django.db import connection
 
@@ -159,7 +168,7 @@ def run_command(
         *args: str, timeout: float = 60, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            manage(*args), env={**worker_env, **(env or {})}, cwd=ROOT,
+            manage(*args), env=_with(worker_env, env), cwd=ROOT,
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
 
@@ -202,7 +211,7 @@ def start_worker(
 
     def start(*args: str, env: dict[str, str] | None = None) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(workers)}.log"
-        worker = WorkerProcess(list(args), {**worker_env, **(env or {})}, log_path)
+        worker = WorkerProcess(list(args), _with(worker_env, env), log_path)
         workers.append(worker)
         return worker
 
