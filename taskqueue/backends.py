@@ -35,7 +35,7 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.protocol import CallEncoder
-from taskqueue.worker.signals import SignalGate
+from taskqueue.signals import SignalGate
 
 
 class RedisBackend(BaseTaskBackend):

@@ -28,6 +28,7 @@ from taskqueue.api import queue_overview
 from taskqueue.compat import TaskResultStatus, task_backends
 from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.outcomes import MINUTE_COUNTER, Failed, Poison, RetryLater, Succeeded
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
 MINUTES = 60
@@ -50,9 +51,10 @@ def throughput(broker: Any, now: float | None = None) -> list[dict[str, Any]]:
     return [
         {
             "minute": _when(minute * 60.0),
-            "succeeded": row.get("succeeded", 0),
-            "failed": row.get("failed", 0) + row.get("poison", 0),
-            "retried": row.get("retrylater", 0),
+            "succeeded": row.get(MINUTE_COUNTER[Succeeded], 0),
+            "failed": row.get(MINUTE_COUNTER[Failed], 0)
+            + row.get(MINUTE_COUNTER[Poison], 0),
+            "retried": row.get(MINUTE_COUNTER[RetryLater], 0),
         }
         for minute, row in zip(minutes, rows, strict=True)
     ]

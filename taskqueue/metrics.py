@@ -61,7 +61,7 @@ from prometheus_client.registry import Collector
 from taskqueue.auth import AuthFailure, authenticate
 from taskqueue.compat import task_backends
 from taskqueue.exceptions import BrokerUnavailable
-from taskqueue.worker.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
 
 log = logging.getLogger("taskqueue.metrics")
 

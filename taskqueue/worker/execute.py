@@ -38,10 +38,7 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import PermanentError, TimeLimitExceeded
-from taskqueue.protocol import Envelope, dumps_json
-from taskqueue.retry import backoff
-from taskqueue.worker import dbhealth, observe
-from taskqueue.worker.outcomes import (
+from taskqueue.outcomes import (
     Failed,
     GiveBack,
     Outcome,
@@ -49,7 +46,10 @@ from taskqueue.worker.outcomes import (
     RetryLater,
     Succeeded,
 )
-from taskqueue.worker.signals import SignalGate, task_result
+from taskqueue.protocol import Envelope, dumps_json
+from taskqueue.retry import backoff
+from taskqueue.signals import SignalGate, task_result
+from taskqueue.worker import dbhealth, observe
 from taskqueue.worker.taskinfo import TaskInfo
 
 log = logging.getLogger("taskqueue.worker")

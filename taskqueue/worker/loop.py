@@ -29,14 +29,7 @@ from django.db import DatabaseError, close_old_connections
 from taskqueue import results
 from taskqueue.broker import Broker, Claimed, ClaimPolicy
 from taskqueue.exceptions import BrokerUnavailable, PoisonMessage, TaskQueueError
-from taskqueue.protocol import Envelope, decode, visible_id
-from taskqueue.retry import backoff
-from taskqueue.worker.config import WorkerConfig
-from taskqueue.worker.deadline import DeadlineSlot
-from taskqueue.worker.execute import Executor
-from taskqueue.worker.memory import resident_kib, usable_limit
-from taskqueue.worker.outage import wait_for_database
-from taskqueue.worker.outcomes import (
+from taskqueue.outcomes import (
     Failed,
     GiveBack,
     Outcome,
@@ -44,6 +37,13 @@ from taskqueue.worker.outcomes import (
     RetryLater,
     Succeeded,
 )
+from taskqueue.protocol import Envelope, decode, visible_id
+from taskqueue.retry import backoff
+from taskqueue.worker.config import WorkerConfig
+from taskqueue.worker.deadline import DeadlineSlot
+from taskqueue.worker.execute import Executor
+from taskqueue.worker.memory import resident_kib, usable_limit
+from taskqueue.worker.outage import wait_for_database
 from taskqueue.worker.settle import Settler
 from taskqueue.worker.stop import StopFlag
 from taskqueue.worker.waiter import Waiter

@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 from taskqueue import sentry, tracing
-from taskqueue.protocol import Envelope
-from taskqueue.worker.outcomes import (
+from taskqueue.outcomes import (
     Failed,
     GiveBack,
     Outcome,
@@ -23,6 +22,7 @@ from taskqueue.worker.outcomes import (
     RetryLater,
     Succeeded,
 )
+from taskqueue.protocol import Envelope
 
 OUTCOMES: dict[type, str] = {
     Succeeded: "succeeded",

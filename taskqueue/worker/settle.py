@@ -25,18 +25,22 @@ from taskqueue.broker import Broker, Settlement, SettleReplies
 from taskqueue.compat import TaskResultStatus
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import BrokerError, BrokerUnavailable
+from taskqueue.outcomes import (
+    MINUTE_COUNTER,
+    Failed,
+    Poison,
+    RetryLater,
+    Settled,
+    Succeeded,
+)
 from taskqueue.protocol import Envelope
 from taskqueue.retry import backoff
 from taskqueue.worker.clock import ServerClock
-from taskqueue.worker.outcomes import Failed, Poison, RetryLater, Settled, Succeeded
 from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
 PREVIEW_BYTES = 200
 Pending = dict[str, list[Settlement]]  # queue -> outcomes to settle there
-COUNT_NAMES = {
-    kind: kind.__name__.lower() for kind in (Succeeded, Failed, RetryLater, Poison)
-}
 
 
 class Settler:
@@ -70,7 +74,7 @@ class Settler:
         if self.record_metrics:
             metrics.record(outcome, queue)
         self.finished.append(outcome)
-        self.counts[COUNT_NAMES[type(outcome)]] += 1
+        self.counts[MINUTE_COUNTER[type(outcome)]] += 1
 
     def flush(self) -> None:
         """Write every collected outcome now; retry through Redis outages."""

@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from taskqueue import metrics
 from taskqueue.dashboard import throughput
+from taskqueue.outcomes import Failed, Poison, RetryLater, Succeeded
 from taskqueue.protocol import Envelope
-from taskqueue.worker.outcomes import Failed, Poison, RetryLater, Succeeded
 from tests import tasks
 from tests.conftest import ROOT, wait_until
 from tests.helpers import free_port
@@ -253,7 +253,7 @@ FORKED = textwrap.dedent(
     django.setup()
     from taskqueue import metrics
     from taskqueue.protocol import Envelope
-    from taskqueue.worker.outcomes import Succeeded
+    from taskqueue.outcomes import Succeeded
 
     print(metrics.clear_multiprocess_dir(), "stale")
     env = Envelope(id="x", task="tests.forked", args=[], kwargs={}, queue="default")
