@@ -1,8 +1,21 @@
-"""One backoff function for task retries and for reconnecting to Redis."""
+"""The retry and dead-letter policy, whole: decide, delay, next attempt, limit.
+
+Where each part takes effect: the executor asks ``after_failure`` what a
+failure comes to; the settle stores a ``RetryLater`` as ``next_attempt``'s
+envelope in the queue's ``scheduled`` set, due after its delay (settle.lua,
+in the same atomic step that records the error); the claim promotes it
+when due (claim.lua). A message delivered ``max_deliveries`` times without
+an outcome (its workers died running it) is dead-lettered instead of run
+(``delivery_limit``). ``backoff`` also paces reconnects to Redis.
+"""
 
 from __future__ import annotations
 
 import random
+
+from taskqueue.outcomes import Failed, RetryLater
+from taskqueue.policy import TaskPolicy
+from taskqueue.protocol import Envelope
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -13,3 +26,41 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     """
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     return random.uniform(0, ceiling)  # noqa: S311 (jitter, not security)
+
+
+def after_failure(
+    envelope: Envelope,
+    exc: BaseException,
+    policy: TaskPolicy,
+    *,
+    error_json: bytes,
+    duration: float,
+    summary: str,
+) -> Failed | RetryLater:
+    """RetryLater within the task's retries, else Failed.
+
+    SystemExit, KeyboardInterrupt and GeneratorExit ask to stop, not to
+    try again: FAILED at once (Django's own worker tests expect that).
+    """
+    if isinstance(exc, Exception) and envelope.attempt <= policy.max_retries:
+        delay = backoff(
+            envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
+        )
+        return RetryLater(envelope, error_json, delay, summary, duration)
+    return Failed(envelope, error_json, duration, summary)
+
+
+def next_attempt(envelope: Envelope) -> bytes:
+    """The message a retry is stored as: the same task, its attempt counted up."""
+    return envelope.next_attempt().encode()
+
+
+def delivery_limit(redeliveries: int, max_deliveries: int) -> str:
+    """Why a message must be dead-lettered unrun ('' while it may run).
+
+    Redeliveries count the times recovery took a message back from a dead
+    consumer: one that kills every worker it reaches stops at the limit.
+    """
+    if redeliveries >= max_deliveries:
+        return f"redelivered {redeliveries} times"
+    return ""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import secrets
 import signal
 import threading
 import time
@@ -27,7 +26,7 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import close_old_connections, connections
 
-from taskqueue import results
+from taskqueue import results, retry
 from taskqueue.compat import (
     TaskContext,
     TaskError,
@@ -38,16 +37,8 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import PermanentError, TimeLimitExceeded
-from taskqueue.outcomes import (
-    Failed,
-    GiveBack,
-    Outcome,
-    Poison,
-    RetryLater,
-    Succeeded,
-)
+from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, RetryLater, Succeeded
 from taskqueue.protocol import Envelope, dumps_json
-from taskqueue.retry import backoff
 from taskqueue.signals import SignalGate, task_result
 from taskqueue.worker import dbhealth, observe
 from taskqueue.worker.taskinfo import TaskInfo
@@ -78,23 +69,6 @@ class Executor:
         )
         self._gates: dict[tuple[type, int, int], SignalGate] = {}
 
-    def legacy(self, envelope: Envelope) -> Envelope | Poison:
-        """The envelope for LEGACY_TASK that an original-system payload stands for.
-
-        claim.lua gave the message its id; one that reached us unwrapped
-        (only by hand) gets a new one here.
-        """
-        if not self.options.legacy_task:
-            return Poison(
-                "legacy message, but no LEGACY_TASK is configured", envelope.id
-            )
-        return Envelope(
-            id=envelope.id or secrets.token_hex(16), task=self.options.legacy_task,
-            args=[], kwargs=envelope.kwargs, queue=envelope.queue,
-            backend=self.alias, enqueued_at=envelope.enqueued_at or time.time(),
-            legacy=True,
-        )  # fmt: skip
-
     def execute(self, envelope: Envelope) -> Outcome:
         """Check the call against the registered task, run it, classify the result."""
         checked = self._check(envelope)
@@ -117,29 +91,41 @@ class Executor:
         started = time.perf_counter()
         try:
             self.check_connections()
-            result = self._started(info, envelope)
-            args: list[Any] = envelope.args
-            if info.takes_context:
-                context = TaskContext(
-                    task_result=result or self._result(info, envelope)
-                )
-                args = [context, *args]
+            args = self._arguments(info, envelope, self._started(info, envelope))
             call = info.task.call if info.is_async else info.task.func  # known once
             if info.policy.time_limit:
                 with self._time_limit(info.policy.time_limit):
                     value = call(*args, **envelope.kwargs)
             else:
                 value = call(*args, **envelope.kwargs)
-        except (ObjectDoesNotExist, PermanentError) as exc:
-            error = results.error_json(exc)
-            return Failed(
-                envelope, error, _since(started), _summary(exc), expected=True
-            )
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
-            if dbhealth.is_outage(exc):
-                return GiveBack(envelope, _summary(exc))
-            return self._failure(envelope, info, exc=exc, duration=_since(started))
+            return self._raised(envelope, info, exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
+
+    def _arguments(
+        self, info: TaskInfo, envelope: Envelope, result: TaskResult[Any] | None
+    ) -> list[Any]:
+        """The positional arguments, behind a TaskContext if the task takes one."""
+        if not info.takes_context:
+            return envelope.args
+        context = TaskContext(task_result=result or self._result(info, envelope))
+        return [context, *envelope.args]
+
+    def _raised(
+        self, envelope: Envelope, info: TaskInfo, exc: BaseException, *, duration: float
+    ) -> Outcome:
+        """What a task's exception comes to: the one ladder of sync and async runs.
+
+        A missing row or a PermanentError fails at once (expected: a
+        warning); a database outage gives the message back unrun; anything
+        else is retried per the task's policy (taskqueue/retry.py).
+        """
+        if isinstance(exc, ObjectDoesNotExist | PermanentError):
+            error = results.error_json(exc)
+            return Failed(envelope, error, duration, _summary(exc), expected=True)
+        if dbhealth.is_outage(exc):
+            return GiveBack(envelope, _summary(exc))
+        return self._failure(envelope, info, exc=exc, duration=duration)
 
     def check_connections(self) -> None:
         """Django's close_old_connections(), minus its per-call lookups.
@@ -180,26 +166,15 @@ class Executor:
         info, started = checked, time.perf_counter()
         try:
             value = await self._await_task(info, envelope)
-        except (ObjectDoesNotExist, PermanentError) as exc:
-            error = results.error_json(exc)
-            return Failed(
-                envelope, error, _since(started), _summary(exc), expected=True
-            )
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
-            if dbhealth.is_outage(exc):
-                return GiveBack(envelope, _summary(exc))
             limit = info.policy.time_limit
             if isinstance(exc, TimeoutError) and limit and _since(started) >= limit:
                 exc = TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
-            return self._failure(envelope, info, exc=exc, duration=_since(started))
+            return self._raised(envelope, info, exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
 
     async def _await_task(self, info: TaskInfo, envelope: Envelope) -> Any:
-        result = self._started(info, envelope)
-        args: list[Any] = envelope.args
-        if info.takes_context:
-            context = TaskContext(task_result=result or self._result(info, envelope))
-            args = [context, *args]
+        args = self._arguments(info, envelope, self._started(info, envelope))
         coroutine = info.task.func(*args, **envelope.kwargs)
         limit, started = info.policy.time_limit, time.perf_counter()
         value = await asyncio.wait_for(coroutine, limit)
@@ -264,20 +239,15 @@ class Executor:
     def _failure(
         self, envelope: Envelope, info: TaskInfo, *, exc: BaseException, duration: float
     ) -> Failed | RetryLater:
-        """RetryLater within the task's retries, else Failed.
-
-        SystemExit, KeyboardInterrupt and GeneratorExit ask to stop, not to
-        try again: FAILED at once (Django's own worker tests expect that).
-        """
-        error = results.error_json(exc)
-        policy = info.policy
-        if isinstance(exc, Exception) and envelope.attempt <= policy.max_retries:
-            delay = backoff(
-                envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
-            )
-            return RetryLater(envelope, error, delay, _summary(exc), duration)
-        observe.failed(envelope, exc)  # Sentry, when set up: a FAILED task's exception
-        return Failed(envelope, error, duration, _summary(exc))
+        outcome = retry.after_failure(
+            envelope, exc, info.policy, error_json=results.error_json(exc),
+            duration=duration, summary=_summary(exc),
+        )  # fmt: skip
+        if isinstance(outcome, Failed):
+            observe.failed(
+                envelope, exc
+            )  # Sentry, when set up: a FAILED task's exception
+        return outcome
 
     def finished(self, outcome: Outcome) -> None:
         """Send task_finished for a final outcome (called once it is stored)."""

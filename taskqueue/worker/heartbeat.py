@@ -20,7 +20,8 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import orjson
 
@@ -115,6 +116,7 @@ class Heartbeat(threading.Thread):
             )
 
     def info(self, consumers: Sequence[Consumer]) -> bytes:
+        snapshots = [c.status.snapshot() for c in consumers]
         return orjson.dumps(
             {
                 "name": self.worker_name,
@@ -123,20 +125,19 @@ class Heartbeat(threading.Thread):
                 "queues": list(self.queues),
                 "started_at": self.started_at,
                 "heartbeat_at": time.time(),
-                "current": [c.current for c in consumers if c.current],
-                "processed": sum(c.processed for c in consumers),
+                "current": [s.current for s in snapshots if s.current],
+                "processed": sum(s.processed for s in snapshots),
                 "consumers": [c.id for c in consumers],
                 **self.extra,
             }
         )
 
-    def flush_counts(self, consumers: Sequence[Consumer]) -> None:
+    def flush_counts(self, consumers: Sequence[Consumer] | None = None) -> None:
         """The per-minute counters (dashboard) and the fleet totals (metrics)."""
         self._flush_totals()
         total: Counter[str] = Counter()
-        for consumer in consumers:
-            counts, consumer.settler.counts = consumer.settler.counts, Counter()
-            total.update(counts)
+        for consumer in self.consumers() if consumers is None else consumers:
+            total.update(consumer.status.take_counts())
         if not total:
             return
         try:
@@ -163,3 +164,21 @@ class Heartbeat(threading.Thread):
                 self.broker.set_worker(self.worker_name, None)
             except TaskQueueError:
                 log.warning("Could not remove worker info: Redis unavailable")
+
+
+@contextmanager
+def keeping_alive(heartbeat: Heartbeat) -> Iterator[Heartbeat]:
+    """A heartbeat's life around a process's consumers.
+
+    Starts with a beat (so a fresh worker is alive before its first claim),
+    ends with no more beats, the last minute's counts, and the worker
+    deregistered: in that order, so nothing writes it back after it left.
+    """
+    heartbeat.beat()
+    heartbeat.start()
+    try:
+        yield heartbeat
+    finally:
+        heartbeat.stop()
+        heartbeat.flush_counts()
+        heartbeat.remove()

@@ -1,4 +1,25 @@
-"""Worker: one runworker process. Builds consumers, runs the pool, stops in order."""
+"""Worker: one runworker process. Builds consumers, runs the pool, stops in order.
+
+Start and stop, per process kind (each step's code is named):
+
+- solo / threads (``_run_in_process``): connect, load the scripts, banner;
+  signal handlers (stop.install); the on-stop wake-up of blocked BLMOVEs
+  (``wake_on_stop``); the heartbeat's first beat, then its thread
+  (heartbeat.keeping_alive); then the consumers claim.
+- prefork supervisor (``PreforkPool.run``): the same up to the banner, then
+  N children; it forwards SIGTERM to them and reaps them.
+- prefork child (``_run_child``): its own connection and wake-up, heartbeat,
+  watchdog, one consumer.
+
+A stop (SIGTERM, SIGINT) only sets the StopFlag (stop.py). Then, in order:
+the wake-up ends blocking waits at once; each consumer finishes its running
+task, settles what it collected, hands the unstarted rest of its batch back
+(Consumer.process) and what its waiter threads had moved (Consumer.shutdown),
+and deregisters; the pool returns; the watchdog stops; the heartbeat stops,
+flushes the last counts and removes the worker (keeping_alive). Past the
+grace period, or on a second Ctrl-C, stop.install's hard exit ends the
+process instead and recovery hands back what it held.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +38,11 @@ from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.execute import Executor
-from taskqueue.worker.heartbeat import Heartbeat
-from taskqueue.worker.loop import Consumer
+from taskqueue.worker.heartbeat import Heartbeat, keeping_alive
+from taskqueue.worker.loop import UNWATCHED, Consumer, Watched
 from taskqueue.worker.pools import RECYCLED, PreforkPool, SoloPool, ThreadPool
 from taskqueue.worker.stop import StopFlag, install
-from taskqueue.worker.watchdog import Watchdog
+from taskqueue.worker.watchdog import Watchdog, abandon_killed
 
 log = logging.getLogger("taskqueue.worker")
 
@@ -65,10 +86,8 @@ class Worker:
         self.log_banner(broker)
         if self.config.pool == "prefork":
             pool = PreforkPool(
-                self._run_child, self.config.concurrency, self.stop,
-                burst=self.config.burst, grace=self.config.grace,
-                on_overdue=self._record_overdue,
-            )  # fmt: skip
+                self._run_child, self.config, self.stop, on_overdue=self._record_overdue
+            )
             install(
                 self.stop, self.config.grace,
                 on_hard_exit=lambda: self._forget_children(pool, broker),
@@ -96,46 +115,38 @@ class Worker:
             self._heartbeat.remove()
 
     def _run_in_process(self, broker: WakeableBroker) -> int:
+        """A solo or threads worker: one process, its consumers in threads."""
         self.wake_on_stop(broker)
+        pool: SoloPool | ThreadPool
+        heartbeat = self._heartbeat = self.heartbeat(broker, lambda: pool.consumers)
+        watched = Watched(beating=heartbeat.beating)
         if self.config.pool == "threads":
-            pool: SoloPool | ThreadPool = ThreadPool(
-                lambda cid: self.consumer(broker, cid),
+            pool = ThreadPool(
+                lambda cid: self.consumer(broker, cid, watched),
                 self.name,
                 self.config.concurrency,
             )
         else:
-            pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
-        heartbeat = self._heartbeat = self.heartbeat(broker, lambda: pool.consumers)
-        heartbeat.beat()
-        for consumer in pool.consumers:
-            consumer.beating = heartbeat.beating
-        heartbeat.start()
-        try:
+            pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
+        with keeping_alive(heartbeat):
             return pool.run()
-        finally:
-            heartbeat.stop()
-            heartbeat.flush_counts(pool.consumers)  # the last minute's counts too
-            heartbeat.remove()
 
     def _run_child(self, slot: DeadlineSlot) -> int:
+        """A prefork child: one consumer, its heartbeat and its watchdog."""
         broker = self.connect()
         self.wake_on_stop(broker)
-        pool = SoloPool(lambda cid: self.consumer(broker, cid), self.name)
-        pool.consumers[0].deadlines = slot
+        pool: SoloPool
         heartbeat = self.heartbeat(broker, lambda: pool.consumers, child=True)
-        heartbeat.beat()
-        pool.consumers[0].beating = heartbeat.beating
-        heartbeat.start()
+        watched = Watched(beating=heartbeat.beating, deadlines=slot)
+        pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
         watchdog = Watchdog(pool.consumers[0])
-        watchdog.start()
-        try:
-            code = pool.run()
-            return RECYCLED if code == 0 and pool.consumers[0].recycled else code
-        finally:
-            watchdog.stop()
-            heartbeat.stop()
-            heartbeat.flush_counts(pool.consumers)  # the last minute's counts too
-            heartbeat.remove()
+        with keeping_alive(heartbeat):
+            watchdog.start()
+            try:
+                code = pool.run()
+            finally:
+                watchdog.stop()
+        return RECYCLED if code == 0 and pool.consumers[0].recycled else code
 
     def _record_overdue(self, overdue: Overdue) -> None:
         """In the supervisor: a killed child's task timed out, its rest goes back."""
@@ -146,7 +157,7 @@ class Worker:
             stop=StopFlag(), consumer_id=overdue.consumer,
         )  # fmt: skip
         try:
-            stand_in.abandon_killed(overdue.queue, overdue.task_id, overdue.started)
+            abandon_killed(stand_in, overdue)
         except TaskQueueError as exc:
             log.error("Could not record task_id=%s timed out: %s", overdue.task_id, exc)
         finally:
@@ -158,15 +169,13 @@ class Worker:
             alias=self.config.backend,
         )  # fmt: skip
 
-    def consumer(self, broker: Broker, consumer_id: str) -> Consumer:
-        executor = self._executor(consumer_id)
+    def consumer(
+        self, broker: Broker, consumer_id: str, watched: Watched = UNWATCHED
+    ) -> Consumer:
         return Consumer(
-            config=self.config,
-            broker=broker,
-            executor=executor,
-            stop=self.stop,
-            consumer_id=consumer_id,
-        )
+            config=self.config, broker=broker, executor=self._executor(consumer_id),
+            stop=self.stop, consumer_id=consumer_id, watched=watched,
+        )  # fmt: skip
 
     def heartbeat(
         self, broker: Broker, consumers: Any, *, child: bool = False

@@ -14,14 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 from taskqueue import sentry, tracing
-from taskqueue.outcomes import (
-    Failed,
-    GiveBack,
-    Outcome,
-    Poison,
-    RetryLater,
-    Succeeded,
-)
+from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, RetryLater, Succeeded
 from taskqueue.protocol import Envelope
 
 OUTCOMES: dict[type, str] = {

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from django.db import connections
 
 from taskqueue.worker import observe
+from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.loop import Consumer
 from taskqueue.worker.stop import StopFlag, install
@@ -127,7 +128,6 @@ class ThreadPool:
             dead.stop.set()  # the others stop too; the exit code says why
             return False
         self.consumers[index] = self.factory(consumer_id(self.worker_name))
-        self.consumers[index].beating = dead.beating
         log.warning(
             "Started consumer %s in place of %s", self.consumers[index].id, dead.id
         )
@@ -140,18 +140,14 @@ class PreforkPool:
     def __init__(
         self,
         run_child: Callable[[DeadlineSlot], int],
-        size: int,
+        config: WorkerConfig,
         stop: StopFlag,
         *,
-        burst: bool,
-        grace: float,
         on_overdue: Callable[[Overdue], None] | None = None,
     ) -> None:
-        self.grace = grace
         self.run_child = run_child
-        self.size = size
+        self.config = config  # concurrency: how many children; burst; grace
         self.stop = stop
-        self.burst = burst
         self.on_overdue = on_overdue
         self.children: dict[int, float] = {}
         self.slots: dict[int, DeadlineSlot] = {}
@@ -162,7 +158,7 @@ class PreforkPool:
 
     def run(self) -> int:
         connections.close_all()  # children must not share the parent's DB sockets
-        for _ in range(self.size):
+        for _ in range(self.config.concurrency):
             self._spawn()
         while self.children:
             if self.stop.requested:
@@ -171,7 +167,7 @@ class PreforkPool:
                 break
             self._kill_overdue()
             for code in self._reap(block=False):
-                if not self.stop.requested and (code != 0 or not self.burst):
+                if not self.stop.requested and (code != 0 or not self.config.burst):
                     self._spawn()
             self.stop.wait(0.1)
         return 0
@@ -204,7 +200,10 @@ class PreforkPool:
                 # SIGTERM should start a child's graceful stop.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 install(
-                    self.stop, self.grace, signals=(signal.SIGTERM,), announce=False
+                    self.stop,
+                    self.config.grace,
+                    signals=(signal.SIGTERM,),
+                    announce=False,
                 )
                 _stop_with(supervisor)
                 code = self.run_child(slot)

@@ -15,18 +15,16 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections import Counter
-from typing import Any
+from collections.abc import Callable
 
 import orjson
 
-from taskqueue import metrics, results
+from taskqueue import metrics, results, retry
 from taskqueue.broker import Broker, Settlement, SettleReplies
 from taskqueue.compat import TaskResultStatus
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import BrokerError, BrokerUnavailable
 from taskqueue.outcomes import (
-    MINUTE_COUNTER,
     Failed,
     Poison,
     RetryLater,
@@ -34,27 +32,32 @@ from taskqueue.outcomes import (
     Succeeded,
 )
 from taskqueue.protocol import Envelope
-from taskqueue.retry import backoff
 from taskqueue.worker.clock import ServerClock
-from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
 PREVIEW_BYTES = 200
 Pending = dict[str, list[Settlement]]  # queue -> outcomes to settle there
 
 
+FinishedHook = Callable[[Settled], None]
+
+
+def _nothing(outcome: Settled) -> None:
+    pass
+
+
 class Settler:
     def __init__(
-        self, *, broker: Broker, consumer_id: str, options: QueueOptions, stop: StopFlag
-    ) -> None:
+        self, *, broker: Broker, consumer_id: str, options: QueueOptions,
+        finished: FinishedHook = _nothing,
+    ) -> None:  # fmt: skip
         self.broker = broker
         self.consumer_id = consumer_id
         self.options = options
-        self.stop = stop
         self.pending: dict[str, list[Settlement]] = {}
         self.finished: list[Settled] = []
-        self.counts: Counter[str] = Counter()
-        self.finished_hook: Any = None
+        # Called with each outcome once it is stored (task_finished receivers).
+        self.finished_hook = finished
         self.record_metrics = metrics.recording()
         self.clock = ServerClock()  # synced by each claim (Consumer._claim)
         # Settles sent ahead whose replies are still to be read.
@@ -74,7 +77,6 @@ class Settler:
         if self.record_metrics:
             metrics.record(outcome, queue)
         self.finished.append(outcome)
-        self.counts[MINUTE_COUNTER[type(outcome)]] += 1
 
     def flush(self) -> None:
         """Write every collected outcome now; retry through Redis outages."""
@@ -121,8 +123,6 @@ class Settler:
 
         A receiver's error is its own: logged, and the next outcome goes on.
         """
-        if self.finished_hook is None:
-            return
         for outcome in outcomes:
             try:
                 self.finished_hook(outcome)
@@ -170,7 +170,7 @@ class Settler:
                         len(items),
                         exc,
                     )
-                time.sleep(backoff(attempt, 0.5, 10.0) + 0.05)
+                time.sleep(retry.backoff(attempt, 0.5, 10.0) + 0.05)
 
     def _settlement_or_dead(
         self, queue: str, raw: bytes, outcome: Settled
@@ -201,7 +201,7 @@ class Settler:
             case RetryLater(envelope=env, error_json=error, delay=delay):
                 return Settlement(
                     "retry", raw, env.id, TaskResultStatus.READY,
-                    env.next_attempt().encode(), f"error:{env.attempt}", error,
+                    retry.next_attempt(env), f"error:{env.attempt}", error,
                     delay, attempt=env.attempt,
                 )  # fmt: skip
             case Poison(reason=reason, task_id=task_id, envelope=env):

@@ -1,4 +1,4 @@
-"""Watchdog: the hard time limit of prefork children.
+"""Watchdog: the hard time limit of prefork children, and what a time-out leaves.
 
 SIGALRM raises TimeLimitExceeded inside a task, which stops ordinary Python
 code. A task that swallows that exception, or sits in a C call that never
@@ -16,9 +16,12 @@ import os
 import threading
 import time
 
+from taskqueue.broker import Claimed
 from taskqueue.exceptions import TaskQueueError
-from taskqueue.worker import observe
-from taskqueue.worker.loop import Consumer, Running
+from taskqueue.worker import observe, tasklog
+from taskqueue.worker.deadline import Overdue
+from taskqueue.worker.loop import Consumer
+from taskqueue.worker.status import Running
 
 log = logging.getLogger("taskqueue.worker")
 TIMED_OUT = 76  # a child's exit code after the watchdog stopped a task
@@ -39,7 +42,7 @@ class Watchdog(threading.Thread):
 
     def run(self) -> None:
         while not self._done.wait(self.interval):
-            running = self.consumer.running
+            running = self.consumer.status.running
             if running is None:
                 continue
             limit = self.consumer.executor.time_limit(running.envelope.task)
@@ -49,12 +52,13 @@ class Watchdog(threading.Thread):
     def _stop_child(self, running: Running, limit: float) -> None:
         """Abandon the task we looked at, unless it finished meanwhile.
 
-        Under the consumer's lock: the consumer takes it as a task ends, so
-        it cannot record this task's outcome (or start the next task) while
-        we record the time-out; and we never abandon a task we did not time.
+        Under the consumer's status lock: the consumer takes it as a task
+        ends, so it cannot record this task's outcome (or start the next
+        task) while we record the time-out; and we never abandon a task we
+        did not time.
         """
-        with self.consumer.lock:
-            if self.consumer.running is not running:
+        with self.consumer.status.lock:
+            if self.consumer.status.running is not running:
                 return
             task_id = running.envelope.id
             log.error(
@@ -62,7 +66,7 @@ class Watchdog(threading.Thread):
                 "child task_id=%s", self.grace, limit, task_id,
             )  # fmt: skip
             try:
-                self.consumer.abandon(running)
+                abandon(self.consumer, running)
             except TaskQueueError:
                 log.error(
                     "Redis unavailable: recovery will redeliver task_id=%s", task_id
@@ -70,3 +74,49 @@ class Watchdog(threading.Thread):
             finally:
                 observe.flush()  # the timed-out task's Sentry event: os._exit skips atexit
                 os._exit(TIMED_OUT)
+
+
+def abandon(consumer: Consumer, running: Running) -> None:
+    """Give up on a task past its hard time limit (the watchdog calls this,
+    holding the status lock while the consumer's thread is in the task).
+
+    Records it as timed out (retried per policy), stores what the batch
+    already finished, and hands back its unstarted rest; the process
+    then exits and the prefork supervisor replaces it.
+    """
+    if consumer.deadlines is not None:
+        consumer.deadlines.clear()  # the supervisor need not step in as well
+    duration = time.monotonic() - running.started
+    outcome = consumer.executor.timed_out(running.envelope, duration)
+    tasklog.outcome(outcome)
+    consumer.settler.add(running.queue, running.claimed.raw, outcome)
+    consumer.settler.flush()
+    consumer.handback.requeue(consumer.rest)
+
+
+def abandon_killed(consumer: Consumer, overdue: Overdue) -> None:
+    """Stand in for a consumer its supervisor killed past a task's deadline.
+
+    ``consumer`` is a stand-in with the dead one's id, built in the
+    supervisor: records that task as timed out (retried per its policy) and
+    hands back everything else the dead consumer held, at once.
+    """
+    running, rest = None, []
+    for name in consumer.config.queues:
+        for raw in consumer.broker.in_flight(name, consumer.id):
+            envelope = consumer.intake.runnable(name, raw)
+            if (
+                running is None
+                and name == overdue.queue
+                and envelope
+                and envelope.id == overdue.task_id
+            ):
+                running = Running(name, Claimed(raw, 0), envelope, overdue.started)
+            else:
+                rest.append((name, Claimed(raw, 0)))
+    consumer.rest = rest
+    if running is None:
+        consumer.handback.requeue(rest)
+    else:
+        abandon(consumer, running)
+    consumer.shutdown()

@@ -30,6 +30,7 @@ from taskqueue.keys import QueueKeys
 from tests import tasks
 from tests.conftest import wait_until
 from tests.helpers import dead_reasons, envelope_bytes
+from tests.recovery import a_sigkilled_workers_tasks_are_run_by_another
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -138,29 +139,7 @@ def test_a_scheduled_task_runs_after_its_time(start_worker, broker):
 
 @pytest.mark.process
 def test_a_sigkilled_workers_task_is_recovered_by_another_worker(start_worker, broker):
-    results = enqueue_many(tasks.sleep_for, [((0.5,), {}) for _ in range(4)])
-    victim = start_worker("--name", "victim")
-    wait_until(
-        lambda: status_of(tasks.sleep_for, results[0].id) == TaskResultStatus.RUNNING,
-        timeout=30,
-    )
-
-    victim.signal(signal.SIGKILL)
-    victim.wait(timeout=10)
-    assert broker.stats("default").in_flight >= 1
-    rescuer = start_worker("--name", "rescuer")
-
-    wait_until(
-        lambda: all(
-            status_of(tasks.sleep_for, r.id) == TaskResultStatus.SUCCESSFUL
-            for r in results
-        ),
-        timeout=30,
-    )
-    assert "Recovered" in rescuer.output
-    assert broker.stats("default").in_flight == 0
-    rescuer.signal(signal.SIGTERM)
-    assert rescuer.wait(timeout=15) == 0
+    a_sigkilled_workers_tasks_are_run_by_another(start_worker, broker)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from taskqueue.broker import Claimed, ClaimPolicy
 from taskqueue.protocol import Envelope
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
-from taskqueue.worker.loop import Consumer, Running
+from taskqueue.worker.loop import Consumer
+from taskqueue.worker.status import Running
 from taskqueue.worker.stop import StopFlag
 from taskqueue.worker.watchdog import Watchdog
 from tests import tasks
@@ -32,14 +33,14 @@ def consumer(backend):
         consumer_id="step.1",
     )  # fmt: skip
     yield made
-    made.waiter.close()
+    made.fetcher.close()
 
 
 def test_a_hand_over_is_claimed_before_the_queues_it_waits_behind(consumer, broker):
     """A waiter's BLMOVE that landed after the consumer went on claiming."""
     first = tasks.add.enqueue(1, 1)
     raw = broker.block("default", "step.1", 1)  # what a waiter thread did
-    consumer.waiter._arrivals.put(("default", raw))
+    consumer.fetcher.waiter._arrivals.put(("default", raw))
     for i in range(20):
         tasks.high_add.enqueue(i, i)
 
@@ -78,7 +79,7 @@ def test_the_watchdog_leaves_alone_a_task_that_finished_meanwhile(consumer):
     )
     claimed = Claimed(b"raw", 0)
     timed = Running("default", claimed, envelope, time.monotonic() - 100)
-    consumer.running = Running("default", claimed, envelope, time.monotonic())
+    consumer.status.started(Running("default", claimed, envelope, time.monotonic()))
 
     Watchdog(consumer)._stop_child(timed, limit=1.0)  # acting would os._exit
 
@@ -105,11 +106,11 @@ def test_a_consumer_whose_heartbeat_is_not_getting_through_claims_nothing(
 ):
     """Others may presume it dead and recover what it claims: it waits instead."""
     tasks.add.enqueue(5, 5)
-    consumer.beating = lambda: False
+    consumer.fetcher.beating = lambda: False
     consumer.stop.wait = lambda seconds: False  # the outage backoff, without waiting
 
     assert consumer.fetch() == []
     assert broker.stats("default").pending == 1
 
-    consumer.beating = lambda: True
+    consumer.fetcher.beating = lambda: True
     assert len(consumer.fetch()) == 1

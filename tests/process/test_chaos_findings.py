@@ -84,7 +84,7 @@ def test_messages_a_failed_hand_back_left_in_flight_are_claimed_again(
         raise BrokerUnavailable("Redis unavailable: cut")
 
     monkeypatch.setattr(broker, "requeue", away)
-    consumer._requeue(batch)  # as after a database outage, with Redis cut too
+    consumer.handback.requeue(batch)  # as after a database outage, with Redis cut too
     monkeypatch.undo()
 
     again = consumer.fetch()

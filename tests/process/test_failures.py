@@ -11,6 +11,7 @@ from taskqueue.backends import enqueue_many
 from taskqueue.compat import TaskResultStatus
 from tests import tasks
 from tests.conftest import wait_until
+from tests.recovery import a_sigkilled_workers_tasks_are_run_by_another
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
@@ -124,29 +125,7 @@ def test_sigterm_finishes_the_running_task_and_hands_back_the_rest(
 
 
 def test_a_killed_workers_tasks_are_recovered_by_another_worker(start_worker, broker):
-    results = enqueue_many(tasks.sleep_for, [((0.5,), {}) for _ in range(4)])
-    victim = start_worker("--name", "victim")
-    wait_until(
-        lambda: status_of(tasks.sleep_for, results[0].id) == TaskResultStatus.RUNNING
-    )
-
-    victim.signal(signal.SIGKILL)
-    victim.wait(timeout=10)
-    assert broker.stats("default").in_flight >= 1
-    rescuer = start_worker("--name", "rescuer")
-
-    wait_until(
-        lambda: all(
-            status_of(tasks.sleep_for, r.id) == TaskResultStatus.SUCCESSFUL
-            for r in results
-        ),
-        timeout=30,
-    )
-    assert "Recovered" in rescuer.output
-    first = tasks.sleep_for.get_result(results[0].id)
-    assert first.attempts == 1 or len(first.worker_ids) >= 1
-    rescuer.signal(signal.SIGINT)
-    assert rescuer.wait(timeout=15) == 0
+    a_sigkilled_workers_tasks_are_run_by_another(start_worker, broker)
 
 
 def test_a_message_redelivered_too_often_is_dead_lettered(start_worker, broker):
