@@ -84,9 +84,7 @@ def test_a_claim_whose_reply_was_lost_is_followed_by_a_reset_claim(
         assert len(stored.worker_ids) == 1
 
 
-def test_a_settle_behind_a_claim_that_finds_its_script_gone_is_stored(
-    consumer, broker
-):
+def test_a_settle_behind_a_claim_that_finds_its_script_gone_is_stored(consumer, broker):
     """A Redis restart (SCRIPT FLUSH here) between two batches: the pipelined
     claim and settle get NOSCRIPT, and both are sent again as plain calls."""
     first = tasks.add.enqueue(1, 2)
@@ -117,7 +115,9 @@ def test_settles_a_failed_claim_carried_are_kept_and_stored_later(
 
     monkeypatch.setattr(broker, "claim_then_settle", cut)
     assert consumer.fetch() == []
-    assert tasks.add.get_result(result.id).status == TaskResultStatus.RUNNING  # unstored
+    assert (
+        tasks.add.get_result(result.id).status == TaskResultStatus.RUNNING
+    )  # unstored
     monkeypatch.undo()
 
     assert consumer.run_once()
