@@ -43,94 +43,69 @@ def _nothing() -> None:
     """No clean-up to do."""
 
 
+# runworker's options in --help order: (flags, argparse keywords).
+OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--queue", "-Q"), {
+        "action": "append", "dest": "queues",
+        "help": "queue to consume (repeatable; default: all of the backend's queues)",
+    }),
+    (("--concurrency", "-c"), {
+        "type": positive_int, "default": None,
+        "help": "consumers (default: CPU count for prefork, else 1)",
+    }),
+    (("--pool",), {
+        "choices": ("prefork", "threads", "solo"), "default": "prefork",
+        "help": "prefork (default): a supervisor and N child processes; threads: N "
+        "threads; solo: one task at a time in this process (for debugging)",
+    }),
+    (("--burst",), {"action": "store_true", "help": "exit 0 once the queues are empty"}),
+    (("--max-tasks-per-child",), {
+        "type": positive_int, "default": None,
+        "help": "replace a consumer after this many tasks",
+    }),
+    (("--max-memory-per-child",), {
+        "type": positive_int, "default": None,
+        "help": "replace a consumer once its peak RSS passes this many KiB",
+    }),
+    (("--loglevel", "-l"), {
+        "type": str.upper, "choices": LEVELS, "default": "INFO",
+        "help": "log level (default INFO)",
+    }),
+    (("--async-concurrency",), {
+        "type": positive_int, "default": 10,
+        "help": "async tasks run together on one event loop, up to this many",
+    }),
+    (("--log-format",), {
+        "choices": ("text", "json"), "default": "text",
+        "help": "text (default) or json: one JSON object per line, for log shippers",
+    }),
+    (("--metrics-port",), {
+        "type": port_number, "default": None,
+        "help": "serve Prometheus metrics on this port (see --metrics-host)",
+    }),
+    (("--metrics-host",), {
+        "default": "127.0.0.1",
+        "help": "address for --metrics-port (default 127.0.0.1; 0.0.0.0 for all "
+        "interfaces: the page has no authentication)",
+    }),
+    (("--name", "-n"), {
+        "type": worker_name, "default": None,
+        "help": "worker name in queuestats and workerhealth (default: host.pid)",
+    }),
+    (("--backend",), {"default": "default", "help": "TASKS alias (default: default)"}),
+    (("--grace",), {
+        "type": finite_seconds, "default": None,
+        "help": "seconds running tasks get to finish on SIGTERM",
+    }),
+)  # fmt: skip
+
+
 class Command(TaskqueueCommand):
     help = "Run a taskqueue worker: claim tasks from Redis, run them, record results."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "--queue",
-            "-Q",
-            action="append",
-            dest="queues",
-            help="queue to consume (repeatable; default: all of the backend's queues)",
-        )
-        parser.add_argument(
-            "--concurrency",
-            "-c",
-            type=positive_int,
-            default=None,
-            help="consumers (default: CPU count for prefork, else 1)",
-        )
-        parser.add_argument(
-            "--pool",
-            choices=("prefork", "threads", "solo"),
-            default="prefork",
-            help="prefork (default): a supervisor and N child processes; threads: N "
-            "threads; solo: one task at a time in this process (for debugging)",
-        )
-        parser.add_argument(
-            "--burst", action="store_true", help="exit 0 once the queues are empty"
-        )
-        parser.add_argument(
-            "--max-tasks-per-child",
-            type=positive_int,
-            default=None,
-            help="replace a consumer after this many tasks",
-        )
-        parser.add_argument(
-            "--max-memory-per-child",
-            type=positive_int,
-            default=None,
-            help="replace a consumer once its peak RSS passes this many KiB",
-        )
-        parser.add_argument(
-            "--loglevel",
-            "-l",
-            type=str.upper,
-            choices=LEVELS,
-            default="INFO",
-            help="log level (default INFO)",
-        )
-        parser.add_argument(
-            "--async-concurrency",
-            type=positive_int,
-            default=10,
-            help="async tasks run together on one event loop, up to this many",
-        )
-        parser.add_argument(
-            "--log-format",
-            choices=("text", "json"),
-            default="text",
-            help="text (default) or json: one JSON object per line, for log shippers",
-        )
-        parser.add_argument(
-            "--metrics-port",
-            type=port_number,
-            default=None,
-            help="serve Prometheus metrics on this port (see --metrics-host)",
-        )
-        parser.add_argument(
-            "--metrics-host",
-            default="127.0.0.1",
-            help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for all "
-            "interfaces: the page has no authentication)",
-        )
-        parser.add_argument(
-            "--name",
-            "-n",
-            type=worker_name,
-            default=None,
-            help="worker name in queuestats and workerhealth (default: host.pid)",
-        )
-        parser.add_argument(
-            "--backend", default="default", help="TASKS alias (default: default)"
-        )
-        parser.add_argument(
-            "--grace",
-            type=finite_seconds,
-            default=None,
-            help="seconds running tasks get to finish on SIGTERM",
-        )
+        for flags, keywords in OPTIONS:
+            parser.add_argument(*flags, **keywords)
 
     def handle(self, *args: Any, **options: Any) -> None:
         logformat.configure(options["log_format"], options["loglevel"])
