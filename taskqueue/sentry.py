@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from taskqueue.protocol import Envelope
+from taskqueue.switch import CachedSwitch
 
 try:
     import sentry_sdk
@@ -39,24 +40,21 @@ else:
 
 WORKER_LOGGER = "taskqueue.worker"
 DJANGO_TASK_LOGGERS = ("django.tasks", "django_tasks")  # the backport's name
-_enabled: bool | None = None
 _processor_added = False
 
 
-def enabled() -> bool:
-    """Is sentry-sdk installed and initialised? (cached, see refresh())"""
-    if _enabled is None:
-        return refresh()
-    return _enabled
-
-
-def refresh() -> bool:
-    """Look again for an initialised Sentry client (after a late init)."""
-    global _enabled  # the one cached switch of this module
-    _enabled = HAVE_SENTRY and sentry_sdk.get_client().is_active()
-    if _enabled:
+def _client_active() -> bool:
+    """sentry-sdk is installed and initialised: add our event processor."""
+    found = HAVE_SENTRY and sentry_sdk.get_client().is_active()
+    if found:
         _add_processor()
-    return _enabled
+    return found
+
+
+# Is sentry-sdk installed and initialised? ``refresh()`` looks again (after a
+# late init).
+enabled = CachedSwitch(_client_active)
+refresh = enabled.refresh
 
 
 def _add_processor() -> None:

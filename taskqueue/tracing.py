@@ -28,6 +28,7 @@ import orjson
 
 from taskqueue import __version__
 from taskqueue.protocol import TRACE_LIMITS, Envelope, with_trace
+from taskqueue.switch import CachedSwitch
 
 try:
     from opentelemetry import trace
@@ -41,26 +42,23 @@ else:
     _PROPAGATOR = TraceContextTextMapPropagator()
 
 SYSTEM = "taskqueue"
-_enabled: bool | None = None
 _tracers: list[trace.Tracer] = []  # the provider's tracer for us, once enabled
 
 
-def enabled() -> bool:
-    """Is OpenTelemetry installed with a TracerProvider configured? (cached)"""
-    if _enabled is None:
-        return refresh()
-    return _enabled
-
-
-def refresh() -> bool:
-    """Look again for a configured TracerProvider (after setting one late)."""
-    global _enabled  # the one cached switch of this module
-    _enabled = HAVE_OPENTELEMETRY and not isinstance(
+def _provider_configured() -> bool:
+    """A TracerProvider is configured: keep the provider's tracer for us."""
+    found = HAVE_OPENTELEMETRY and not isinstance(
         trace.get_tracer_provider(),
         trace.ProxyTracerProvider | trace.NoOpTracerProvider,
     )
-    _tracers[:] = [trace.get_tracer("taskqueue", __version__)] if _enabled else []
-    return _enabled
+    _tracers[:] = [trace.get_tracer("taskqueue", __version__)] if found else []
+    return found
+
+
+# Is OpenTelemetry installed with a TracerProvider configured? ``refresh()``
+# looks again (after setting one up late).
+enabled = CachedSwitch(_provider_configured)
+refresh = enabled.refresh
 
 
 def flush(timeout: float) -> None:

@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from taskqueue import sentry, tracing
 from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, RetryLater, Succeeded
 from taskqueue.protocol import Envelope
+from taskqueue.switch import CachedSwitch
 
 OUTCOMES: dict[type, str] = {
     Succeeded: "succeeded",
@@ -25,21 +26,16 @@ OUTCOMES: dict[type, str] = {
     GiveBack: "given_back",  # the database was down: the message went back
 }
 log = logging.getLogger("taskqueue.worker")
-_active: bool | None = None
 
 
-def active() -> bool:
-    """Is there anything to report a run to? (cached)"""
-    if _active is None:
-        return refresh()
-    return _active
+def _either_set_up() -> bool:
+    return tracing.refresh() | sentry.refresh()  # both: each caches its own answer
 
 
-def refresh() -> bool:
-    """Decide again whether OpenTelemetry and Sentry are set up."""
-    global _active  # the one cached switch of this module
-    _active = tracing.refresh() | sentry.refresh()
-    return _active
+# Is there anything to report a run to (OpenTelemetry, Sentry)? ``refresh()``
+# decides again for both.
+active = CachedSwitch(_either_set_up)
+refresh = active.refresh
 
 
 def run(envelope: Envelope, call: Callable[[], Outcome]) -> Outcome:
