@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections import Counter
 from types import SimpleNamespace
 
 import pytest
 
 from taskqueue.worker.heartbeat import Heartbeat
+from taskqueue.worker.status import Status
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
@@ -69,9 +69,7 @@ def test_a_beat_in_progress_cannot_bring_back_a_worker_that_removed_itself(
         go_on.wait(10)
 
     monkeypatch.setattr(broker, "heartbeat", mark_then_pause)
-    consumer = SimpleNamespace(
-        id="hb.c1", current=None, processed=0, settler=SimpleNamespace(counts=Counter())
-    )
+    consumer = SimpleNamespace(id="hb.c1", status=Status())
     heartbeat = Heartbeat(
         broker=broker, name="hb", queues=["default"], consumers=lambda: [consumer],
         interval=60, extra={},
