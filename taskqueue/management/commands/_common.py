@@ -1,8 +1,9 @@
 """Shared by the taskqueue and recipe commands: one wording for every common failure.
 
 ``TaskqueueCommand`` is the base of every command here. Whatever the
-command does, an unreachable Redis or a malformed ``REDIS_URL`` is a
-one-line ``CommandError`` (exit 1, password masked), and a closed pipe
+command does, an unreachable Redis, a malformed ``REDIS_URL`` or a
+``TASKS`` alias that is not a RedisBackend is a one-line ``CommandError``
+(exit 1, password masked), and a closed pipe
 (``manage.py deadletters list | head``) ends the command quietly instead of
 printing a ``BrokenPipeError`` traceback.
 """
@@ -19,24 +20,20 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from taskqueue.compat import task_backends
+from taskqueue.backends import RedisBackend
 from taskqueue.connection import InvalidRedisURL, mask_credentials, mask_url
-from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.exceptions import BrokerUnavailable, InvalidBackend
 
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE
 
 
-def default_backend() -> Any:
-    return task_backends["default"]
-
-
-def redis_location(backend: Any) -> str:
+def redis_location(backend: RedisBackend) -> str:
     """The backend's Redis URL, masked, without connecting (the broker may not exist)."""
     return mask_url(backend.config.redis_url)
 
 
 @contextmanager
-def broker_errors(backend: Any) -> Iterator[None]:
+def broker_errors(backend: RedisBackend) -> Iterator[None]:
     """Turn BrokerUnavailable into a one-line CommandError (exit code 1)."""
     try:
         yield
@@ -89,7 +86,7 @@ class TaskqueueCommand(BaseCommand):
         except BrokenPipeError:
             _silence_stdout()
             raise SystemExit(EXIT_BROKEN_PIPE) from None
-        except InvalidRedisURL as exc:
+        except (InvalidRedisURL, InvalidBackend) as exc:
             raise CommandError(str(exc)) from None
         except BrokerUnavailable as exc:
             raise CommandError(
