@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from argparse import ArgumentTypeError
+from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +25,8 @@ from taskqueue.connection import InvalidRedisURL, mask_credentials, mask_url
 from taskqueue.exceptions import BrokerUnavailable, InvalidBackend
 
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE
+# A command's arguments in --help order: (flags, argparse keywords).
+Options = tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
 
 
 def redis_location(backend: RedisBackend) -> str:
@@ -78,6 +80,12 @@ def _silence_stdout() -> None:
 
 class TaskqueueCommand(BaseCommand):
     """A BaseCommand whose shared failures are one line each (see the module doc)."""
+
+    options: Options = ()  # its arguments, as a table
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        for flags, keywords in self.options:
+            parser.add_argument(*flags, **keywords)
 
     def execute(self, *args: Any, **options: Any) -> Any:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -32,22 +31,19 @@ class Command(TaskqueueCommand):
         "requeue and purge take dead-letter ids or --all."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "action",
-            nargs="?",
-            choices=list(ACTIONS),
-            help="; ".join(f"{a}: {what}" for a, what in ACTIONS.items()),
-        )
-        parser.add_argument("ids", nargs="*", help="Dead-letter ids (see list).")
-        parser.add_argument("--queue", help="Only this queue (default: every queue).")
-        parser.add_argument("--all", action="store_true", help="Every dead letter.")
-        parser.add_argument(
-            "--limit",
-            type=positive_int,
-            default=100,
-            help="list: show at most N (newest first; default 100).",
-        )
+    options = (
+        (("action",), {
+            "nargs": "?", "choices": list(ACTIONS),
+            "help": "; ".join(f"{a}: {what}" for a, what in ACTIONS.items()),
+        }),
+        (("ids",), {"nargs": "*", "help": "Dead-letter ids (see list)."}),
+        (("--queue",), {"help": "Only this queue (default: every queue)."}),
+        (("--all",), {"action": "store_true", "help": "Every dead letter."}),
+        (("--limit",), {
+            "type": positive_int, "default": 100,
+            "help": "list: show at most N (newest first; default 100).",
+        }),
+    )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] is None:

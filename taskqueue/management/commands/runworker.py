@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from taskqueue import logformat, metrics
+from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS
 from taskqueue.connection import mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.management.commands._common import (
@@ -92,7 +93,9 @@ OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         "type": worker_name, "default": None,
         "help": "worker name in queuestats and workerhealth (default: host.pid)",
     }),
-    (("--backend",), {"default": "default", "help": "TASKS alias (default: default)"}),
+    (("--backend",), {
+        "default": DEFAULT_TASK_BACKEND_ALIAS, "help": "TASKS alias (default: default)",
+    }),
     (("--grace",), {
         "type": finite_seconds, "default": None,
         "help": "seconds running tasks get to finish on SIGTERM",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 import time
-from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -38,19 +37,14 @@ class Command(TaskqueueCommand):
         "1 when not, 2 when Redis is unreachable."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "--name", "-n", default=None, help="worker name (runworker --name)"
-        )
-        parser.add_argument(
-            "--max-age",
-            type=finite_seconds,
-            default=None,
-            help="seconds a heartbeat stays fresh (default: the worker timeout)",
-        )
-        parser.add_argument(
-            "--backend", default=DEFAULT_TASK_BACKEND_ALIAS, help="TASKS alias"
-        )
+    options = (
+        (("--name", "-n"), {"default": None, "help": "worker name (runworker --name)"}),
+        (("--max-age",), {
+            "type": finite_seconds, "default": None,
+            "help": "seconds a heartbeat stays fresh (default: the worker timeout)",
+        }),
+        (("--backend",), {"default": DEFAULT_TASK_BACKEND_ALIAS, "help": "TASKS alias"}),
+    )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         backend = backend_for(options["backend"])
