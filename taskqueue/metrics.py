@@ -177,8 +177,14 @@ def give_back_fleet_counts(counts: dict[str, int]) -> None:
     """Counts whose flush failed (Redis down): keep them for the next one."""
     with _fleet_lock:
         for field, n in counts.items():
-            status, _, task = field.partition(":")
+            status, task = fleet_field_parts(field)
             _fleet[(task, status)] = _fleet.get((task, status), 0) + n
+
+
+def fleet_field_parts(field: str) -> tuple[str, str]:
+    """(status, task) of a fleet-count field, as fleet_counts() names them."""
+    status, _, task = field.partition(":")
+    return status, task
 
 
 _serving = False  # this process serves /metrics (runworker --metrics-port)

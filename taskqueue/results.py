@@ -154,6 +154,10 @@ def _status(raw: bytes) -> TaskResultStatus | None:
         return None
 
 
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode(errors="replace") if raw is not None else None
+
+
 def _attempt_fields(
     raw: Mapping[bytes, bytes],
 ) -> tuple[tuple[str, ...], tuple[StoredError, ...]]:
@@ -161,13 +165,13 @@ def _attempt_fields(
     workers, errors = [], []
     for name, value in raw.items():
         if name.startswith(_ERROR_OF):
-            suffix = name[len(_ERROR_OF) :]
+            suffix = name.removeprefix(_ERROR_OF)
             order = int(suffix) if suffix.isdigit() else _LAST_ERROR
             errors.append((order, StoredError.parse(value)))
-        elif name.startswith(_WORKER_OF) and name[len(_WORKER_OF) :].isdigit():
-            workers.append(
-                (int(name[len(_WORKER_OF) :]), value.decode(errors="replace"))
-            )
+        elif name.startswith(_WORKER_OF):
+            attempt = name.removeprefix(_WORKER_OF)
+            if attempt.isdigit():
+                workers.append((int(attempt), value.decode(errors="replace")))
     return (
         tuple(worker for _, worker in sorted(workers)),
         tuple(error for _, error in sorted(errors, key=lambda item: item[0])),
@@ -200,7 +204,6 @@ class ResultRecord:
         envelope = loads_or_none(raw.get(_MSG))
         times = {name: timestamp(raw.get(key)) for name, key in _TIMES}
         finished_by, errors = _attempt_fields(raw)
-        running_on = raw.get(_WORKER)
         return cls(
             envelope=envelope if isinstance(envelope, dict) else {},
             has_message=_MSG in raw,
@@ -211,9 +214,7 @@ class ResultRecord:
             unreadable_times=tuple(
                 name for name, key in _TIMES if key in raw and times[name] is None
             ),
-            running_on=None
-            if running_on is None
-            else running_on.decode("utf-8", "replace"),
+            running_on=_text(raw.get(_WORKER)),
             finished_by=finished_by,
             errors=errors,
             return_json=raw.get(_RETURN),

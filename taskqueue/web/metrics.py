@@ -42,7 +42,7 @@ from taskqueue import metrics
 from taskqueue.backends import backend_for
 from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS
 from taskqueue.exceptions import BrokerUnavailable
-from taskqueue.metrics import STATUSES
+from taskqueue.metrics import STATUSES, fleet_field_parts
 from taskqueue.web.auth import authenticate
 from taskqueue.web.errors import AuthFailure
 from taskqueue.web.overview import live_workers
@@ -69,7 +69,7 @@ class FleetCollector(Collector):
         except BrokerUnavailable:
             return []  # QueueCollector reports taskqueue_broker_up 0
         for field, count in sorted(totals.items()):
-            status, _, task = field.partition(":")
+            status, task = fleet_field_parts(field)
             if status in STATUSES and task:
                 family.add_metric([task, status], count)
         return [family]
