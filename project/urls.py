@@ -8,11 +8,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from project import views
-from taskqueue import api
 from taskqueue.admin import dashboard_urls
-from taskqueue.metrics import metrics_view
+from taskqueue.web import api
+from taskqueue.web.metrics import metrics_view
 
-handler500 = "taskqueue.api.server_error"
+handler500 = "taskqueue.web.api.server_error"
 
 urlpatterns = [
     path("", views.index, name="index"),

@@ -12,7 +12,8 @@ from django.http import HttpRequest, HttpResponse
 
 from recipe.models import Recipe
 from recipe.tasks import process_recipe
-from taskqueue.api import ApiError, accepted, endpoint, read_json
+from taskqueue.web.endpoint import accepted, endpoint, read_json
+from taskqueue.web.errors import ApiError
 
 ENQUEUE_PERMISSION = "recipe.change_recipe"
 MAX_ID = 2**63 - 1  # the largest primary key any supported database stores

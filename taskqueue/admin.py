@@ -14,8 +14,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from taskqueue import dashboard
 from taskqueue.tokens import APIToken
+from taskqueue.web import dashboard
 
 if TYPE_CHECKING:
     TokenModelAdmin = admin.ModelAdmin[APIToken]

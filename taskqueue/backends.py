@@ -23,18 +23,23 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from taskqueue import registry, results, tracing
+from taskqueue import registry, tracing
 from taskqueue.broker import Broker, Outgoing
 from taskqueue.compat import (
+    DEFAULT_TASK_BACKEND_ALIAS,
     DEFAULT_TASK_QUEUE_NAME,
     BaseTaskBackend,
     InvalidTask,
     TaskResult,
     TaskResultDoesNotExist,
+    task_backends,
     task_enqueued,
 )
 from taskqueue.conf import QueueOptions
+from taskqueue.exceptions import InvalidBackend
 from taskqueue.protocol import CallEncoder
+from taskqueue.ready import ReadyList, ReadyResults
+from taskqueue.results import ResultRecord, UnreadableRecord
 from taskqueue.signals import SignalGate
 
 
@@ -100,7 +105,7 @@ class RedisBackend(BaseTaskBackend):
     ) -> Sequence[TaskResult[Any]]:
         """Queue many calls of one task in one Redis round trip (after commit).
 
-        The results are built when read (``results.ReadyList``).
+        The results are built when read (``taskqueue.ready.ReadyList``).
         """
         results, batch = self._prepare(task, calls)
         if batch.ids:
@@ -122,38 +127,39 @@ class RedisBackend(BaseTaskBackend):
         API (the JSON API still shows it); a queue that is no longer
         configured falls back to the task's own queue.
         """
-        record = (
+        raw = (
             self.broker.result_record(result_id, self.queue_names)
             if result_id
             else None
         )
-        if record is None or b"msg" not in record:
+        record = ResultRecord.parse(raw) if raw is not None else None
+        if record is None or not record.has_message:
             raise TaskResultDoesNotExist(result_id)
-        envelope = results.read_envelope(record)
-        path = envelope.get("task")
+        path = record.task_path
         task = (
             registry.tasks(self.config.task_modules).get(path)
-            if isinstance(path, str)
+            if path is not None
             else None
         )
         if task is None:
+            stored = record.envelope.get("task")  # as stored, whatever it is
             raise TaskResultDoesNotExist(
-                f"{result_id} (task {path!r} is not registered)"
+                f"{result_id} (task {stored!r} is not registered)"
             )
         try:
-            return results.build(
-                result_id, record, task=self._bind(task, envelope), alias=self.alias
+            return record.task_result(
+                result_id, task=self._bind(task, record), alias=self.alias
             )
-        except results.UnreadableRecord as exc:
+        except UnreadableRecord as exc:
             raise TaskResultDoesNotExist(f"{result_id} ({exc})") from None
 
-    def _bind(self, task: Any, envelope: dict[str, Any]) -> Any:
+    def _bind(self, task: Any, record: ResultRecord) -> Any:
         """The task as it was queued (queue, priority), where that is still valid."""
-        queue, priority = envelope.get("queue"), envelope.get("p")
+        queue, priority = record.queue_name, record.priority
         changes: dict[str, Any] = {"backend": self.alias}
-        if isinstance(queue, str) and queue in self.queue_names:
+        if queue is not None and queue in self.queue_names:
             changes["queue_name"] = queue
-        if isinstance(priority, int) and not isinstance(priority, bool):
+        if priority is not None:
             changes["priority"] = priority
         try:
             return task.using(**changes)
@@ -162,7 +168,7 @@ class RedisBackend(BaseTaskBackend):
 
     def _prepare(
         self, task: Any, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]]]
-    ) -> tuple[results.ReadyList, Outgoing]:
+    ) -> tuple[ReadyList, Outgoing]:
         """Validate and encode calls of one task: results to return, messages to push.
 
         Everything the calls share (validation, the envelope's fixed fields,
@@ -191,7 +197,7 @@ class RedisBackend(BaseTaskBackend):
                 kwarg_dicts.append(kwargs)
         if tracing.enabled():  # the active span's context, for the worker's span
             raws = tracing.stamp(raws, task=task, ids=ids, limit=plan.limit)
-        ready = results.ReadyList(
+        ready = ReadyList(
             plan.ready, ids, args=arg_lists, kwargs=kwarg_dicts,
             enqueued_at=datetime.fromtimestamp(now, tz=UTC),
         )  # fmt: skip
@@ -212,7 +218,7 @@ class RedisBackend(BaseTaskBackend):
                     task=task.module_path, queue=task.queue_name, backend=self.alias,
                     priority=task.priority,
                 ),
-                ready=results.ReadyResults(task, self.alias),
+                ready=ReadyResults(task, self.alias),
                 limit=self.config.max_message_bytes,
             )  # fmt: skip
         return plan
@@ -280,7 +286,7 @@ class _TaskPlan:
 
     task: Any
     encoder: CallEncoder
-    ready: results.ReadyResults
+    ready: ReadyResults
     limit: int  # bytes a message may have
 
     def message(
@@ -308,3 +314,19 @@ def enqueue_many(
             f"enqueue_many needs a RedisBackend, not {type(backend).__name__}"
         )
     return backend.enqueue_many(task, calls)
+
+
+def backend_for(alias: str = DEFAULT_TASK_BACKEND_ALIAS) -> RedisBackend:
+    """The RedisBackend configured as ``TASKS[alias]``, for views and commands.
+
+    Raises InvalidBackend (an ImproperlyConfigured; commands show it as a
+    one-line error) when there is no such alias, it cannot be built, or it
+    is another kind of backend: every caller gets a typed ``Broker``.
+    """
+    try:
+        backend = task_backends[alias]
+    except Exception as exc:  # noqa: BLE001 (InvalidTaskBackend spelled two ways)
+        raise InvalidBackend(f"unknown task backend {alias!r}: {exc}") from None
+    if not isinstance(backend, RedisBackend):
+        raise InvalidBackend(f"backend {alias!r} is not a taskqueue RedisBackend")
+    return backend

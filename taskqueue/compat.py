@@ -12,6 +12,7 @@ import django
 
 if TYPE_CHECKING or django.VERSION < (6, 0):
     from django_tasks import (
+        DEFAULT_TASK_BACKEND_ALIAS,
         DEFAULT_TASK_QUEUE_NAME,
         TaskContext,
         TaskResult,
@@ -27,6 +28,7 @@ if TYPE_CHECKING or django.VERSION < (6, 0):
     from django_tasks.signals import task_enqueued, task_finished, task_started
 else:  # Django >= 6.0
     from django.tasks import (
+        DEFAULT_TASK_BACKEND_ALIAS,
         DEFAULT_TASK_QUEUE_NAME,
         TaskContext,
         TaskResult,
@@ -41,6 +43,7 @@ else:  # Django >= 6.0
     from django.tasks.signals import task_enqueued, task_finished, task_started
 
 __all__ = [
+    "DEFAULT_TASK_BACKEND_ALIAS",
     "DEFAULT_TASK_QUEUE_NAME",
     "BaseTaskBackend",
     "InvalidTask",

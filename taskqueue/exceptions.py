@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 
 class TaskQueueError(Exception):
     """Base class of every taskqueue error."""
@@ -9,6 +11,10 @@ class TaskQueueError(Exception):
 
 class BrokerUnavailable(TaskQueueError):
     """Redis could not be reached or answered with a connection error."""
+
+
+class InvalidBackend(TaskQueueError, ImproperlyConfigured):
+    """``TASKS`` has no such alias, or its backend is not a taskqueue RedisBackend."""
 
 
 class BrokerError(TaskQueueError):

@@ -1,4 +1,4 @@
-"""Prometheus metrics: what the workers did (counters) and what Redis holds (gauges).
+"""Prometheus metrics, the recording side: what this process's workers did.
 
 Two kinds of series, so that nothing is counted twice and nothing goes stale:
 
@@ -7,18 +7,13 @@ Two kinds of series, so that nothing is counted twice and nothing goes stale:
   dead_lettered), ``taskqueue_task_duration_seconds{task}``,
   ``taskqueue_task_retries_total{task}`` and
   ``taskqueue_dead_lettered_total{queue}``.
-- State series, read from Redis at scrape time by ``QueueCollector`` (so any
-  process can serve them and they are never out of date):
-  ``taskqueue_queue_messages{queue,state}`` (pending | in_flight | scheduled |
-  dead), ``taskqueue_workers`` (live worker names), ``taskqueue_worker_processes``
-  (live heartbeat entries: one per prefork child) and ``taskqueue_broker_up``.
-- Fleet series, read from Redis at scrape time by ``FleetCollector``:
-  ``taskqueue_fleet_tasks_total{task,status}``, what every worker finished
-  (same statuses as ``taskqueue_tasks_total``). Each worker adds its counts
-  to one never-expiring hash with its heartbeat, in the same flush as the
+- Fleet counts: each worker adds what it finished (``fleet_counts()``) to one
+  never-expiring hash with its heartbeat, in the same flush as the
   dashboard's per-minute counters, so one scrape of the site (or of any
-  worker) sees the whole fleet. Every endpoint serves the same values: do
-  not sum them across endpoints.
+  worker) sees the whole fleet.
+
+The state series read from Redis at scrape time, the fleet series, the
+exposition and the ``/metrics`` view are in ``taskqueue.web.metrics``.
 
 Prefork pool: each child has its own memory, so the event series go through
 prometheus_client's multiprocess mode. ``runworker --metrics-port`` sets it
@@ -30,44 +25,21 @@ memory (the solo and threads pools, and the web site's own view).
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIServer
 
-import orjson
-from django.http import HttpRequest, HttpResponse
-from prometheus_client import (
-    GC_COLLECTOR,
-    PROCESS_COLLECTOR,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    exposition,
-    multiprocess,
-    values,
-)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client import Counter, Histogram, values
 
-from taskqueue.auth import AuthFailure, authenticate
-from taskqueue.compat import task_backends
-from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.outcomes import Failed, Outcome, Poison, RetryLater, Succeeded
-
-log = logging.getLogger("taskqueue.metrics")
 
 UNKNOWN = "unknown"  # task label of a message that could not be decoded
 STATUSES = ("succeeded", "failed", "retried", "dead_lettered")
-STATES = ("pending", "in_flight", "scheduled", "dead")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 # registry=None: not in the global registry; exposition_registry() decides
@@ -111,15 +83,21 @@ class _Series:
     duration: Any
     retries: Any
     fleet: dict[str, tuple[str, str]]  # status -> its key in the fleet counts
+    ran: dict[type, tuple[Any, tuple[str, str]]]  # Succeeded/Failed -> child, key
 
     @classmethod
     def bind(cls, task: str) -> _Series:
         status = {s: TASKS.labels(task=task, status=s) for s in STATUSES}
+        fleet = {s: (task, s) for s in STATUSES}
         return cls(
             **status,
             duration=DURATION.labels(task=task),
             retries=RETRIES.labels(task=task),
-            fleet={s: (task, s) for s in STATUSES},
+            fleet=fleet,
+            ran={
+                Succeeded: (status["succeeded"], fleet["succeeded"]),
+                Failed: (status["failed"], fleet["failed"]),
+            },
         )
 
 
@@ -148,18 +126,15 @@ def record(outcome: Outcome, queue: str = "") -> None:
     otherwise). The other outcomes ignore it.
     """
     match outcome:
-        case Succeeded(envelope=env, duration=duration):
+        case (
+            Succeeded(envelope=env, duration=took) | Failed(envelope=env, duration=took)
+        ):
             series = _for_task(env.task)
-            _count_for_fleet(series.fleet["succeeded"])
+            count, fleet = series.ran[type(outcome)]
+            _count_for_fleet(fleet)
             if _series_on:
-                series.succeeded.inc()
-                series.duration.observe(duration)
-        case Failed(envelope=env, duration=duration):
-            series = _for_task(env.task)
-            _count_for_fleet(series.fleet["failed"])
-            if _series_on:
-                series.failed.inc()
-                series.duration.observe(duration)
+                count.inc()
+                series.duration.observe(took)
         case RetryLater(envelope=env):
             series = _for_task(env.task)
             _count_for_fleet(series.fleet["retried"])
@@ -202,120 +177,23 @@ def give_back_fleet_counts(counts: dict[str, int]) -> None:
     """Counts whose flush failed (Redis down): keep them for the next one."""
     with _fleet_lock:
         for field, n in counts.items():
-            status, _, task = field.partition(":")
+            status, task = fleet_field_parts(field)
             _fleet[(task, status)] = _fleet.get((task, status), 0) + n
 
 
-class FleetCollector(Collector):
-    """What every worker finished, by task and status, read from Redis on each scrape."""
-
-    def __init__(self, backend: str = "default") -> None:
-        self.alias = backend
-
-    def describe(self) -> Iterable[Metric]:
-        return [_fleet_family()]  # names only: no Redis at register()
-
-    def collect(self) -> Iterable[Metric]:
-        family = _fleet_family()
-        backend: Any = task_backends[self.alias]
-        try:
-            totals = backend.broker.task_totals()
-        except BrokerUnavailable:
-            return []  # QueueCollector reports taskqueue_broker_up 0
-        for field, count in sorted(totals.items()):
-            status, _, task = field.partition(":")
-            if status in STATUSES and task:
-                family.add_metric([task, status], count)
-        return [family]
-
-
-def _fleet_family() -> CounterMetricFamily:
-    return CounterMetricFamily(
-        "taskqueue_fleet_tasks",
-        "Tasks finished by all workers (from Redis), by task and status.",
-        labels=["task", "status"],
-    )
-
-
-class QueueCollector(Collector):
-    """Queue depths and live workers, read from Redis on every scrape.
-
-    A scrape never fails because Redis is down: ``taskqueue_broker_up`` is 0
-    and the Redis-backed series are left out.
-    """
-
-    def __init__(self, backend: str = "default") -> None:
-        self.alias = backend
-
-    def describe(self) -> Iterable[Metric]:
-        # Names only: keeps registry.register() from reading Redis.
-        return list(_families())
-
-    def collect(self) -> Iterable[Metric]:
-        queues, workers, processes, up = _families()
-        backend: Any = task_backends[self.alias]
-        try:
-            for name in backend.queue_names:
-                stats = backend.broker.stats(name)
-                for state in STATES:
-                    queues.add_metric([name, state], getattr(stats, state))
-            infos = backend.broker.workers()
-        except BrokerUnavailable:
-            log.warning(
-                "Metrics scrape: Redis unavailable at %s", backend.broker.safe_url
-            )
-            up.add_metric([], 0)
-            return [up]
-        live = live_workers(infos, backend.config.worker_timeout)
-        workers.add_metric([], len({name.split("/", 1)[0] for name in live}))
-        processes.add_metric([], len(live))
-        up.add_metric([], 1)
-        return [queues, workers, processes, up]
-
-
-def _families() -> tuple[GaugeMetricFamily, ...]:
-    return (
-        GaugeMetricFamily(
-            "taskqueue_queue_messages",
-            "Messages in a queue by state (pending, in_flight, scheduled, dead).",
-            labels=["queue", "state"],
-        ),
-        GaugeMetricFamily(
-            "taskqueue_workers",
-            "Workers (runworker processes, by name) with a fresh heartbeat.",
-        ),
-        GaugeMetricFamily(
-            "taskqueue_worker_processes",
-            "Heartbeat entries that are fresh: one per prefork child, else per worker.",
-        ),
-        GaugeMetricFamily(
-            "taskqueue_broker_up", "1 when Redis answered this scrape, else 0."
-        ),
-    )
-
-
-def live_workers(
-    infos: dict[str, bytes], timeout: float, now: float | None = None
-) -> list[str]:
-    """Names in Broker.workers() whose heartbeat_at is within ``timeout`` seconds.
-
-    Shared with ``workerhealth``: entries that are not valid JSON or have no
-    heartbeat count as dead (a killed worker leaves its entry behind).
-    """
-    now = time.time() if now is None else now
-    return [name for name, info in infos.items() if heartbeat_age(info, now) <= timeout]
-
-
-def heartbeat_age(info: bytes, now: float) -> float:
-    """Seconds since the entry's heartbeat_at (infinite when unreadable)."""
-    try:
-        beat = float(orjson.loads(info)["heartbeat_at"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return float("inf")
-    return max(0.0, now - beat)
+def fleet_field_parts(field: str) -> tuple[str, str]:
+    """(status, task) of a fleet-count field, as fleet_counts() names them."""
+    status, _, task = field.partition(":")
+    return status, task
 
 
 _serving = False  # this process serves /metrics (runworker --metrics-port)
+
+
+def mark_served() -> None:
+    """This process serves /metrics from its memory (see series_only_if_served)."""
+    global _serving
+    _serving = True
 
 
 def recording() -> bool:
@@ -385,68 +263,3 @@ def use_multiprocess_dir() -> Callable[[], None]:
             clear_multiprocess_dir()
 
     return clean_up
-
-
-@cache
-def exposition_registry(backend: str = "default") -> CollectorRegistry:
-    """The registry to serve: event series (merged across processes) + Redis state."""
-    registry = CollectorRegistry()
-    if multiprocess_dir():
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    else:
-        for collector in (*EVENT_METRICS, PROCESS_COLLECTOR, GC_COLLECTOR):
-            registry.register(collector)
-    registry.register(QueueCollector(backend))
-    registry.register(FleetCollector(backend))
-    return registry
-
-
-def render(backend: str = "default", accept: str | None = None) -> tuple[bytes, str]:
-    """The exposition body and its content type (text format unless asked for more)."""
-    encoder, content_type = exposition.choose_encoder(accept or "")
-    return encoder(exposition_registry(backend)), content_type
-
-
-def start_http_server(
-    port: int,
-    addr: str = "127.0.0.1",
-    *,
-    backend: str = "default",
-) -> tuple[WSGIServer, threading.Thread]:
-    """Serve /metrics from a daemon thread (``runworker --metrics-port``).
-
-    Loopback unless told otherwise (``--metrics-host``): the page is not
-    authenticated. Returns the server and its thread; ``server.shutdown()``
-    stops it. With the prefork pool call it in the parent, after
-    ``use_multiprocess_dir()``.
-    """
-    global _serving
-    _serving = True
-    server, thread = exposition.start_http_server(
-        port, addr, registry=exposition_registry(backend)
-    )
-    log.info("Metrics on http://%s:%d/metrics", addr, server.server_port)
-    return server, thread
-
-
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """GET /metrics for a staff session or an API token (any active user's)."""
-    if request.method not in ("GET", "HEAD"):
-        response = _text(405, "Method not allowed; use GET\n")
-        response["Allow"] = "GET, HEAD"
-        return response
-    try:
-        user: Any = authenticate(request)
-    except AuthFailure as exc:
-        response = _text(exc.status, exc.message + "\n")
-        if exc.status == 401:
-            response["WWW-Authenticate"] = "Token"
-        return response
-    if "Authorization" not in request.headers and not user.is_staff:
-        return _text(403, "Metrics are for staff users or API tokens\n")
-    body, content_type = render(accept=request.headers.get("Accept"))
-    return HttpResponse(body, content_type=content_type)
-
-
-def _text(status: int, message: str) -> HttpResponse:
-    return HttpResponse(message, status=status, content_type="text/plain")

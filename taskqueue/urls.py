@@ -1,8 +1,8 @@
-"""The task queue's JSON API, mounted under /api/ (see taskqueue.openapi)."""
+"""The task queue's JSON API, mounted under /api/ (see taskqueue.web.openapi)."""
 
 from django.urls import path
 
-from taskqueue import api
+from taskqueue.web import api
 
 app_name = "taskqueue"
 

@@ -195,13 +195,13 @@ class Settler:
             case Failed(envelope=env, error_json=error):
                 return Settlement(
                     "done", raw, env.id, TaskResultStatus.FAILED,
-                    error_field=f"error:{env.attempt}", error_json=error,
+                    error_field=results.error_field(env.attempt), error_json=error,
                     attempt=env.attempt, msg=_recorded(env),
                 )  # fmt: skip
             case RetryLater(envelope=env, error_json=error, delay=delay):
                 return Settlement(
                     "retry", raw, env.id, TaskResultStatus.READY,
-                    retry.next_attempt(env), f"error:{env.attempt}", error,
+                    retry.next_attempt(env), results.error_field(env.attempt), error,
                     delay, attempt=env.attempt,
                 )  # fmt: skip
             case Poison(reason=reason, task_id=task_id, envelope=env):
@@ -237,7 +237,7 @@ class Settler:
         )
         return Settlement(
             "dead", raw, task_id, TaskResultStatus.FAILED, entry,
-            "error:dead" if task_id else "", error, 0.0, dead_id,
+            results.DEAD_ERROR_FIELD if task_id else "", error, 0.0, dead_id,
         )  # fmt: skip
 
 

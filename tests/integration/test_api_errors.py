@@ -9,7 +9,7 @@ import pytest
 from django.test import RequestFactory
 
 from recipe.models import Recipe
-from taskqueue import api
+from taskqueue.web import api
 from tests.integration.api_fixtures import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db(transaction=True)

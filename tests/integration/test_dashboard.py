@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from taskqueue.dashboard import chart_bars, throughput
+from taskqueue.web.dashboard import chart_bars, throughput
 from tests import tasks
 from tests.integration.api_fixtures import redis_down  # noqa: F401
 

@@ -19,9 +19,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from taskqueue import metrics
-from taskqueue.dashboard import throughput
 from taskqueue.outcomes import Failed, Poison, RetryLater, Succeeded
 from taskqueue.protocol import Envelope
+from taskqueue.web import metrics as served
+from taskqueue.web.dashboard import throughput
 from tests import tasks
 from tests.conftest import ROOT, wait_until
 from tests.helpers import free_port
@@ -152,14 +153,14 @@ def test_the_collector_reads_queue_states_and_live_workers(broker):
     beat(broker, "killed", now - 3600)  # left behind by a SIGKILL
     broker.set_worker("garbled", b"not json")
     registry = CollectorRegistry()
-    registry.register(metrics.QueueCollector())
+    registry.register(served.QueueCollector())
 
     name = "taskqueue_queue_messages"
     assert gauge(registry, name, queue="default", state="pending") == 1
     assert gauge(registry, name, queue="default", state="in_flight") == 1
     assert gauge(registry, name, queue="default", state="scheduled") == 1
     assert gauge(registry, name, queue="default", state="dead") == 1
-    for state in metrics.STATES:
+    for state in served.STATES:
         assert gauge(registry, name, queue="high", state=state) == 0
     assert gauge(registry, "taskqueue_workers") == 2
     assert gauge(registry, "taskqueue_worker_processes") == 3
@@ -168,7 +169,7 @@ def test_the_collector_reads_queue_states_and_live_workers(broker):
 
 def test_a_scrape_with_redis_down_reports_broker_down(redis_down):
     registry = CollectorRegistry()
-    registry.register(metrics.QueueCollector())
+    registry.register(served.QueueCollector())
 
     assert gauge(registry, "taskqueue_broker_up") == 0
     assert gauge(registry, "taskqueue_workers") is None
@@ -235,7 +236,7 @@ def test_an_api_token_gets_the_text_format(reader_token):
 @pytest.mark.usefixtures("broker")
 def test_start_http_server_serves_the_same_exposition():
     port = free_port()
-    server, thread = metrics.start_http_server(port, "127.0.0.1")
+    server, thread = served.start_http_server(port, "127.0.0.1")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as reply:
             text = reply.read().decode()
@@ -252,6 +253,7 @@ FORKED = textwrap.dedent(
     import os, django
     django.setup()
     from taskqueue import metrics
+    from taskqueue.web import metrics as served
     from taskqueue.protocol import Envelope
     from taskqueue.outcomes import Succeeded
 
@@ -265,7 +267,7 @@ FORKED = textwrap.dedent(
                 metrics.record(Succeeded(env, b"1", 0.1))
             os._exit(0)
         os.waitpid(pid, 0)
-    body, _ = metrics.render()
+    body, _ = served.render()
     print(body.decode())
     """
 )

@@ -16,11 +16,10 @@ from django.core.management.base import CommandError
 from recipe.models import Recipe
 from recipe.tasks import process_recipe
 from recipe.views import MAX_ID
-from taskqueue.backends import enqueue_many
+from taskqueue.backends import backend_for, enqueue_many
 from taskqueue.management.commands._common import (
     TaskqueueCommand,
     broker_errors,
-    default_backend,
     positive_int,
 )
 
@@ -56,7 +55,7 @@ class Command(TaskqueueCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         ids = self._ids(options["ids"], everything=options["all"])
-        backend = default_backend()
+        backend = backend_for()
         with broker_errors(backend):
             backend.broker.ping()  # fail before the first batch, not halfway
             queued = self._enqueue(ids, options["batch_size"])

@@ -1,8 +1,9 @@
 """Shared by the taskqueue and recipe commands: one wording for every common failure.
 
 ``TaskqueueCommand`` is the base of every command here. Whatever the
-command does, an unreachable Redis or a malformed ``REDIS_URL`` is a
-one-line ``CommandError`` (exit 1, password masked), and a closed pipe
+command does, an unreachable Redis, a malformed ``REDIS_URL`` or a
+``TASKS`` alias that is not a RedisBackend is a one-line ``CommandError``
+(exit 1, password masked), and a closed pipe
 (``manage.py deadletters list | head``) ends the command quietly instead of
 printing a ``BrokenPipeError`` traceback.
 """
@@ -12,31 +13,29 @@ from __future__ import annotations
 import math
 import os
 import sys
-from argparse import ArgumentTypeError
+from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from taskqueue.compat import task_backends
+from taskqueue.backends import RedisBackend
 from taskqueue.connection import InvalidRedisURL, mask_credentials, mask_url
-from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.exceptions import BrokerUnavailable, InvalidBackend
 
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE
+# A command's arguments in --help order: (flags, argparse keywords).
+Options = tuple[tuple[tuple[str, ...], dict[str, Any]], ...]
 
 
-def default_backend() -> Any:
-    return task_backends["default"]
-
-
-def redis_location(backend: Any) -> str:
+def redis_location(backend: RedisBackend) -> str:
     """The backend's Redis URL, masked, without connecting (the broker may not exist)."""
     return mask_url(backend.config.redis_url)
 
 
 @contextmanager
-def broker_errors(backend: Any) -> Iterator[None]:
+def broker_errors(backend: RedisBackend) -> Iterator[None]:
     """Turn BrokerUnavailable into a one-line CommandError (exit code 1)."""
     try:
         yield
@@ -82,6 +81,12 @@ def _silence_stdout() -> None:
 class TaskqueueCommand(BaseCommand):
     """A BaseCommand whose shared failures are one line each (see the module doc)."""
 
+    options: Options = ()  # its arguments, as a table
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        for flags, keywords in self.options:
+            parser.add_argument(*flags, **keywords)
+
     def execute(self, *args: Any, **options: Any) -> Any:
         try:
             output = super().execute(*args, **options)
@@ -89,7 +94,7 @@ class TaskqueueCommand(BaseCommand):
         except BrokenPipeError:
             _silence_stdout()
             raise SystemExit(EXIT_BROKEN_PIPE) from None
-        except InvalidRedisURL as exc:
+        except (InvalidRedisURL, InvalidBackend) as exc:
             raise CommandError(str(exc)) from None
         except BrokerUnavailable as exc:
             raise CommandError(

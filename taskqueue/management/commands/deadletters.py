@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import CommandError
 
-from taskqueue import results
+from taskqueue.backends import RedisBackend, backend_for
 from taskqueue.management.commands._common import (
     TaskqueueCommand,
     broker_errors,
-    default_backend,
     positive_int,
 )
+from taskqueue.results import loads_or_none, timestamp
 
 ACTIONS = {
     "list": "show the newest dead letters (--limit N, default 100)",
@@ -32,27 +31,24 @@ class Command(TaskqueueCommand):
         "requeue and purge take dead-letter ids or --all."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "action",
-            nargs="?",
-            choices=list(ACTIONS),
-            help="; ".join(f"{a}: {what}" for a, what in ACTIONS.items()),
-        )
-        parser.add_argument("ids", nargs="*", help="Dead-letter ids (see list).")
-        parser.add_argument("--queue", help="Only this queue (default: every queue).")
-        parser.add_argument("--all", action="store_true", help="Every dead letter.")
-        parser.add_argument(
-            "--limit",
-            type=positive_int,
-            default=100,
-            help="list: show at most N (newest first; default 100).",
-        )
+    options = (
+        (("action",), {
+            "nargs": "?", "choices": list(ACTIONS),
+            "help": "; ".join(f"{a}: {what}" for a, what in ACTIONS.items()),
+        }),
+        (("ids",), {"nargs": "*", "help": "Dead-letter ids (see list)."}),
+        (("--queue",), {"help": "Only this queue (default: every queue)."}),
+        (("--all",), {"action": "store_true", "help": "Every dead letter."}),
+        (("--limit",), {
+            "type": positive_int, "default": 100,
+            "help": "list: show at most N (newest first; default 100).",
+        }),
+    )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] is None:
             raise CommandError(USAGE)
-        backend = default_backend()
+        backend = backend_for()
         queues = self._queues(backend, options["queue"])
         with broker_errors(backend):
             if options["action"] == "list":
@@ -60,7 +56,7 @@ class Command(TaskqueueCommand):
             else:
                 self._act(backend, queues, options)
 
-    def _queues(self, backend: Any, queue: str | None) -> list[str]:
+    def _queues(self, backend: RedisBackend, queue: str | None) -> list[str]:
         if queue is None:
             return list(backend.queue_names)
         if queue not in backend.queue_names:
@@ -68,7 +64,7 @@ class Command(TaskqueueCommand):
             raise CommandError(f"Unknown queue {queue!r} (configured: {known})")
         return [queue]
 
-    def _list(self, backend: Any, queues: list[str], limit: int) -> None:
+    def _list(self, backend: RedisBackend, queues: list[str], limit: int) -> None:
         """At most ``limit`` lines over all queues, then how many there are in all."""
         shown = total = 0
         for queue in queues:
@@ -84,7 +80,9 @@ class Command(TaskqueueCommand):
         else:
             self.stdout.write(f"{total} dead letter(s)")
 
-    def _act(self, backend: Any, queues: list[str], options: dict[str, Any]) -> None:
+    def _act(
+        self, backend: RedisBackend, queues: list[str], options: dict[str, Any]
+    ) -> None:
         ids: list[str] = options["ids"]
         if bool(ids) == bool(options["all"]):
             raise CommandError(f"{options['action']} needs dead-letter ids or --all")
@@ -103,10 +101,10 @@ class Command(TaskqueueCommand):
 
 def dead_letter_line(dead_id: str, queue: str, entry: bytes) -> str:
     """One dead letter as a line of text; an unreadable entry says so."""
-    info = results.loads_or_none(entry)
+    info = loads_or_none(entry)
     if not isinstance(info, dict):
         return f"{dead_id}  {queue}  (unreadable dead-letter entry)"
-    at = results.timestamp(info.get("at"))
+    at = timestamp(info.get("at"))
     when = f"{at:%Y-%m-%d %H:%M:%S}" if at else "(unknown time)"
     preview = str(info.get("preview", ""))[:60].replace("\n", " ")
     return f"{dead_id}  {queue}  {when}  {info.get('reason')}  {preview}"

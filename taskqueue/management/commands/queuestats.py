@@ -7,12 +7,9 @@ from typing import Any
 
 import orjson
 
-from taskqueue.api import queue_overview
-from taskqueue.management.commands._common import (
-    TaskqueueCommand,
-    broker_errors,
-    default_backend,
-)
+from taskqueue.backends import backend_for
+from taskqueue.management.commands._common import TaskqueueCommand, broker_errors
+from taskqueue.web.overview import queue_overview
 
 COLUMNS = ("name", "pending", "in_flight", "scheduled", "dead")
 
@@ -24,7 +21,7 @@ class Command(TaskqueueCommand):
         parser.add_argument("--json", action="store_true", help="Print JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        backend = default_backend()
+        backend = backend_for()
         with broker_errors(backend):
             data = queue_overview(backend)
         if options["json"]:

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from taskqueue import logformat, metrics
+from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS
 from taskqueue.connection import mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.management.commands._common import (
@@ -92,7 +93,9 @@ OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         "type": worker_name, "default": None,
         "help": "worker name in queuestats and workerhealth (default: host.pid)",
     }),
-    (("--backend",), {"default": "default", "help": "TASKS alias (default: default)"}),
+    (("--backend",), {
+        "default": DEFAULT_TASK_BACKEND_ALIAS, "help": "TASKS alias (default: default)",
+    }),
     (("--grace",), {
         "type": finite_seconds, "default": None,
         "help": "seconds running tasks get to finish on SIGTERM",
@@ -138,11 +141,13 @@ class Command(TaskqueueCommand):
         Prefork children count in their own memory, so the supervisor puts
         them in prometheus_client's multiprocess mode before it forks.
         """
+        from taskqueue.web import metrics as served  # only a worker that serves
+
         clean_up = _nothing
         if worker.config.pool == "prefork":
             clean_up = metrics.use_multiprocess_dir()
         try:
-            metrics.start_http_server(port, host, backend=worker.config.backend)
+            served.start_http_server(port, host, backend=worker.config.backend)
         except OSError as exc:
             clean_up()
             raise CommandError(
@@ -151,19 +156,9 @@ class Command(TaskqueueCommand):
         return clean_up
 
     def _worker(self, options: dict[str, Any]) -> Worker:
-        from taskqueue.backends import RedisBackend
-        from taskqueue.compat import task_backends
+        from taskqueue.backends import backend_for
 
-        try:
-            backend = task_backends[options["backend"]]
-        except Exception as exc:  # noqa: BLE001 (InvalidTaskBackend spelled two ways)
-            raise CommandError(
-                f"unknown task backend {options['backend']!r}: {exc}"
-            ) from None
-        if not isinstance(backend, RedisBackend):
-            raise CommandError(
-                f"backend {options['backend']!r} is not a taskqueue RedisBackend"
-            )
+        backend = backend_for(options["backend"])  # InvalidBackend: a CommandError
         queues = tuple(dict.fromkeys(options["queues"] or backend.queue_names))
         unknown = [q for q in queues if backend.queues and q not in backend.queues]
         if unknown:

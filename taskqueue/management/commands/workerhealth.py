@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import sys
 import time
-from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import CommandError
 
+from taskqueue.backends import backend_for
+from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.management.commands._common import (
     TaskqueueCommand,
     finite_seconds,
     redis_location,
 )
-from taskqueue.metrics import heartbeat_age
+from taskqueue.web.overview import heartbeat_age
 
 UNREACHABLE = 2
 
@@ -36,20 +37,17 @@ class Command(TaskqueueCommand):
         "1 when not, 2 when Redis is unreachable."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument(
-            "--name", "-n", default=None, help="worker name (runworker --name)"
-        )
-        parser.add_argument(
-            "--max-age",
-            type=finite_seconds,
-            default=None,
-            help="seconds a heartbeat stays fresh (default: the worker timeout)",
-        )
-        parser.add_argument("--backend", default="default", help="TASKS alias")
+    options = (
+        (("--name", "-n"), {"default": None, "help": "worker name (runworker --name)"}),
+        (("--max-age",), {
+            "type": finite_seconds, "default": None,
+            "help": "seconds a heartbeat stays fresh (default: the worker timeout)",
+        }),
+        (("--backend",), {"default": DEFAULT_TASK_BACKEND_ALIAS, "help": "TASKS alias"}),
+    )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
-        backend = _backend(options["backend"])
+        backend = backend_for(options["backend"])
         max_age = options["max_age"] or backend.config.worker_timeout
         try:
             infos = backend.broker.workers()
@@ -64,19 +62,6 @@ class Command(TaskqueueCommand):
         self.stdout.write(line)
         if not healthy:
             sys.exit(1)
-
-
-def _backend(alias: str) -> Any:
-    from taskqueue.backends import RedisBackend
-    from taskqueue.compat import task_backends
-
-    try:
-        backend = task_backends[alias]
-    except Exception as exc:  # noqa: BLE001 (InvalidTaskBackend spelled two ways)
-        raise CommandError(f"unknown task backend {alias!r}: {exc}") from None
-    if not isinstance(backend, RedisBackend):
-        raise CommandError(f"backend {alias!r} is not a taskqueue RedisBackend")
-    return backend
 
 
 def verdict(

@@ -1,10 +1,10 @@
-"""The JSON API: plain Django views, JSON in and out, errors via json_error().
+"""How an API view is wrapped: JSON in and out, errors via json_error().
 
 Every response under /api/ is JSON: views are wrapped by ``endpoint``, which
 answers 405, 411/413 (body), 401/403 (auth and CSRF), 503 (Redis down), 500
 (anything unexpected, logged once) and the ApiError a view raises with one
 body shape: ``{"error": "<message>", "status": <code>}``. Times are ISO 8601
-strings (UTC) everywhere.
+strings (UTC) everywhere. The recipe app's views use it too.
 """
 
 from __future__ import annotations
@@ -16,37 +16,19 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.defaults import server_error as django_server_error
 
-from taskqueue import registry, results
-from taskqueue.auth import AuthFailure, authenticate, require_permission
-from taskqueue.compat import TaskResult, task_backends
-from taskqueue.connection import InvalidRedisURL
+from taskqueue.compat import TaskResult
 from taskqueue.exceptions import BrokerUnavailable
-from taskqueue.openapi import SCHEMA
+from taskqueue.web.auth import authenticate, require_permission
+from taskqueue.web.errors import ApiError, json_error
 
 View = Callable[..., HttpResponse]
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 log = logging.getLogger("taskqueue.api")
-
-
-class ApiError(Exception):
-    """Raised by a view to answer ``status`` with a JSON error message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def json_error(status: int, message: str) -> JsonResponse:
-    """The one error body of the API: a human message and the status code."""
-    return JsonResponse({"error": message, "status": status}, status=status)
 
 
 def _guard(
@@ -96,7 +78,7 @@ def endpoint(
             try:
                 _guard(request, allowed, permission=permission, public=public)
                 return view(request, *args, **kwargs)
-            except (ApiError, AuthFailure) as exc:
+            except ApiError as exc:  # AuthFailure too
                 response = json_error(exc.status, exc.message)
                 if exc.status == 405:
                     response["Allow"] = ", ".join(allowed)
@@ -164,113 +146,3 @@ def accepted(request: HttpRequest, result: TaskResult[Any]) -> JsonResponse:
     response = JsonResponse({"task_id": result.id, "status_url": url}, status=202)
     response["Location"] = url
     return response
-
-
-def _backend() -> Any:
-    return task_backends["default"]
-
-
-@endpoint("GET")
-def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
-    """The stored result, read field by field (an unreadable field is null)."""
-    backend = _backend()
-    record = backend.broker.result_record(task_id, backend.queue_names)
-    if not record:
-        raise ApiError(404, f"No task with id {task_id!r}")
-    payload = results.describe(task_id, record)
-    path = payload["task"]
-    if path is not None and path not in registry.tasks(backend.config.task_modules):
-        raise ApiError(404, f"No task with id {task_id!r} (task {path} is unknown)")
-    return JsonResponse(payload)
-
-
-WORKER_FIELDS: dict[str, type] = {
-    "name": str, "host": str, "pid": int, "processed": int,
-    "queues": list, "current": list, "consumers": list,
-}  # fmt: skip
-WORKER_TIMES = ("started_at", "heartbeat_at")
-
-
-def _well_typed(value: Any, kind: type) -> bool:
-    if isinstance(value, bool) or not isinstance(value, kind):
-        return False
-    return kind is not list or all(isinstance(item, str) for item in value)
-
-
-def worker_entry(key: str, raw: bytes) -> dict[str, Any]:
-    """One entry of the workers hash as the API shows it; never raises.
-
-    Anyone can write to Redis, so each known field is type-checked: a bad
-    one is shown as null and named in ``unreadable``; an entry that is not
-    a JSON object is just its name and ``"unreadable": ["entry"]``. Times
-    are ISO 8601.
-    """
-    value = results.loads_or_none(raw)
-    if not isinstance(value, dict):
-        return {"name": key, "unreadable": ["entry"]}
-    entry: dict[str, Any] = {"name": key, **value}
-    bad = []
-    for field, kind in WORKER_FIELDS.items():
-        if field in entry and not _well_typed(entry[field], kind):
-            entry[field] = key if field == "name" else None
-            bad.append(field)
-    for field in WORKER_TIMES:
-        if field in entry:
-            shown = results.iso(entry[field])
-            if shown is None and entry[field] is not None:
-                bad.append(field)
-            entry[field] = shown
-    if bad:
-        entry["unreadable"] = bad
-    return entry
-
-
-def queue_overview(backend: Any = None) -> dict[str, Any]:
-    """Counts per queue and live workers: GET /api/queues/ and ``queuestats``."""
-    backend = backend or _backend()
-    broker = backend.broker
-    queues = [broker.stats(name).as_dict() for name in backend.queue_names]
-    workers = [worker_entry(k, info) for k, info in sorted(broker.workers().items())]
-    return {"queues": queues, "workers": workers}
-
-
-@endpoint("GET")
-def queues(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(queue_overview())
-
-
-@endpoint("GET", public=True)
-def schema(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(SCHEMA)
-
-
-@endpoint("GET", public=True)
-def healthz(request: HttpRequest) -> HttpResponse:
-    """200 when the database and Redis answer; 503 naming what is down."""
-    checks = {"database": "ok", "redis": "ok"}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError as exc:
-        checks["database"] = f"down: {type(exc).__name__}"
-    try:
-        _backend().broker.ping()
-    except BrokerUnavailable:
-        checks["redis"] = "down: unreachable"
-    except InvalidRedisURL:
-        checks["redis"] = "down: REDIS_URL is malformed"
-    down = [name for name, state in checks.items() if state != "ok"]
-    return JsonResponse(checks, status=503 if down else 200)
-
-
-@csrf_exempt
-def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    """Any other path under /api/: a JSON 404 instead of Django's HTML page."""
-    return json_error(404, f"No API endpoint at {request.path}")
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: JSON under /api/, Django's own 500 page everywhere else."""
-    if request.path.startswith("/api/"):
-        return json_error(500, "Internal server error; the error has been logged")
-    return django_server_error(request)

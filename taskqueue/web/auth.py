@@ -17,17 +17,9 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
 from taskqueue.tokens import APIToken, hash_key
+from taskqueue.web.errors import AuthFailure
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at precision: one write per minute
-
-
-class AuthFailure(Exception):
-    """The request is not allowed; ``status`` is 401 or 403."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class _JsonCsrfCheck(CsrfViewMiddleware):

@@ -23,12 +23,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from taskqueue import results
-from taskqueue.api import queue_overview
-from taskqueue.compat import TaskResultStatus, task_backends
+from taskqueue.backends import RedisBackend, backend_for
+from taskqueue.broker import Broker
+from taskqueue.compat import TaskResultStatus
 from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.outcomes import MINUTE_COUNTER, Failed, Poison, RetryLater, Succeeded
+from taskqueue.results import ResultRecord, loads_or_none, timestamp
+from taskqueue.web.overview import queue_overview
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
 MINUTES = 60
@@ -43,7 +45,7 @@ def _when(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, tz=UTC) if timestamp else None
 
 
-def throughput(broker: Any, now: float | None = None) -> list[dict[str, Any]]:
+def throughput(broker: Broker, now: float | None = None) -> list[dict[str, Any]]:
     """Per-minute outcome counts for the last hour, oldest first."""
     current = int((now or time.time()) // 60)
     minutes = list(range(current - MINUTES + 1, current + 1))
@@ -85,7 +87,7 @@ def chart_bars(points: list[dict[str, Any]]) -> dict[str, Any]:
 
 def dead_letter_row(dead_id: str, entry: bytes, queue: str) -> dict[str, Any]:
     """One dead letter as the dashboard shows it; an unreadable entry is marked."""
-    info = results.loads_or_none(entry)
+    info = loads_or_none(entry)
     if not isinstance(info, dict):
         return {"id": dead_id, "queue": queue, "at": None, "unreadable": True,
                 "reason": "(unreadable dead-letter entry)", "preview": ""}  # fmt: skip
@@ -93,11 +95,13 @@ def dead_letter_row(dead_id: str, entry: bytes, queue: str) -> dict[str, Any]:
         **info,
         "id": dead_id,
         "queue": queue,
-        "at": results.timestamp(info.get("at")),
+        "at": timestamp(info.get("at")),
     }
 
 
-def dead_letters(backend: Any, limit: int = DEAD_LETTER_LIMIT) -> list[dict[str, Any]]:
+def dead_letters(
+    backend: RedisBackend, limit: int = DEAD_LETTER_LIMIT
+) -> list[dict[str, Any]]:
     """The newest dead letters of every queue, newest first."""
     rows = [
         dead_letter_row(dead_id, entry, queue)
@@ -109,11 +113,6 @@ def dead_letters(backend: Any, limit: int = DEAD_LETTER_LIMIT) -> list[dict[str,
     return rows[:limit]
 
 
-def _float(record: dict[bytes, bytes], name: bytes) -> float | None:
-    when = results.read_time(record, name)
-    return when.timestamp() if when is not None else None
-
-
 def _duration_label(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -122,35 +121,32 @@ def _duration_label(seconds: float | None) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def result_row(task_id: str, record: dict[bytes, bytes], queue: str) -> dict[str, Any]:
+def result_row(task_id: str, record: ResultRecord, queue: str) -> dict[str, Any]:
     """One settled task as the dashboard shows it, from its result record."""
-    envelope = results.read_envelope(record)
-    started = _float(record, b"started_at")
-    finished = _float(record, b"finished_at")
-    errors = results.errors(record)
-    last = errors[-1] if errors else {}
-    status = results.read_status(record)
+    started, finished = _seconds(record.started_at), _seconds(record.finished_at)
+    last = record.errors[-1] if record.errors else None
+    status = record.status
     duration = (finished - started) if finished and started else None
     return {
         "id": task_id,
-        "task": _text(envelope.get("task")),
-        "queue": _text(envelope.get("queue")) or queue,
+        "task": record.task_path or "",
+        "queue": record.queue_name or queue,
         "status": status.value if status is not None else "(unreadable)",
-        "settled_at": _when(finished or _float(record, b"last_attempted_at")),
+        "settled_at": _when(finished or _seconds(record.last_attempted_at)),
         "duration": duration,
         "duration_label": _duration_label(duration),
-        "error_class": last.get("class") or "",
-        "error": last.get("str", ""),
+        "error_class": (last.exception_class if last else None) or "",
+        "error": last.text if last else "",
         "url": reverse("taskqueue:task-detail", args=[task_id]),
     }
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+def _seconds(when: datetime | None) -> float | None:
+    return when.timestamp() if when is not None else None
 
 
 def recent_results(
-    backend: Any,
+    backend: RedisBackend,
     *,
     status: str | None = None,
     queue: str | None = None,
@@ -169,7 +165,7 @@ def recent_results(
             if task_id in seen:
                 continue
             seen.add(task_id)
-            row = result_row(task_id, record, name)
+            row = result_row(task_id, ResultRecord.parse(record), name)
             if status is None or row["status"] == status:
                 rows.append(row)
     epoch = datetime.min.replace(tzinfo=UTC)
@@ -177,7 +173,9 @@ def recent_results(
     return rows[:limit]
 
 
-def result_filters(request: HttpRequest, backend: Any) -> dict[str, str | None]:
+def result_filters(
+    request: HttpRequest, backend: RedisBackend
+) -> dict[str, str | None]:
     """The valid ``status`` and ``queue`` query parameters; anything else means all."""
     status = request.GET.get("status") or None
     queue = request.GET.get("queue") or None
@@ -206,7 +204,7 @@ def _parse_iso(value: Any) -> datetime | None:
 
 
 def snapshot(
-    backend: Any, filters: dict[str, str | None] | None = None
+    backend: RedisBackend, filters: dict[str, str | None] | None = None
 ) -> dict[str, Any]:
     """Everything the dashboard shows, read from Redis in a few round trips."""
     filters = filters or {}
@@ -225,7 +223,7 @@ def snapshot(
 
 
 def _context(request: HttpRequest) -> dict[str, Any]:
-    backend: Any = task_backends["default"]
+    backend = backend_for()
     filters = result_filters(request, backend)
     choices = {
         "filters": filters,
@@ -274,7 +272,7 @@ def dead_letter_action(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     if not user.has_perm(MANAGE_PERMISSION):
         raise PermissionDenied
-    backend: Any = task_backends["default"]
+    backend = backend_for()
     action = request.POST.get("action")
     queue = request.POST.get("queue", "")
     if action not in {"requeue", "delete"} or queue not in backend.queue_names:

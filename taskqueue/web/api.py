@@ -1,0 +1,122 @@
+"""The task queue's JSON API views, mounted under /api/ (see taskqueue.web.openapi).
+
+Each view is wrapped by ``taskqueue.web.endpoint.endpoint``: JSON in and
+out, one error shape, times as ISO 8601 strings (UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import server_error as django_server_error
+
+from taskqueue import registry
+from taskqueue.backends import backend_for
+from taskqueue.compat import TaskResultStatus
+from taskqueue.connection import InvalidRedisURL
+from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.results import ResultRecord
+from taskqueue.web.endpoint import endpoint
+from taskqueue.web.errors import ApiError, json_error
+from taskqueue.web.openapi import SCHEMA
+from taskqueue.web.overview import queue_overview
+
+
+@endpoint("GET")
+def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
+    """The stored result, read field by field (an unreadable field is null)."""
+    backend = backend_for()
+    raw = backend.broker.result_record(task_id, backend.queue_names)
+    if not raw:
+        raise ApiError(404, f"No task with id {task_id!r}")
+    payload = describe(task_id, ResultRecord.parse(raw))
+    path = payload["task"]
+    if path is not None and path not in registry.tasks(backend.config.task_modules):
+        raise ApiError(404, f"No task with id {task_id!r} (task {path} is unknown)")
+    return JsonResponse(payload)
+
+
+def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
+    """What GET /api/tasks/<id>/ shows of a stored record; never raises.
+
+    Built from the record itself, not from a TaskResult, so that a record
+    with a damaged message or status is still shown: each field that cannot
+    be read is null (or empty), and ``unreadable`` names them.
+    """
+    status = record.status
+    started_at, last_attempted_at = record.attempt_times()
+    payload: dict[str, Any] = {
+        "id": task_id,
+        "task": record.task_path,
+        "status": status.value if status is not None else None,
+        "enqueued_at": _iso(record.enqueued_at),
+        "started_at": _iso(started_at),
+        "finished_at": _iso(record.finished_at),
+        "last_attempted_at": _iso(last_attempted_at),
+        "attempts": len(record.worker_ids),
+        "args": record.args,
+        "kwargs": record.kwargs,
+    }
+    if status == TaskResultStatus.SUCCESSFUL and record.has_return:
+        payload["return_value"] = record.return_value
+    payload["errors"] = [
+        {
+            "exception": {"class": e.exception_class, "args": e.args, "str": e.text},
+            "traceback": e.traceback,
+        }
+        for e in record.errors
+    ]
+    unreadable = record.unreadable
+    if unreadable:
+        payload["unreadable"] = unreadable
+    return payload
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@endpoint("GET")
+def queues(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(queue_overview(backend_for()))
+
+
+@endpoint("GET", public=True)
+def schema(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(SCHEMA)
+
+
+@endpoint("GET", public=True)
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 when the database and Redis answer; 503 naming what is down."""
+    checks = {"database": "ok", "redis": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        checks["database"] = f"down: {type(exc).__name__}"
+    try:
+        backend_for().broker.ping()
+    except BrokerUnavailable:
+        checks["redis"] = "down: unreachable"
+    except InvalidRedisURL:
+        checks["redis"] = "down: REDIS_URL is malformed"
+    down = [name for name, state in checks.items() if state != "ok"]
+    return JsonResponse(checks, status=503 if down else 200)
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any other path under /api/: a JSON 404 instead of Django's HTML page."""
+    return json_error(404, f"No API endpoint at {request.path}")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON under /api/, Django's own 500 page everywhere else."""
+    if request.path.startswith("/api/"):
+        return json_error(500, "Internal server error; the error has been logged")
+    return django_server_error(request)
