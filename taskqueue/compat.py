@@ -11,36 +11,27 @@ from typing import TYPE_CHECKING
 import django
 
 if TYPE_CHECKING or django.VERSION < (6, 0):
-    from django_tasks import (
-        DEFAULT_TASK_BACKEND_ALIAS,
-        DEFAULT_TASK_QUEUE_NAME,
-        TaskContext,
-        TaskResult,
-        TaskResultStatus,
-        default_task_backend,
-        task,
-        task_backends,
-    )
+    import django_tasks as tasks_api
     from django_tasks.backends.base import BaseTaskBackend
     from django_tasks.base import Task, TaskError
     from django_tasks.exceptions import InvalidTaskError as InvalidTask
     from django_tasks.exceptions import TaskResultDoesNotExist
     from django_tasks.signals import task_enqueued, task_finished, task_started
 else:  # Django >= 6.0
-    from django.tasks import (
-        DEFAULT_TASK_BACKEND_ALIAS,
-        DEFAULT_TASK_QUEUE_NAME,
-        TaskContext,
-        TaskResult,
-        TaskResultStatus,
-        default_task_backend,
-        task,
-        task_backends,
-    )
+    from django import tasks as tasks_api
     from django.tasks.backends.base import BaseTaskBackend
     from django.tasks.base import Task, TaskError
     from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
     from django.tasks.signals import task_enqueued, task_finished, task_started
+
+DEFAULT_TASK_BACKEND_ALIAS = tasks_api.DEFAULT_TASK_BACKEND_ALIAS
+DEFAULT_TASK_QUEUE_NAME = tasks_api.DEFAULT_TASK_QUEUE_NAME
+TaskContext = tasks_api.TaskContext
+TaskResult = tasks_api.TaskResult
+TaskResultStatus = tasks_api.TaskResultStatus
+default_task_backend = tasks_api.default_task_backend
+task = tasks_api.task
+task_backends = tasks_api.task_backends
 
 __all__ = [
     "DEFAULT_TASK_BACKEND_ALIAS",

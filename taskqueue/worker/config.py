@@ -6,6 +6,8 @@ import os
 import socket
 from dataclasses import dataclass
 
+from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
+
 
 def default_name() -> str:
     return f"{socket.gethostname()}.{os.getpid()}"
@@ -13,14 +15,14 @@ def default_name() -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerConfig:
-    queues: tuple[str, ...] = ("default",)
+    queues: tuple[str, ...] = (DEFAULT_TASK_QUEUE_NAME,)
     name: str = ""
     burst: bool = False
     pool: str = "solo"
     concurrency: int = 1
     max_tasks_per_child: int | None = None
     max_memory_per_child: int | None = None  # KiB
-    backend: str = "default"
+    backend: str = DEFAULT_TASK_BACKEND_ALIAS
     grace: float = 30.0
     block_timeout: float = 2.0  # idle: one BLMOVE per queue this often; stop within it
     max_batch: int = 100

@@ -29,10 +29,9 @@ from dataclasses import replace
 from typing import Any, cast
 
 from taskqueue import __version__, metrics, registry
-from taskqueue.backends import RedisBackend
+from taskqueue.backends import backend_for
 from taskqueue.blocking import WakeableBroker
 from taskqueue.broker import Broker
-from taskqueue.compat import task_backends
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker.config import WorkerConfig
@@ -50,12 +49,7 @@ log = logging.getLogger("taskqueue.worker")
 class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
-        backend = task_backends[config.backend]
-        if not isinstance(backend, RedisBackend):
-            raise TypeError(
-                f"TASKS[{config.backend!r}] is not a taskqueue RedisBackend"
-            )
-        self.backend = backend
+        self.backend = backend = backend_for(config.backend)
         self.options: QueueOptions = backend.config
         self.name = config.worker_name
         self.stop = StopFlag()

@@ -24,13 +24,7 @@ from taskqueue.broker import Broker, Settlement, SettleReplies
 from taskqueue.compat import TaskResultStatus
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import BrokerError, BrokerUnavailable
-from taskqueue.outcomes import (
-    Failed,
-    Poison,
-    RetryLater,
-    Settled,
-    Succeeded,
-)
+from taskqueue.outcomes import Failed, Poison, RetryLater, Settled, Succeeded
 from taskqueue.protocol import Envelope
 from taskqueue.worker.clock import ServerClock
 
@@ -59,7 +53,7 @@ class Settler:
         # Called with each outcome once it is stored (task_finished receivers).
         self.finished_hook = finished
         self.record_metrics = metrics.recording()
-        self.clock = ServerClock()  # synced by each claim (Consumer._claim)
+        self.clock = ServerClock()  # synced by each claim (Fetcher.claim)
         # Settles sent ahead whose replies are still to be read.
         self._unconfirmed: tuple[SettleReplies, Pending, list[Settled]] | None = None
 

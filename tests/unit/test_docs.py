@@ -109,3 +109,24 @@ def test_the_readme_documents_the_worker():
 def test_the_changelog_has_the_current_version():
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert re.search(rf"^## \[{re.escape(taskqueue.__version__)}\]", changelog, re.M)
+
+
+MODULE_CELL = re.compile(r"`(taskqueue/[\w/]+\.(?:py|lua))`")
+
+
+def test_where_things_live_names_every_module_and_only_real_ones():
+    """docs/architecture.md's map: a newcomer finds each module under its concern."""
+    text = section(
+        (ROOT / "docs" / "architecture.md").read_text(), "## Where things live"
+    )
+    named = set(MODULE_CELL.findall(text))
+    package = ROOT / "taskqueue"
+    modules = {
+        str(path.relative_to(ROOT))
+        for path in [*package.rglob("*.py"), *package.rglob("*.lua")]
+        if path.name != "__init__.py"
+        and "migrations" not in path.parts
+        and "commands" not in path.parts  # one row: management/commands/
+    }
+    assert named - modules == set(), "the map names modules that do not exist"
+    assert modules - named == set(), "modules missing from the map"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import re
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentTypeError
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +16,7 @@ from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS
 from taskqueue.connection import mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.management.commands._common import (
+    Options,
     TaskqueueCommand,
     finite_seconds,
     positive_int,
@@ -45,7 +46,7 @@ def _nothing() -> None:
 
 
 # runworker's options in --help order: (flags, argparse keywords).
-OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+OPTIONS: Options = (
     (("--queue", "-Q"), {
         "action": "append", "dest": "queues",
         "help": "queue to consume (repeatable; default: all of the backend's queues)",
@@ -105,10 +106,7 @@ OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
 
 class Command(TaskqueueCommand):
     help = "Run a taskqueue worker: claim tasks from Redis, run them, record results."
-
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        for flags, keywords in OPTIONS:
-            parser.add_argument(*flags, **keywords)
+    options = OPTIONS
 
     def handle(self, *args: Any, **options: Any) -> None:
         logformat.configure(options["log_format"], options["loglevel"])
