@@ -1,6 +1,6 @@
 """Intake: the raw bytes of a claimed message to the envelope to run, or Poison.
 
-Decoding (``protocol.decode`` range-checks every field), the delivery limit
+Decoding (``decoding.decode`` range-checks every field), the delivery limit
 and the adoption of the original system's messages all happen here, before
 any task code: what cannot run becomes a Poison outcome, and nothing a
 message holds raises past ``envelope``.
@@ -14,9 +14,10 @@ import time
 
 from taskqueue.broker import Claimed
 from taskqueue.conf import QueueOptions
+from taskqueue.decoding import decode, visible_id
 from taskqueue.exceptions import PoisonMessage
 from taskqueue.outcomes import Poison
-from taskqueue.protocol import Envelope, decode, visible_id
+from taskqueue.protocol import Envelope
 from taskqueue.retry import delivery_limit
 
 log = logging.getLogger("taskqueue.worker")

@@ -7,8 +7,8 @@ from django.db import connection
 
 from taskqueue import registry
 from taskqueue.broker import ClaimPolicy, Settlement
+from taskqueue.decoding import visible_id
 from taskqueue.exceptions import BrokerUnavailable
-from taskqueue.protocol import visible_id
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.loop import Consumer

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taskqueue.decoding import decode
 from taskqueue.exceptions import PoisonMessage
-from taskqueue.protocol import CallEncoder, Envelope, decode, dumps_json
+from taskqueue.protocol import CallEncoder, Envelope, dumps_json
 
 LIMIT = 1024 * 1024
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from taskqueue.decoding import decode
 from taskqueue.exceptions import PoisonMessage
-from taskqueue.protocol import CallEncoder, Envelope, decode, with_trace
+from taskqueue.protocol import CallEncoder, Envelope, with_trace
 
 LIMIT = 1024 * 1024
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
