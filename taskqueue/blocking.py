@@ -23,8 +23,9 @@ import weakref
 from typing import Any
 
 import redis
+from redis.connection import Connection
 
-from taskqueue.broker import Broker, translate_errors
+from taskqueue.broker import Broker, Client, translate_errors
 
 log = logging.getLogger("taskqueue.worker")
 RETRY_UNBLOCK = 0.02  # seconds: an UNBLOCK can reach the server before its BLMOVE
@@ -33,12 +34,12 @@ RETRY_UNBLOCK = 0.02  # seconds: an UNBLOCK can reach the server before its BLMO
 class WakeableBroker(Broker):
     """A Broker whose ``block()`` returns None at once after ``wake()``."""
 
-    def __init__(self, client: Any, *, url: str, prefix: str = "") -> None:
+    def __init__(self, client: Client, *, url: str, prefix: str = "") -> None:
         super().__init__(client, url=url, prefix=prefix)
         self._lock = threading.Lock()
         self._blocked: dict[int, int] = {}  # id(connection) -> its CLIENT ID
         # connection -> (its socket, its CLIENT ID); forgotten with the connection
-        self._client_ids: weakref.WeakKeyDictionary[Any, tuple[Any, int]] = (
+        self._client_ids: weakref.WeakKeyDictionary[Connection, tuple[Any, int]] = (
             weakref.WeakKeyDictionary()
         )
         self._woken = False
@@ -46,10 +47,10 @@ class WakeableBroker(Broker):
     @translate_errors
     def block(self, queue: str, consumer: str, timeout: float) -> bytes | None:
         """BLMOVE as Broker.block does, on a connection ``wake()`` can unblock."""
-        if not self._plain:
+        if self.wire.plain is None:
             return super().block(queue, consumer, timeout)
         k = self.keys(queue)
-        pool = self.client.connection_pool
+        pool = self.wire.plain.connection_pool
         connection = pool.get_connection()
         try:
             if not self._register(connection):
@@ -69,7 +70,7 @@ class WakeableBroker(Broker):
             pool.release(connection)
         return raw
 
-    def _register(self, connection: Any) -> bool:
+    def _register(self, connection: Connection) -> bool:
         """Note the connection as blocked; False once woken (do not block)."""
         client_id = self._client_id(connection)
         with self._lock:
@@ -78,7 +79,7 @@ class WakeableBroker(Broker):
             self._blocked[id(connection)] = client_id
         return True
 
-    def _client_id(self, connection: Any) -> int:
+    def _client_id(self, connection: Connection) -> int:
         """The server's id for this connection, asked once per (re)connect."""
         connection.connect()  # a no-op when connected
         sock = connection._sock  # identity changes on every reconnect

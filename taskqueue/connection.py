@@ -95,7 +95,7 @@ def check_url(url: str) -> None:
         ) from None
 
 
-def make_client(url: str, **options: Any) -> Any:
+def make_client(url: str, **options: Any) -> redis.Redis | RedisCluster:
     """A new client (``redis.Redis`` or ``RedisCluster``) for the URL.
 
     redis-py's own retries are off: a script whose reply was lost may have

@@ -1,15 +1,8 @@
 -- enqueue: push messages with priorities or delays, and their READY entries.
--- (Plain messages skip this script: the broker sends HSET + RPUSH.)
+-- (Plain messages skip this script: the broker sends HSET + RPUSH.) Only
+-- deferred and prioritised messages need the time (server_now, prelude.lua).
 -- KEYS[1] pending list, KEYS[2] prio zset, KEYS[3] scheduled zset, KEYS[4] ready hash
 -- ARGV[1] wake token, then per message: id, priority, delay seconds (0 = now), raw
-local now = nil
-local function clock()  -- only deferred and prioritised messages need the time
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-  end
-  return now
-end
 local batch, ready = {}, {}
 local woke = false
 -- An idle worker blocks until its next known due time: tell it (with a wake
@@ -39,10 +32,10 @@ for i = 2, #ARGV, 4 do
     ready = {}
   end
   if delay > 0 then
-    wake(clock() + delay)
-    redis.call('ZADD', KEYS[3], clock() + delay, raw)
+    wake(server_now() + delay)
+    redis.call('ZADD', KEYS[3], server_now() + delay, raw)
   elseif p ~= 0 then
-    redis.call('ZADD', KEYS[2], (100 - p) * 1e13 + math.floor(clock() * 1000), raw)
+    redis.call('ZADD', KEYS[2], priority_score(p, server_now()), raw)
     wake(nil)
   else
     batch[#batch + 1] = raw

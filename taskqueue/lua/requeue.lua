@@ -7,7 +7,7 @@ for i = #ARGV, 2, -1 do
   if redis.call('LREM', KEYS[1], 1, raw) == 1 then
     redis.call('LPUSH', KEYS[2], raw)
     moved = moved + 1
-    local id = string.match(raw, '^{"v":1,"id":"([^"]+)"')
+    local id = envelope_id(raw)
     if id and redis.call('EXISTS', ARGV[1] .. id) == 1 then
       redis.call('HSET', ARGV[1] .. id, 'status', 'READY')
       redis.call('HDEL', ARGV[1] .. id, 'worker')

@@ -6,8 +6,7 @@
 -- KEYS[1] the task's result record, KEYS[2] my in-flight list
 -- ARGV[1] consumer id, ARGV[2] the message as claimed
 if not redis.call('LPOS', KEYS[2], ARGV[2]) then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local now = server_now()
 redis.call('HSETNX', KEYS[1], 'started_at', now)
 redis.call('HSET', KEYS[1], 'status', 'RUNNING', 'last_attempted_at', now, 'worker', ARGV[1])
 return 1

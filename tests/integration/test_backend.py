@@ -127,7 +127,7 @@ def test_threads_that_enqueue_and_end_leave_no_connection_open(broker):
 
 
 def test_a_forked_child_never_writes_on_its_parents_connection(broker):
-    own_id = broker._send(("CLIENT", "ID"))[0]
+    own_id = broker.wire.send(("CLIENT", "ID"))[0]
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: enqueue, report its connection's id, leave at once
@@ -135,7 +135,7 @@ def test_a_forked_child_never_writes_on_its_parents_connection(broker):
         try:
             os.close(read)
             tasks.add.enqueue(5, 5)
-            os.write(write, str(broker._send(("CLIENT", "ID"))[0]).encode())
+            os.write(write, str(broker.wire.send(("CLIENT", "ID"))[0]).encode())
             code = 0
         finally:
             os._exit(code)
@@ -148,7 +148,7 @@ def test_a_forked_child_never_writes_on_its_parents_connection(broker):
     assert os.waitstatus_to_exitcode(status) == 0
     assert child_id
     assert int(child_id) != own_id
-    assert broker._send(("CLIENT", "ID"))[0] == own_id
+    assert broker.wire.send(("CLIENT", "ID"))[0] == own_id
     assert broker.stats("default").pending == 2
 
 

@@ -1,14 +1,26 @@
-"""settle.lua and claim.lua against a real Redis: all of a batch or none of it."""
+"""settle.lua and claim.lua against a real Redis: all of a batch or none of it.
+
+The settle's argument layout: Settlement.argv() and settle_args.lua agree, and a
+malformed argument list fails the whole call with a clear error, nothing written.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
+import orjson
 import pytest
 import redis
 
 from taskqueue.broker import ClaimPolicy, Settlement
 from taskqueue.exceptions import BrokerError
+from taskqueue.store.scripts import compose
+from taskqueue.store.settlement import SETTLE_FIELDS
 
 POLICY = ClaimPolicy(max_batch=10, worker_timeout=60, result_ttl=60)
+# settle_args.lua names each field's offset after the Python field.
+NAMES = ", ".join(name.upper() for name in SETTLE_FIELDS)
+OFFSETS = f"return {{{NAMES}, SETTLE_FIELDS}}"
 
 
 def claim_all(broker, raws: list[bytes]) -> list[bytes]:
@@ -24,7 +36,7 @@ def test_a_bad_argument_fails_the_settle_before_anything_is_written(broker):
     good = Settlement("done", held[0], "a1", "SUCCESSFUL", b"1")
     bad = Settlement("done", held[1], "a2", "SUCCESSFUL", b"2", attempt=-1)
 
-    with pytest.raises(BrokerError, match="bad meta for message 2"):
+    with pytest.raises(BrokerError, match="bad arguments for message 2"):
         broker.settle("default", "c1", [good, bad], ttl=60)
 
     assert broker.client.lrange(broker.keys("default").inflight("c1"), 0, -1) == held
@@ -54,7 +66,7 @@ def test_the_settle_records_the_envelope_a_legacy_message_became(broker):
 
 
 def test_an_enqueue_with_a_bad_argument_writes_nothing(broker):
-    script = broker._scripts["enqueue"]
+    script = broker.scripts["enqueue"]
     k = broker.keys("default")
     args = [b"wake", "ok1", 5, 0, b"m1", "bad", "x", 0, b"m2"]
 
@@ -65,3 +77,128 @@ def test_an_enqueue_with_a_bad_argument_writes_nothing(broker):
 
     assert broker.client.hlen(k.ready) == 0
     assert broker.client.zcard(k.prio) == 0
+
+
+def test_the_arguments_are_the_settlement_fields_in_their_declared_order():
+    outcome = Settlement("done", b"raw")
+
+    assert tuple(f.name for f in dataclasses.fields(Settlement)) == SETTLE_FIELDS
+    assert len(outcome.argv()) == len(SETTLE_FIELDS)
+    assert outcome.argv()[SETTLE_FIELDS.index("raw")] == b"raw"
+
+
+def test_lua_reads_each_field_at_the_offset_python_writes_it(broker):
+    script = compose("settle", "settle_args") + OFFSETS
+    call = ["c1", "prefix:", 60, *Settlement("done", b"raw").argv()]
+
+    offsets = broker.client.eval(script, 8, *["{t}:k"] * 8, *call)
+
+    assert offsets == [*range(len(SETTLE_FIELDS)), len(SETTLE_FIELDS)]
+
+
+def test_every_field_lands_where_the_settle_writes_it(broker):
+    k = broker.keys("default")
+    raws = claim_all(broker, [b'{"v":1,"id":"r1"}', b'{"v":1,"id":"d1"}'])
+    broker.client.hset(k.redelivered, raws[0], 1)
+    retry = Settlement(
+        "retry", raws[0], "r1", "READY", b'{"v":1,"id":"r1","next":1}', "error:2",
+        b'{"class":"E"}', 30.0, attempt=2, redelivered=True, started=10.25,
+        finished=11.5,
+    )  # fmt: skip
+    dead = Settlement(
+        "dead", raws[1], "d1", "FAILED", b'{"id":"00ff"}', "error:dead", b'{"r":1}',
+        dead_id="00ff", started=20.5, finished=21.75, msg=b'{"v":1,"id":"d1","t":1}',
+    )  # fmt: skip
+
+    assert broker.settle("default", "c1", [retry, dead], ttl=60) == 2
+
+    assert broker.client.hgetall(k.result("r1")) | {b"started_at": b"-"} == {
+        b"status": b"READY", b"msg": b'{"v":1,"id":"r1","next":1}',
+        b"worker:2": b"c1", b"error:2": b'{"class":"E"}',
+        b"last_attempted_at": b"10.250000", b"worker": b"c1", b"started_at": b"-",
+    }  # fmt: skip
+    assert 60 < broker.client.ttl(k.result("r1")) <= 90
+    assert broker.client.zrange(k.scheduled, 0, -1) == [retry.payload]
+    assert not broker.client.hexists(k.redelivered, raws[0])
+    record = broker.client.hgetall(k.result("d1"))
+    assert record[b"status"] == b"FAILED"
+    assert record[b"msg"] == dead.msg
+    assert record[b"finished_at"] == b"21.750000"
+    assert record[b"error:dead"] == b'{"r":1}'
+    assert record[b"started_at"] == record[b"last_attempted_at"] == b"20.500000"
+    assert b"worker:1" not in record
+    assert broker.client.hget(k.dead, "00ff") == b'{"id":"00ff"}'
+    assert broker.client.hget(k.dead_raw, "00ff") == raws[1]
+    assert broker.client.zrange(k.dead_index, 0, -1) == [b"00ff"]
+
+
+def test_a_field_may_hold_any_bytes(broker):
+    (held,) = claim_all(broker, [b'{"v":1,"id":"a|b"}'])
+    outcome = Settlement(
+        "done", held, "a1", "SUCCESSFUL", b'"x|y|\x00"', msg=b'{"v":1,"id":"a1|"}'
+    )
+
+    assert broker.settle("default", "c1", [outcome], ttl=60) == 1
+
+    record = broker.client.hgetall(broker.keys("default").result("a1"))
+    assert record[b"return"] == b'"x|y|\x00"'
+    assert record[b"msg"] == b'{"v":1,"id":"a1|"}'
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"op": "maybe"}, {"status": "NOT OK"}, {"delay": float("nan")},
+     {"delay": float("inf")}, {"dead_id": "xyz"}],
+)  # fmt: skip
+def test_a_malformed_field_fails_the_call_and_writes_nothing(broker, bad):
+    held = claim_all(broker, [b'{"v":1,"id":"a1"}', b'{"v":1,"id":"a2"}'])
+    good = Settlement("done", held[0], "a1", "SUCCESSFUL", b"1")
+    wrong = Settlement("dead", held[1], "a2", "FAILED", b"{}", dead_id="0a")
+
+    with pytest.raises(BrokerError, match="settle: bad arguments for message 2"):
+        broker.settle(
+            "default", "c1", [good, dataclasses.replace(wrong, **bad)], ttl=60
+        )
+
+    assert_nothing_written(broker, held)
+
+
+def test_a_redelivered_flag_other_than_0_or_1_is_refused(broker):
+    held = claim_all(broker, [b'{"v":1,"id":"a1"}'])
+    fields = list(Settlement("done", held[0], "a1", "SUCCESSFUL", b"1").argv())
+    fields[SETTLE_FIELDS.index("redelivered")] = "2"
+
+    with pytest.raises(redis.ResponseError, match="bad arguments for message 1"):
+        run_settle(broker, fields)
+
+    assert_nothing_written(broker, held)
+
+
+def test_an_argument_list_one_field_short_fails_and_writes_nothing(broker):
+    held = claim_all(broker, [b'{"v":1,"id":"a1"}', b'{"v":1,"id":"a2"}'])
+    items = [Settlement("done", raw, "a", "SUCCESSFUL", b"1") for raw in held]
+
+    with pytest.raises(redis.ResponseError, match="settle: bad argument count"):
+        run_settle(broker, [v for item in items for v in item.argv()][:-1])
+
+    assert_nothing_written(broker, held)
+
+
+def run_settle(broker, fields: list) -> int:
+    """The settle script with these message fields, as the broker calls it."""
+    k = broker.keys("default")
+    keys = [
+        k.inflight("c1"), k.scheduled, k.redelivered, k.dead, k.dead_index,
+        k.dead_raw, k.recent, k.ready,
+    ]  # fmt: skip
+    return broker.scripts.run("settle", keys, ["c1", k.result_prefix, 60, *fields])
+
+
+def assert_nothing_written(broker, held: list[bytes]) -> None:
+    k = broker.keys("default")
+    assert broker.client.lrange(k.inflight("c1"), 0, -1) == held
+    for raw in held:  # each record as its claim left it
+        record = broker.client.hgetall(k.result(orjson.loads(raw)["id"]))
+        assert record[b"status"] == b"RUNNING"
+        assert b"finished_at" not in record
+    assert not broker.client.exists(k.recent, k.scheduled, k.dead, k.dead_index)

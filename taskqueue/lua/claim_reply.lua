@@ -1,0 +1,19 @@
+-- claim, section 7: the reply, and the first task's RUNNING mark.
+local counted = redis.call('EXISTS', redelivered) == 1
+local out = {recovered, '', string.format('%.6f', now)}
+local next_due = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+if next_due[2] then out[2] = tostring(tonumber(next_due[2]) - now) end
+-- Only the first message starts now; the consumer marks later ones of a
+-- slow batch itself (lua/running.lua), and settle records real times.
+local first = claimed[1] and envelope_id(claimed[1])
+if first then
+  local rk = ARGV[3] .. first
+  redis.call('HSETNX', rk, 'started_at', now)
+  redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
+  redis.call('EXPIRE', rk, ARGV[9])
+end
+for _, m in ipairs(claimed) do
+  out[#out + 1] = m
+  out[#out + 1] = counted and tonumber(redis.call('HGET', redelivered, m) or '0') or 0
+end
+return out

@@ -1,0 +1,31 @@
+-- settle, section 2: the arguments of each message, laid out in one place.
+-- After the call's own three (consumer id, result key prefix, result ttl),
+-- each message has SETTLE_FIELDS values, one per field of
+-- taskqueue.store.settlement.Settlement, in the order they are declared there
+-- (Settlement.argv() writes them). The offset of each field is its name:
+--   OP done|retry|dead; RAW the message as claimed; TASK_ID ('' if none);
+--   STATUS; PAYLOAD the return JSON | the next message | the dead entry JSON;
+--   ERROR_FIELD ('' if none) and ERROR_JSON; DELAY retry seconds; DEAD_ID hex;
+--   ATTEMPT digits; REDELIVERED '1' or '0'; STARTED and FINISHED unix seconds
+--   when the task really ran ('0' if it never did: then the claim time and
+--   this script's time stand); MSG the envelope to record when it is not RAW
+--   (a wrapped legacy message), '' when it is.
+local SETTLE_FIELDS, SETTLE_FIRST = 14, 4
+local OP, RAW, TASK_ID, STATUS, PAYLOAD, ERROR_FIELD, ERROR_JSON = 0, 1, 2, 3, 4, 5, 6
+local DELAY, DEAD_ID, ATTEMPT, REDELIVERED, STARTED, FINISHED, MSG = 7, 8, 9, 10, 11, 12, 13
+
+-- n messages, each well formed, or an error reply before anything is written.
+local n = (#ARGV - SETTLE_FIRST + 1) / SETTLE_FIELDS
+if n == 0 then return 0 end
+if n ~= math.floor(n) or not ttl then return redis.error_reply('ERR settle: bad argument count') end
+for j = 1, n do
+  local i = SETTLE_FIRST + (j - 1) * SETTLE_FIELDS
+  local op, delay, redelivered = ARGV[i + OP], tonumber(ARGV[i + DELAY]), ARGV[i + REDELIVERED]
+  if not ((op == 'done' or op == 'retry' or op == 'dead')
+    and delay and delay == delay and delay ~= math.huge and delay ~= -math.huge
+    and string.find(ARGV[i + STATUS], '^%a*$') and string.find(ARGV[i + DEAD_ID], '^%x*$')
+    and string.find(ARGV[i + ATTEMPT], '^%d+$') and (redelivered == '0' or redelivered == '1'))
+  then
+    return redis.error_reply('ERR settle: bad arguments for message ' .. j)
+  end
+end

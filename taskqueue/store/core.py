@@ -1,0 +1,47 @@
+"""StoreCore: what every part of the store shares over one Redis client.
+
+The client, its key names per queue, the wire and the scripts. The parts
+(claim, enqueue, settlement, records, dead letters, workers, stats) are
+subclasses of it, and ``taskqueue.broker.Broker`` is all of them at once.
+"""
+
+from __future__ import annotations
+
+from taskqueue.connection import mask_url
+from taskqueue.keys import QueueKeys
+from taskqueue.store.errors import translate_errors
+from taskqueue.store.scripts import Scripts
+from taskqueue.store.wire import Client, Wire
+
+
+class StoreCore:
+    """One Redis (or Redis Cluster) client, with the keys and scripts of taskqueue."""
+
+    def __init__(self, client: Client, *, url: str, prefix: str = "") -> None:
+        self.client = client
+        self.url = url
+        self.prefix = prefix
+        self.wire = Wire(client)
+        self.scripts = Scripts(client, self.wire)
+        self._keys: dict[str, QueueKeys] = {}
+
+    @property
+    def safe_url(self) -> str:
+        return mask_url(self.url)
+
+    def keys(self, queue: str) -> QueueKeys:
+        keys = self._keys.get(queue)
+        if keys is None:
+            keys = self._keys[queue] = QueueKeys.for_queue(queue, self.prefix)
+        return keys
+
+    @translate_errors
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    def load_scripts(self) -> None:
+        """Load every script now (at worker start; see ``Scripts.load_all``)."""
+        self.scripts.load_all()
+
+    def close(self) -> None:
+        self.client.close()

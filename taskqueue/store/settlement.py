@@ -1,0 +1,95 @@
+"""Settling: record each outcome and release its message, atomically per call.
+
+The settle script's arguments are owned here on the Python side
+(``Settlement.argv``) and by ``lua/settle_args.lua`` on the Lua side: after
+the call's consumer id, result key prefix and result ttl, each message has
+one ARGV value per field of ``Settlement``, in the order the fields are
+declared (``SETTLE_FIELDS``). Nothing is joined or split: a field may hold
+any bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from taskqueue.store.core import StoreCore
+from taskqueue.store.errors import translate_errors
+from taskqueue.store.wire import SettleReplies
+
+
+@dataclass(slots=True)
+class Settlement:
+    """One outcome for the settle script; its fields are the script's arguments."""
+
+    op: str  # done | retry | dead
+    raw: bytes  # the message as claimed
+    task_id: str = ""  # '' if it has none: no record is written
+    status: str = ""
+    # The return JSON (done), the next attempt's message (retry) or the dead
+    # entry JSON (dead).
+    payload: bytes = b""
+    error_field: str = ""  # the record field of error_json ('' if none)
+    error_json: bytes = b""
+    delay: float = 0.0  # seconds until a retry is due
+    dead_id: str = ""  # hex
+    attempt: int = 1
+    redelivered: bool = False
+    # When the task really ran (unix seconds); 0 if it never ran.
+    started: float = 0.0
+    finished: float = 0.0
+    # The envelope to record as the task's message when it is not ``raw``.
+    msg: bytes = b""
+
+    def argv(self) -> tuple[bytes | str | float, ...]:
+        """The script's arguments for this outcome, one per field (SETTLE_FIELDS).
+
+        Numbers go as they are: the packer writes an int in decimal and a
+        float as its repr, which is what the script reads.
+        """
+        return (
+            self.op, self.raw, self.task_id, self.status, self.payload,
+            self.error_field, self.error_json, self.delay, self.dead_id,
+            self.attempt, "1" if self.redelivered else "0",
+            f"{self.started:.6f}" if self.started else "0",
+            f"{self.finished:.6f}" if self.finished else "0",
+            self.msg,
+        )  # fmt: skip
+
+
+# The order of a message's arguments; lua/settle_args.lua reads them in it.
+SETTLE_FIELDS = tuple(field.name for field in dataclasses.fields(Settlement))
+
+
+class Settling(StoreCore):
+    """The settle script, sent now or behind a claim (see ``Claiming``)."""
+
+    @translate_errors
+    def settle(
+        self, queue: str, consumer: str, items: Iterable[Settlement], *, ttl: int
+    ) -> int:
+        """Record each outcome and release its message, atomically per call."""
+        keys, argv = self._settle_call(queue, consumer, items, ttl=ttl)
+        return int(self.scripts.run("settle", keys, argv))
+
+    def _settle_call(
+        self, queue: str, consumer: str, items: Iterable[Settlement], *, ttl: int
+    ) -> tuple[list[str], list[Any]]:
+        k = self.keys(queue)
+        argv: list[Any] = [consumer, k.result_prefix, ttl]
+        for item in items:
+            argv.extend(item.argv())
+        keys = [
+            k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index,
+            k.dead_raw, k.recent, k.ready,
+        ]  # fmt: skip
+        return keys, argv
+
+    def _settle_now(
+        self, consumer: str, settles: Mapping[str, Sequence[Settlement]], ttl: int
+    ) -> SettleReplies:
+        for name, items in settles.items():
+            self.settle(name, consumer, items, ttl=ttl)
+        return SettleReplies(None, None, 0)
