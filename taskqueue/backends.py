@@ -127,12 +127,12 @@ class RedisBackend(BaseTaskBackend):
         API (the JSON API still shows it); a queue that is no longer
         configured falls back to the task's own queue.
         """
-        raw = (
+        stored = (
             self.broker.result_record(result_id, self.queue_names)
             if result_id
             else None
         )
-        record = ResultRecord.parse(raw) if raw is not None else None
+        record = ResultRecord.parse(*stored) if stored is not None else None
         if record is None or not record.has_message:
             raise TaskResultDoesNotExist(result_id)
         path = record.task_path

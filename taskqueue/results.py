@@ -199,8 +199,13 @@ class ResultRecord:
     return_json: bytes | None
 
     @classmethod
-    def parse(cls, raw: Mapping[bytes, bytes]) -> ResultRecord:
-        """The record of a raw hash (as HGETALL returns it)."""
+    def parse(
+        cls, raw: Mapping[bytes, bytes], ready: bytes | None = None
+    ) -> ResultRecord:
+        """The record of a raw hash (as HGETALL returns it), with the task's
+        READY entry (its message until a worker settles it), if it has one."""
+        if ready is not None and _MSG not in raw:
+            raw = {_STATUS: b"READY", **raw, _MSG: ready}
         envelope = loads_or_none(raw.get(_MSG))
         times = {name: timestamp(raw.get(key)) for name, key in _TIMES}
         finished_by, errors = _attempt_fields(raw)

@@ -1,7 +1,7 @@
 """Result-store reads: the raw result hashes, as Redis holds them.
 
 What the fields mean is ``taskqueue.results``'s business; this module only
-knows where a record lives and how a READY task's record is made whole.
+knows where a record and a READY entry live.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ class ResultReads(StoreCore):
     """Reads of the ``{Q}:result:<id>``, ``{Q}:ready`` and ``{Q}:recent`` keys."""
 
     @translate_errors
-    def result_record(self, task_id: str, queues: Iterable[str]) -> Record | None:
-        """The raw result hash of a task, looked up in each queue's slot.
+    def result_record(
+        self, task_id: str, queues: Iterable[str]
+    ) -> tuple[Record, bytes | None] | None:
+        """A task's result hash and READY entry, from the first queue that has either.
 
         A queued task not yet settled has its message in the ``ready`` hash
-        and, once a worker started it, a record without ``msg``: merged, that
-        is the same record a settled task has.
+        (and, once a worker started it, a record without its message):
+        ``ResultRecord.parse(record, ready)`` makes the two one record.
         """
         for queue in queues:
             k = self.keys(queue)
@@ -32,10 +34,8 @@ class ResultReads(StoreCore):
                 pipe.hgetall(k.result(task_id))
                 pipe.hget(k.ready, task_id)
                 record, ready = pipe.execute()
-            if ready is not None and b"msg" not in record:
-                return {b"status": b"READY", **record, b"msg": ready}
-            if record:
-                return dict(record)
+            if record or ready is not None:
+                return dict(record), ready
         return None
 
     @translate_errors

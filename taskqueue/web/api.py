@@ -30,10 +30,10 @@ from taskqueue.web.overview import queue_overview
 def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
     """The stored result, read field by field (an unreadable field is null)."""
     backend = backend_for()
-    raw = backend.broker.result_record(task_id, backend.queue_names)
-    if not raw:
+    stored = backend.broker.result_record(task_id, backend.queue_names)
+    if stored is None:
         raise ApiError(404, f"No task with id {task_id!r}")
-    payload = describe(task_id, ResultRecord.parse(raw))
+    payload = describe(task_id, ResultRecord.parse(*stored))
     path = payload["task"]
     if path is not None and path not in registry.tasks(backend.config.task_modules):
         raise ApiError(404, f"No task with id {task_id!r} (task {path} is unknown)")

@@ -37,7 +37,6 @@ class Waiter:
     ) -> None:  # fmt: skip
         self.broker = broker
         self.consumer_id = consumer_id
-        self.queues = queues
         self.timeout = timeout
         self.stop = stop
         self._arrivals: queue.SimpleQueue[Arrival | None] = queue.SimpleQueue()
