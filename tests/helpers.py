@@ -14,6 +14,18 @@ import orjson
 from taskqueue.protocol import Envelope
 
 
+def sample_envelope(**overrides) -> Envelope:
+    """An Envelope of tests.tasks.add(1, 2) on the default queue, with overrides."""
+    fields = {
+        "id": "abc123",
+        "task": "tests.tasks.add",
+        "args": [1, 2],
+        "kwargs": {},
+        "queue": "default",
+    }
+    return Envelope(**{**fields, **overrides})
+
+
 def envelope_bytes(
     task: str,
     *,

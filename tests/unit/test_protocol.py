@@ -12,19 +12,12 @@ from hypothesis import strategies as st
 from taskqueue.decoding import decode
 from taskqueue.exceptions import PoisonMessage
 from taskqueue.protocol import CallEncoder, Envelope, dumps_json
+from tests.helpers import sample_envelope
 
 LIMIT = 1024 * 1024
 
 
-def envelope(**overrides) -> Envelope:
-    fields = {
-        "id": "abc123",
-        "task": "tests.tasks.add",
-        "args": [1, 2],
-        "kwargs": {},
-        "queue": "default",
-    }
-    return Envelope(**{**fields, **overrides})
+envelope = sample_envelope
 
 
 def test_an_envelope_round_trips():

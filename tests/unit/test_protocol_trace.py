@@ -16,6 +16,7 @@ import pytest
 from taskqueue.decoding import decode
 from taskqueue.exceptions import PoisonMessage
 from taskqueue.protocol import CallEncoder, Envelope, with_trace
+from tests.helpers import sample_envelope
 
 LIMIT = 1024 * 1024
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -23,15 +24,7 @@ CONTEXT = {"traceparent": TRACEPARENT, "tracestate": "congo=t61rcWkgMzE"}
 
 
 def envelope(**overrides) -> Envelope:
-    fields = {
-        "id": "abc123",
-        "task": "tests.tasks.add",
-        "args": [1, 2],
-        "kwargs": {},
-        "queue": "default",
-        "enqueued_at": 12.5,
-    }
-    return Envelope(**{**fields, **overrides})
+    return sample_envelope(**{"enqueued_at": 12.5, **overrides})
 
 
 def test_without_a_trace_the_bytes_are_as_they_always_were():
