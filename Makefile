@@ -25,8 +25,12 @@ run: venv
 stop-redis: venv
 	$(PY) -m taskqueue.embedded stop $${TASKQUEUE_VAR_DIR:-var}/redis
 
+# The tests run in parallel (pytest-xdist; each test has its own Redis key
+# prefix and each test process its own database): TEST_WORKERS=0 runs them in
+# this one process.
+TEST_WORKERS ?= auto
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -23,7 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Stop the embedded Redis this run used (worker subprocesses are gone by now)."""
+    """Stop the embedded Redis this run used (worker subprocesses are gone by now).
+
+    Under pytest-xdist the controller stops it, after every test process has
+    finished; a test process that finishes first leaves it to the others."""
+    if hasattr(session.config, "workerinput"):
+        return
     from django.conf import settings
 
     directory = getattr(settings, "EMBEDDED_TEST_REDIS", None)

@@ -142,7 +142,11 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
-            with self._lock:
+            with self._lock:  # a cut() between accept() and here must drop it too
+                if self._cut.is_set():
+                    client.close()
+                    upstream.close()
+                    continue
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(

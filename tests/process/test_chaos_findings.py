@@ -49,7 +49,10 @@ def test_a_task_a_db_outage_could_not_hand_back_runs_once_both_are_back(
         wait_until(lambda: "Task received" in worker.output, timeout=30)
         db_proxy.cut()
         redis_proxy.cut()
-        wait_until(lambda: "Could not return" in worker.output, timeout=30)
+        try:
+            wait_until(lambda: "Could not return" in worker.output, timeout=30)
+        except AssertionError:
+            raise AssertionError(worker.output[-3000:]) from None
         redis_proxy.restore()
         db_proxy.restore()
         wait_until(lambda: "Database is back" in worker.output, timeout=30)
