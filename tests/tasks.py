@@ -186,9 +186,11 @@ def _count_run(context: TaskContext, what: str = "runs") -> None:
     from taskqueue.backends import backend_for
 
     backend = backend_for(context.task_result.backend)
-    backend.broker.client.hincrby(
-        f"{backend.config.key_prefix}wf:{what}", context.task_result.id, 1
-    )
+    result, prefix = context.task_result, backend.config.key_prefix
+    consumer = result.worker_ids[-1] if result.worker_ids else "-"
+    client = backend.broker.client
+    client.hincrby(f"{prefix}wf:{what}", result.id, 1)
+    client.rpush(f"{prefix}wf:log", f"{result.id} {consumer}")
 
 
 @task(takes_context=True)
@@ -213,3 +215,11 @@ def wf_collect(context: TaskContext, group_id: str, label: str = "") -> int:
     _count_run(context, "callbacks")
     results = group_results(group_id, backend=context.task_result.backend)
     return sum(r.return_value for r in results if r.status == "SUCCESSFUL")
+
+
+@task(takes_context=True)
+def wf_until(context: TaskContext, at: float, value: int = 1) -> int:
+    """Finish at the wall time ``at``: two workers end two members together."""
+    _count_run(context)
+    time.sleep(max(0.0, at - time.time()))
+    return value
