@@ -25,8 +25,10 @@ def test_a_workflow_shows_its_steps_and_their_statuses(token_client, backend):
     assert before.status_code == 200
     assert before.json()["status"] == "READY"
     body = after.json()
-    assert body["kind"] == "chain" and body["status"] == "FAILED"
-    assert body["total"] == 3 and body["finished"] == 3
+    assert body["kind"] == "chain"
+    assert body["status"] == "FAILED"
+    assert body["total"] == 3
+    assert body["finished"] == 3
     assert [s["id"] for s in body["steps"]] == list(flow.step_ids)
     assert [s["status"] for s in body["steps"]] == ["SUCCESSFUL", "FAILED", "FAILED"]
     assert [s["task"] for s in body["steps"]] == [
@@ -45,7 +47,8 @@ def test_a_group_shows_its_members_and_callback(token_client, backend):
 
     body = token_client.get(f"/api/workflows/{flow.id}/").json()
 
-    assert body["kind"] == "group" and body["only_if_all_succeeded"] is True
+    assert body["kind"] == "group"
+    assert body["only_if_all_succeeded"] is True
     assert body["steps"][0]["role"] == "member"
     assert body["callback"]["id"] == flow.callback_id
     assert body["callback"]["status"] == "SUCCESSFUL"
