@@ -12,9 +12,9 @@ local function flow_release(wk, k, result)
   local id, msg, cut, pre, sep =
     unpack(redis.call('HMGET', wk, 'id:' .. k, 'msg:' .. k, 'cut:' .. k, 'pre:' .. k, 'sep:' .. k))
   if not id or not msg then return end
-  if cut and result then -- cut bytes, then [pre] result [sep], then the rest
+  local at = result and tonumber(cut) -- cut bytes, then [pre] result [sep], the rest
+  if at then
     if result == '' then result = 'null' end
-    local at = tonumber(cut)
     msg = string.sub(msg, 1, at) .. (pre or '') .. result .. (sep or '') .. string.sub(msg, at + 1)
   end
   redis.call('HSET', ready, id, msg)

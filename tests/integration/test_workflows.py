@@ -232,3 +232,42 @@ def test_bad_workflows_are_refused_before_anything_is_sent(backend, broker):
     with pytest.raises(TypeError, match="True or False"):
         workflows.group(tasks.add, only_if_all_succeeded="yes")  # type: ignore[arg-type]
     assert broker.client.llen(broker.keys("default").pending) == 0
+
+
+def test_a_previous_result_the_next_step_cannot_take_fails_it_as_poison(
+    backend, broker, tmp_path
+):
+    flow = workflows.chain(
+        workflows.step(tasks.write_marker, str(tmp_path / "marker")),  # returns a str
+        workflows.step(tasks.add, 1).with_previous_result(),  # add(a: int, b: int)
+        workflows.step(tasks.add, 1, 2),
+    ).enqueue()
+
+    drain(backend)
+
+    _, poisoned, stopped = flow.results()
+    assert poisoned.status == "FAILED"
+    stored = broker.client.hget(
+        broker.keys("default").result(poisoned.id), "error:dead"
+    )
+    assert orjson.loads(stored)["str"].startswith("bad arguments for tests.tasks.add")
+    assert stopped.status == "FAILED"
+    assert taskqueue.workflow_status(flow.id).status == "FAILED"
+
+
+def test_a_garbled_workflow_hash_never_breaks_a_settle(backend, broker):
+    """Whatever the workflow hash holds (written by hand), the step's own
+    outcome is stored and the queue goes on."""
+    flow = workflows.chain(
+        workflows.step(tasks.wf_add, 1),
+        workflows.step(tasks.wf_add).with_previous_result(),
+    ).enqueue()
+    key = broker.keys("default").workflow(flow.id)
+    broker.client.hset(key, mapping={"n": "many", "cut:2": "x", "kind": "?"})
+    plain = tasks.add.enqueue(1, 1)
+
+    drain(backend)
+
+    assert flow.results()[0].return_value == 2
+    assert backend.get_result(plain.id).return_value == 2
+    taskqueue.workflow_status(flow.id)  # readable, whatever it says
