@@ -1,5 +1,10 @@
 """taskqueue: a reliable Redis task queue for Django's Tasks API."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskqueue.flowstatus import workflow_status as workflow_status
+
 __version__ = "0.1.0"
 
 

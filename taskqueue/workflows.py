@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from os import urandom
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from django.db import transaction
@@ -40,6 +40,9 @@ from taskqueue.backends import RedisBackend
 from taskqueue.compat import InvalidTask, Task, TaskResult
 from taskqueue.protocol import ID_RE, Envelope, dumps_json
 from taskqueue.results import reason_json
+
+if TYPE_CHECKING:
+    from taskqueue.flowstatus import WorkflowStatus
 
 MAX_STEPS = 10_000  # steps (or members) of one workflow
 STOPPED = "taskqueue.exceptions.WorkflowStopped"
@@ -90,7 +93,7 @@ class Workflow:
     step_ids: tuple[str, ...]
     callback_id: str | None = None
 
-    def status(self) -> Any:
+    def status(self) -> WorkflowStatus:
         """Its ``WorkflowStatus`` now (see ``taskqueue.workflow_status``)."""
         from taskqueue.flowstatus import workflow_status
 
