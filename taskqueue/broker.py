@@ -19,6 +19,7 @@ from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
 from taskqueue.store.wire import Client, SettleReplies
 from taskqueue.store.workers import Registry
+from taskqueue.store.workflows import WorkflowStore
 
 __all__ = [
     "Broker", "ClaimPolicy", "ClaimResult", "Claimed", "Client", "Outgoing",
@@ -26,7 +27,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Broker(Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics):
+class Broker(
+    Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics, WorkflowStore
+):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 
     @classmethod

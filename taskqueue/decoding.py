@@ -158,6 +158,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         attempt=value["attempt"],
         run_after=value.get("run_after"),
         trace=_trace(value.get("trace"), raw),
+        workflow=_workflow(value.get("workflow"), raw),
     )
 
 
@@ -197,6 +198,15 @@ def _trace(value: Any, raw: bytes) -> dict[str, str] | None:
         )
     ):
         raise PoisonMessage("envelope field 'trace' is not a W3C trace context", raw)
+    return value
+
+
+def _workflow(value: Any, raw: bytes) -> str | None:
+    """The optional workflow id (taskqueue.workflows), or PoisonMessage."""
+    if value is None:
+        return None
+    if type(value) is not str or not ID_RE.fullmatch(value):
+        raise PoisonMessage("envelope field 'workflow' is not a workflow id", raw)
     return value
 
 

@@ -40,3 +40,11 @@ class TimeLimitExceeded(TaskQueueError):
 
 class ResultNotSerializable(TaskQueueError):
     """The task returned a value that is not JSON."""
+
+
+class WorkflowStopped(TaskQueueError):
+    """A workflow step that never ran: an earlier step (or a group member) failed."""
+
+
+class WorkflowDoesNotExist(TaskQueueError, LookupError):
+    """No workflow with that id is stored (never, or expired with the results)."""

@@ -18,6 +18,8 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:workflow:<id>                  HASH   a workflow's steps and messages (expires)
+    {Q}:workflow:<id>:done             HASH   step task id -> final status, once per step
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -99,6 +101,16 @@ class QueueKeys:
     @property
     def result_prefix(self) -> str:
         return self.tag + ":result:"
+
+    @property
+    def workflow_prefix(self) -> str:
+        return self.tag + ":workflow:"
+
+    def workflow(self, workflow_id: str) -> str:
+        return self.workflow_prefix + workflow_id
+
+    def workflow_done(self, workflow_id: str) -> str:
+        return self.workflow_prefix + workflow_id + ":done"
 
     def inflight(self, consumer: str) -> str:
         return self.tag + ":inflight:" + consumer

@@ -40,6 +40,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "attempt": (int, True),
     "run_after": ((int, float, type(None)), False),
     "trace": (dict, False),
+    "workflow": (str, False),
 }
 # The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
 # only keys a "trace" field may hold, with the most characters each may have.
@@ -61,6 +62,7 @@ class Envelope:
     attempt: int = 1
     run_after: float | None = None
     trace: dict[str, str] | None = None
+    workflow: str | None = None  # the id of the workflow this task is a step of
     legacy: bool = field(default=False, compare=False)
 
     def encode(self) -> bytes:
@@ -78,6 +80,8 @@ class Envelope:
             body["run_after"] = self.run_after
         if self.trace is not None:
             body["trace"] = self.trace
+        if self.workflow is not None:
+            body["workflow"] = self.workflow
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -98,6 +102,7 @@ class Envelope:
             enqueued_at=self.enqueued_at,
             attempt=self.attempt + 1,
             trace=self.trace,
+            workflow=self.workflow,
         )
 
 

@@ -2,12 +2,17 @@
 
 from django.urls import path
 
-from taskqueue.web import api
+from taskqueue.web import api, workflows
 
 app_name = "taskqueue"
 
 urlpatterns = [
     path("tasks/<str:task_id>/", api.task_detail, name="task-detail"),
+    path(
+        "workflows/<str:workflow_id>/",
+        workflows.workflow_detail,
+        name="workflow-detail",
+    ),
     path("queues/", api.queues, name="queues"),
     path("schema/", api.schema, name="schema"),
 ]

@@ -177,3 +177,49 @@ def query_pause_query(seconds: float) -> int:
     Recipe.objects.count()
     time.sleep(seconds)
     return Recipe.objects.count()
+
+
+# Workflows (tests/*/test_workflows.py): each run counts itself per task id in
+# a Redis hash under the test's key prefix, so a test sees how often each
+# step really ran.
+def _count_run(context: TaskContext, what: str = "runs") -> None:
+    from taskqueue.backends import backend_for
+
+    backend = backend_for(context.task_result.backend)
+    result, prefix = context.task_result, backend.config.key_prefix
+    consumer = result.worker_ids[-1] if result.worker_ids else "-"
+    client = backend.broker.client
+    client.hincrby(f"{prefix}wf:{what}", result.id, 1)
+    client.rpush(f"{prefix}wf:log", f"{result.id} {consumer}")
+
+
+@task(takes_context=True)
+def wf_add(context: TaskContext, n: int, plus: int = 1, pause: float = 0.0) -> int:
+    _count_run(context)
+    time.sleep(pause)
+    return n + plus
+
+
+@task(takes_context=True)
+@options(max_retries=1, retry_backoff=0.01, retry_backoff_max=0.02)
+def wf_fail(context: TaskContext, n: int = 0) -> None:
+    _count_run(context)
+    raise ValueError(f"step failed on {n}")
+
+
+@task(takes_context=True)
+def wf_collect(context: TaskContext, group_id: str, label: str = "") -> int:
+    """A group's callback: the sum of the members' return values."""
+    from taskqueue.workflows import group_results
+
+    _count_run(context, "callbacks")
+    results = group_results(group_id, backend=context.task_result.backend)
+    return sum(r.return_value for r in results if r.status == "SUCCESSFUL")
+
+
+@task(takes_context=True)
+def wf_until(context: TaskContext, at: float, value: int = 1) -> int:
+    """Finish at the wall time ``at``: two workers end two members together."""
+    _count_run(context)
+    time.sleep(max(0.0, at - time.time()))
+    return value

@@ -9,12 +9,13 @@ for j = 1, n do
   in_order = head[j] == ARGV[SETTLE_FIRST + (j - 1) * SETTLE_FIELDS + RAW]
 end
 if in_order then redis.call('LTRIM', inflight, n, -1) end
-local settled, recent = 0, {}
+local settled, recent, flows = 0, {}, {}
 for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
   local raw, op, task_id, payload = ARGV[i + RAW], ARGV[i + OP], ARGV[i + TASK_ID], ARGV[i + PAYLOAD]
   local delay, attempt = tonumber(ARGV[i + DELAY]), ARGV[i + ATTEMPT]
   if in_order or redis.call('LREM', inflight, 1, raw) == 1 then
     settled = settled + 1
+    if ARGV[i + WORKFLOW] ~= '' then flows[#flows + 1] = i end
     if ARGV[i + REDELIVERED] == '1' then redis.call('HDEL', redelivered, raw) end
     if op == 'retry' then
       redis.call('ZADD', scheduled, now + delay, payload)
@@ -52,4 +53,3 @@ if #recent > 0 then
   redis.call('LPUSH', recent_ids, unpack(recent))
   redis.call('LTRIM', recent_ids, 0, 199)
 end
-return settled

@@ -42,6 +42,8 @@ class Settlement:
     finished: float = 0.0
     # The envelope to record as the task's message when it is not ``raw``.
     msg: bytes = b""
+    # The workflow the task is a step of ('' if none; lua/settle_workflow.lua).
+    workflow: str = ""
 
     def argv(self) -> tuple[bytes | str | float, ...]:
         """The script's arguments for this outcome, one per field (SETTLE_FIELDS).
@@ -55,7 +57,7 @@ class Settlement:
             self.attempt, "1" if self.redelivered else "0",
             f"{self.started:.6f}" if self.started else "0",
             f"{self.finished:.6f}" if self.finished else "0",
-            self.msg,
+            self.msg, self.workflow,
         )  # fmt: skip
 
 
@@ -83,7 +85,7 @@ class Settling(StoreCore):
             argv.extend(item.argv())
         keys = [
             k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index,
-            k.dead_raw, k.recent, k.ready,
+            k.dead_raw, k.recent, k.ready, k.pending, k.workflow_prefix,
         ]  # fmt: skip
         return keys, argv
 

@@ -31,6 +31,7 @@ from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.outcomes import MINUTE_COUNTER, Failed, Poison, RetryLater, Succeeded
 from taskqueue.results import ResultRecord, loads_or_none, timestamp
 from taskqueue.web.overview import queue_overview
+from taskqueue.web.workflows import workflow_url
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
 MINUTES = 60
@@ -138,6 +139,7 @@ def result_row(task_id: str, record: ResultRecord, queue: str) -> dict[str, Any]
         "error_class": (last.exception_class if last else None) or "",
         "error": last.text if last else "",
         "url": reverse("taskqueue:task-detail", args=[task_id]),
+        "workflow_url": workflow_url(record),
     }
 
 

@@ -133,6 +133,40 @@ _SCHEMAS: dict[str, Any] = {
             "unreadable": _UNREADABLE,
         },
     },
+    "WorkflowStep": {
+        "type": "object",
+        "required": ["role", "index", "id", "task", "status"],
+        "properties": {
+            "role": {"type": "string", "enum": ["step", "member", "callback"]},
+            "index": {"type": "integer", "description": "1-based, within its role"},
+            "id": {"type": "string", "description": "The step's task id"},
+            "task": {"type": ["string", "null"]},
+            "status": {
+                "type": ["string", "null"],
+                "enum": ["READY", "RUNNING", "FAILED", "SUCCESSFUL", None],
+                "description": "null when the step's record has expired",
+            },
+        },
+    },
+    "Workflow": {
+        "type": "object",
+        "required": ["id", "kind", "status", "steps", "callback"],
+        "properties": {
+            "id": {"type": "string"},
+            "kind": {"type": ["string", "null"], "enum": ["chain", "group", None]},
+            "queue": {"type": "string"},
+            "status": {
+                "type": "string",
+                "enum": ["READY", "RUNNING", "FAILED", "SUCCESSFUL"],
+                "description": "FAILED or SUCCESSFUL once every step is final",
+            },
+            "finished": {"type": "integer"},
+            "total": {"type": "integer"},
+            "only_if_all_succeeded": {"type": "boolean"},
+            "steps": {"type": "array", "items": _ref("WorkflowStep")},
+            "callback": {"oneOf": [_ref("WorkflowStep"), {"type": "null"}]},
+        },
+    },
     "Health": {
         "type": "object",
         "properties": {"database": {"type": "string"}, "redis": {"type": "string"}},
@@ -207,6 +241,24 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("TaskResult"), "The task result"),
                 "404": _error("Unknown task id"),
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/workflows/{workflow_id}/": {
+        "get": {
+            "summary": "A workflow's status and each step's (chains and groups)",
+            "parameters": [
+                {
+                    "name": "workflow_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("Workflow"), "The workflow"),
+                "404": _error("Unknown, expired or malformed workflow id"),
                 **_AUTH_ERRORS,
             },
         }

@@ -171,7 +171,11 @@ class Settler:
     ) -> Settlement:
         """The settle arguments for an outcome; a dead letter if none can be built."""
         try:
-            return self._settlement(queue, raw, outcome)
+            settlement = self._settlement(queue, raw, outcome)
+            envelope = getattr(outcome, "envelope", None)
+            if envelope is not None and envelope.workflow is not None:
+                settlement.workflow = envelope.workflow  # settle_workflow.lua
+            return settlement
         except Exception as exc:  # noqa: BLE001 (a message must never stop the loop)
             task_id = getattr(getattr(outcome, "envelope", None), "id", "")
             return self._dead(
