@@ -1,3 +1,24 @@
 """taskqueue: a reliable Redis task queue for Django's Tasks API."""
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def wait(result_or_id: Any, timeout: float) -> Any:
+    """The finished TaskResult, without polling: see ``taskqueue.waiting.wait``.
+
+    Imported when called, so that importing taskqueue touches no settings.
+    """
+    from taskqueue.waiting import wait as wait_for_result
+
+    return wait_for_result(result_or_id, timeout)
+
+
+async def async_wait(result_or_id: Any, timeout: float) -> Any:
+    """``taskqueue.wait`` for async code: see ``taskqueue.waiting.async_wait``."""
+    from taskqueue.waiting import async_wait as wait_for_result
+
+    return await wait_for_result(result_or_id, timeout)

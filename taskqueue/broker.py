@@ -17,6 +17,7 @@ from taskqueue.store.errors import translate_errors
 from taskqueue.store.records import ResultReads
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
+from taskqueue.store.waiting import Waiting
 from taskqueue.store.wire import Client, SettleReplies
 from taskqueue.store.workers import Registry
 
@@ -26,7 +27,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Broker(Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics):
+class Broker(
+    Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics, Waiting
+):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 
     @classmethod

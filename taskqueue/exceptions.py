@@ -40,3 +40,7 @@ class TimeLimitExceeded(TaskQueueError):
 
 class ResultNotSerializable(TaskQueueError):
     """The task returned a value that is not JSON."""
+
+
+class WaitTimeout(TaskQueueError, TimeoutError):
+    """``taskqueue.wait()`` gave up: the task did not finish within the timeout."""

@@ -18,6 +18,8 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:waiting                        HASH   task id -> number of waiters (only while one waits)
+    {Q}:waiting:<task id>              LIST   tokens the settle pushes to wake those waiters
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -95,6 +97,13 @@ class QueueKeys:
     @property
     def recent(self) -> str:
         return self.tag + ":recent"
+
+    @property
+    def waiting(self) -> str:
+        return self.tag + ":waiting"
+
+    def waiting_for(self, task_id: str) -> str:
+        return self.tag + ":waiting:" + task_id
 
     @property
     def result_prefix(self) -> str:

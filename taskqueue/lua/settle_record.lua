@@ -52,4 +52,3 @@ if #recent > 0 then
   redis.call('LPUSH', recent_ids, unpack(recent))
   redis.call('LTRIM', recent_ids, 0, 199)
 end
-return settled
