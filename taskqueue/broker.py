@@ -14,6 +14,7 @@ from taskqueue.store.claim import Claimed, Claiming, ClaimPolicy, ClaimResult
 from taskqueue.store.dead import DeadLetters
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
+from taskqueue.store.metadata import MetadataWrites
 from taskqueue.store.records import ResultReads
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
@@ -28,7 +29,14 @@ __all__ = [
 
 
 class Broker(
-    Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics, Waiting
+    Claiming,
+    Enqueuing,
+    ResultReads,
+    DeadLetters,
+    Registry,
+    Statistics,
+    Waiting,
+    MetadataWrites,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

@@ -40,6 +40,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "attempt": (int, True),
     "run_after": ((int, float, type(None)), False),
     "trace": (dict, False),
+    "metadata": (dict, False),
 }
 # The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
 # only keys a "trace" field may hold, with the most characters each may have.
@@ -61,6 +62,7 @@ class Envelope:
     attempt: int = 1
     run_after: float | None = None
     trace: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None  # taskqueue/metadata.py (#141)
     legacy: bool = field(default=False, compare=False)
 
     def encode(self) -> bytes:
@@ -78,6 +80,8 @@ class Envelope:
             body["run_after"] = self.run_after
         if self.trace is not None:
             body["trace"] = self.trace
+        if self.metadata is not None:
+            body["metadata"] = self.metadata
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -98,6 +102,7 @@ class Envelope:
             enqueued_at=self.enqueued_at,
             attempt=self.attempt + 1,
             trace=self.trace,
+            metadata=self.metadata,
         )
 
 
@@ -143,6 +148,11 @@ class CallEncoder:
 def with_trace(raw: bytes, trace_json: bytes) -> bytes:
     """A canonical message with a ``trace`` field added: the last field, always."""
     return b'%s,"trace":%s}' % (raw[:-1], trace_json)
+
+
+def with_metadata(raw: bytes, metadata_json: bytes) -> bytes:
+    """A canonical message with a ``metadata`` field added (after any ``trace``)."""
+    return b'%s,"metadata":%s}' % (raw[:-1], metadata_json)
 
 
 def dumps_json(value: Any) -> bytes:

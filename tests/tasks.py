@@ -177,3 +177,35 @@ def query_pause_query(seconds: float) -> int:
     Recipe.objects.count()
     time.sleep(seconds)
     return Recipe.objects.count()
+
+
+@task(takes_context=True)
+def reports_progress(context: TaskContext, marker: str, steps: int) -> str:
+    """Publishes progress 0..100, waiting for a file to appear between steps."""
+    import pathlib
+
+    for step in range(steps + 1):
+        context.metadata["progress"] = step * 100 // steps
+        context.save_metadata()
+        if step == 0:
+            deadline = time.monotonic() + 10
+            while not pathlib.Path(marker).exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+    return context.metadata.get("label", "")
+
+
+@task(takes_context=True)
+@options(max_retries=1, retry_backoff=0.01, retry_backoff_max=0.01)
+def counts_attempts_in_metadata(context: TaskContext) -> int:
+    """Keeps a count in metadata without saving it: the end of each run saves it."""
+    context.metadata["runs"] = context.metadata.get("runs", 0) + 1
+    if context.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return context.metadata["runs"]
+
+
+@task(takes_context=True)
+async def async_saves_metadata(context: TaskContext) -> dict:
+    context.metadata["stage"] = "async"
+    await context.asave_metadata()
+    return context.metadata

@@ -84,6 +84,7 @@ def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
         "attempts": len(record.worker_ids),
         "args": record.args,
         "kwargs": record.kwargs,
+        "metadata": record.metadata,
     }
     if status == TaskResultStatus.SUCCESSFUL and record.has_return:
         payload["return_value"] = record.return_value

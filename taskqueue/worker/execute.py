@@ -26,9 +26,10 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import close_old_connections, connections
 
+from taskqueue import metadata as task_metadata
 from taskqueue import results, retry
+from taskqueue.backends import backend_for
 from taskqueue.compat import (
-    TaskContext,
     TaskError,
     TaskResult,
     TaskResultStatus,
@@ -89,6 +90,7 @@ class Executor:
 
     def _run(self, info: TaskInfo, envelope: Envelope) -> Outcome:
         started = time.perf_counter()
+        args = envelope.args
         try:
             self.check_connections()
             args = self._arguments(info, envelope, self._started(info, envelope))
@@ -99,7 +101,11 @@ class Executor:
             else:
                 value = call(*args, **envelope.kwargs)
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
+            if info.takes_context:
+                _flush_metadata(args)
             return self._raised(envelope, info, exc, duration=_since(started))
+        if info.takes_context:
+            _flush_metadata(args)
         return self._success(envelope, value, _since(started))
 
     def _arguments(
@@ -108,8 +114,15 @@ class Executor:
         """The positional arguments, behind a TaskContext if the task takes one."""
         if not info.takes_context:
             return envelope.args
-        context = TaskContext(task_result=result or self._result(info, envelope))
+        context = task_metadata.context(
+            result or self._result(info, envelope), envelope, self._store_metadata
+        )
         return [context, *envelope.args]
+
+    def _store_metadata(self, queue: str, task_id: str, encoded: bytes) -> None:
+        """Write a running task's metadata to its record (context.save_metadata)."""
+        broker = backend_for(self.alias).broker
+        broker.save_metadata(queue, task_id, encoded, ttl=self.options.result_ttl)
 
     def _raised(
         self, envelope: Envelope, info: TaskInfo, exc: BaseException, *, duration: float
@@ -177,7 +190,11 @@ class Executor:
         args = self._arguments(info, envelope, self._started(info, envelope))
         coroutine = info.task.func(*args, **envelope.kwargs)
         limit, started = info.policy.time_limit, time.perf_counter()
-        value = await asyncio.wait_for(coroutine, limit)
+        try:
+            value = await asyncio.wait_for(coroutine, limit)
+        finally:
+            if info.takes_context:
+                _flush_metadata(args)
         if limit and time.perf_counter() - started > limit:  # it swallowed the cancel
             raise TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
         return value
@@ -314,6 +331,13 @@ def _not_serializable(cause: BaseException) -> TypeError:
         raise TypeError(f"{NOT_SERIALIZABLE}: {cause}") from cause
     except TypeError as error:
         return error
+
+
+def _flush_metadata(args: list[Any]) -> None:
+    """Save a context's metadata if the task changed it and did not save it."""
+    context = args[0] if args else None
+    if isinstance(context, task_metadata.MetadataContext):
+        context.publisher.flush(context.metadata)
 
 
 def _since(started: float) -> float:
