@@ -57,7 +57,7 @@ class RedisBackend(BaseTaskBackend):
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
-        self.config = QueueOptions.from_options(self.options)
+        self.config = QueueOptions.from_params(params)
         self.queue_names = list(
             dict.fromkeys(params.get("QUEUES") or [DEFAULT_TASK_QUEUE_NAME])
         )

@@ -209,3 +209,40 @@ async def async_saves_metadata(context: TaskContext) -> dict:
     context.metadata["stage"] = "async"
     await context.asave_metadata()
     return context.metadata
+
+
+BACKOFF_CALLS: list[tuple[BaseException, object]] = []
+
+
+def recording_backoff(exception: BaseException, task_result: object) -> float | None:
+    """A #142 backoff that records what it is given: retry once, then stop."""
+    BACKOFF_CALLS.append((exception, task_result))
+    return 0.01 if len(BACKOFF_CALLS) < 2 else None
+
+
+def broken_backoff(exception: BaseException, task_result: object) -> object:
+    return "soon"
+
+
+class Flaky(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status  # what a backoff reads off the raw exception
+
+
+@task
+@options(max_attempts=5, backoff=recording_backoff)
+def fails_with_status(status: int) -> None:
+    raise Flaky(status)
+
+
+@task
+@options(max_attempts=3, backoff=broken_backoff)
+def fails_with_broken_backoff() -> None:
+    raise RuntimeError("boom")
+
+
+@task
+@options(max_attempts=1)
+def fails_with_one_attempt() -> None:
+    raise RuntimeError("only once")

@@ -37,7 +37,7 @@ from taskqueue.compat import (
     task_started,
 )
 from taskqueue.conf import QueueOptions
-from taskqueue.exceptions import PermanentError, TimeLimitExceeded
+from taskqueue.exceptions import PermanentError, TaskQueueError, TimeLimitExceeded
 from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, RetryLater, Succeeded
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.signals import SignalGate, task_result
@@ -256,9 +256,11 @@ class Executor:
     def _failure(
         self, envelope: Envelope, info: TaskInfo, *, exc: BaseException, duration: float
     ) -> Failed | RetryLater:
+        error_json = results.error_json(exc)
         outcome = retry.after_failure(
-            envelope, exc, info.policy, error_json=results.error_json(exc),
+            envelope, exc, info.policy, error_json=error_json,
             duration=duration, summary=_summary(exc),
+            failed_result=lambda: self._failed_result(info, envelope, error_json),
         )  # fmt: skip
         if isinstance(outcome, Failed):
             observe.failed(
@@ -291,6 +293,40 @@ class Executor:
                 result, "_return_value", orjson.loads(outcome.value_json)
             )
         task_finished.send(sender=info.sender, task_result=result)
+
+    def _failed_result(
+        self, info: TaskInfo, envelope: Envelope, error_json: bytes
+    ) -> TaskResult[Any]:
+        """The TaskResult after this failed attempt: what a #142 backoff is given.
+
+        FAILED, its errors those stored so far plus this one, one worker id
+        per attempt run; the earlier errors are read from the record.
+        """
+        result = self._result(info, envelope)
+        errors = [*self._stored_errors(envelope), orjson.loads(error_json)]
+        object.__setattr__(result, "status", TaskResultStatus.FAILED)
+        object.__setattr__(result, "finished_at", datetime.now(tz=UTC))
+        object.__setattr__(
+            result, "errors",
+            [TaskError(exception_class_path=e["class"], traceback=e["traceback"])
+             for e in errors],
+        )  # fmt: skip
+        return result
+
+    def _stored_errors(self, envelope: Envelope) -> list[dict[str, Any]]:
+        if envelope.attempt == 1:
+            return []
+        try:
+            stored = backend_for(self.alias).broker.result_record(
+                envelope.id, [envelope.queue]
+            )
+        except TaskQueueError:
+            return []
+        record = results.ResultRecord.parse(*stored) if stored else None
+        return [
+            {"class": e.exception_class or "", "traceback": e.traceback}
+            for e in (record.errors if record else ())
+        ]
 
     def _result(self, info: TaskInfo, envelope: Envelope) -> TaskResult[Any]:
         now = datetime.now(tz=UTC)
