@@ -24,6 +24,7 @@ from taskqueue.conf import QueueOptions
 from taskqueue.protocol import MAX_ATTEMPT
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_TIMEOUT = 366 * 86400.0
 ATTRIBUTE = "_taskqueue_policy"
 
 
@@ -32,11 +33,12 @@ class TaskPolicy:
     max_retries: int
     retry_backoff: float
     retry_backoff_max: float
-    time_limit: float | None
+    time_limit: float | None  # #144's ``timeout``: the hard stop
     backoff: Backoff | None = None  # #142's callable; None: retry_backoff's curve
+    soft_timeout: float | None = None  # TaskTimeout raised here, before the hard stop
 
 
-def options(
+def options(  # noqa: PLR0913 (one keyword-only argument per option)
     *,
     max_retries: int | None = None,
     retry_backoff: float | None = None,
@@ -44,6 +46,8 @@ def options(
     time_limit: float | None = None,
     max_attempts: int | None = None,
     backoff: Backoff | None = None,
+    timeout: float | None = None,
+    soft_timeout: float | None = None,
 ) -> Callable[[F], F]:
     """Decorate a task function (below ``@task``) to override the queue's defaults.
 
@@ -64,6 +68,7 @@ def options(
         if value is not None
     }
     overrides.update(_attempt_options(max_attempts, backoff, overrides))
+    overrides.update(_timeout_options(timeout, soft_timeout, overrides))
 
     def decorate(func: F) -> F:
         setattr(func, ATTRIBUTE, overrides)
@@ -87,6 +92,30 @@ def _attempt_options(
         changes["backoff"] = check_backoff(backoff)
     elif "retry_backoff" in given or "retry_backoff_max" in given:
         changes["backoff"] = None  # the task's own curve beats a backend BACKOFF
+    return changes
+
+
+def _timeout_options(
+    timeout: float | None, soft_timeout: float | None, given: dict[str, Any]
+) -> dict[str, Any]:
+    """#144's ``timeout`` (the same as ``time_limit``) and the ``soft_timeout``."""
+    changes: dict[str, Any] = {}
+    for name, value in (("timeout", timeout), ("soft_timeout", soft_timeout)):
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value < MAX_TIMEOUT
+        ):
+            raise ValueError(f"{name} must be a number of seconds above 0")
+    if timeout is not None:
+        if "time_limit" in given:
+            raise ValueError("give timeout or time_limit, not both")
+        changes["time_limit"] = float(timeout)
+    hard = changes.get("time_limit", given.get("time_limit"))
+    if soft_timeout is not None:
+        if hard is not None and soft_timeout >= hard:
+            raise ValueError("soft_timeout must be shorter than timeout")
+        changes["soft_timeout"] = float(soft_timeout)
     return changes
 
 

@@ -246,3 +246,40 @@ def fails_with_broken_backoff() -> None:
 @options(max_attempts=1)
 def fails_with_one_attempt() -> None:
     raise RuntimeError("only once")
+
+
+@task
+@options(soft_timeout=0.3, timeout=5, max_retries=0)
+def catches_its_soft_timeout() -> str:
+    """Cleans up at its soft timeout: what it caught is the result."""
+    from taskqueue.exceptions import TaskTimeout
+
+    try:
+        while True:
+            time.sleep(0.02)
+    except TaskTimeout as exc:
+        return f"{type(exc).__name__} TimeoutError={isinstance(exc, TimeoutError)}"
+
+
+@task
+@options(timeout=0.4, max_attempts=2, retry_backoff=0.01, retry_backoff_max=0.01)
+def loops_past_its_timeout() -> None:
+    while True:
+        time.sleep(0.02)
+
+
+@task
+@options(timeout=0.4, max_attempts=2, retry_backoff=0.01, retry_backoff_max=0.01)
+async def async_loops_past_its_timeout() -> None:
+    while True:
+        await asyncio.sleep(0.02)
+
+
+@task
+@options(soft_timeout=0.3, timeout=5, max_retries=0)
+async def async_catches_its_soft_timeout() -> str:
+    try:
+        while True:
+            await asyncio.sleep(0.02)
+    except asyncio.CancelledError:
+        return "cancelled"  # swallowed: still recorded as timed out

@@ -37,8 +37,14 @@ from taskqueue.compat import (
     task_started,
 )
 from taskqueue.conf import QueueOptions
-from taskqueue.exceptions import PermanentError, TaskQueueError, TimeLimitExceeded
+from taskqueue.exceptions import (
+    PermanentError,
+    TaskQueueError,
+    TaskTimeout,
+    TimeLimitExceeded,
+)
 from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.policy import TaskPolicy
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.signals import SignalGate, task_result
 from taskqueue.worker import dbhealth, observe
@@ -95,8 +101,8 @@ class Executor:
             self.check_connections()
             args = self._arguments(info, envelope, self._started(info, envelope))
             call = info.task.call if info.is_async else info.task.func  # known once
-            if info.policy.time_limit:
-                with self._time_limit(info.policy.time_limit):
+            if info.policy.time_limit or info.policy.soft_timeout:
+                with self._time_limit(info.policy):
                     value = call(*args, **envelope.kwargs)
             else:
                 value = call(*args, **envelope.kwargs)
@@ -180,23 +186,23 @@ class Executor:
         try:
             value = await self._await_task(info, envelope)
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
-            limit = info.policy.time_limit
+            limit = _async_limit(info)
             if isinstance(exc, TimeoutError) and limit and _since(started) >= limit:
-                exc = TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
+                exc = _timeout_error(info)
             return self._raised(envelope, info, exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
 
     async def _await_task(self, info: TaskInfo, envelope: Envelope) -> Any:
         args = self._arguments(info, envelope, self._started(info, envelope))
         coroutine = info.task.func(*args, **envelope.kwargs)
-        limit, started = info.policy.time_limit, time.perf_counter()
+        limit, started = _async_limit(info), time.perf_counter()
         try:
             value = await asyncio.wait_for(coroutine, limit)
         finally:
             if info.takes_context:
                 _flush_metadata(args)
         if limit and time.perf_counter() - started > limit:  # it swallowed the cancel
-            raise TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
+            raise _timeout_error(info)
         return value
 
     def _check(self, envelope: Envelope) -> TaskInfo | Poison:
@@ -216,6 +222,17 @@ class Executor:
     def time_limit(self, path: str) -> float | None:
         info = self._info(path)
         return None if info is None else info.policy.time_limit
+
+    def limits(self, path: str) -> tuple[float | None, float | None]:
+        """A task's (soft_timeout, timeout): what the threads pool enforces."""
+        info = self._info(path)
+        if info is None:
+            return None, None
+        return info.policy.soft_timeout, info.policy.time_limit
+
+    def any_limits(self) -> bool:
+        """Does any registered task have a timeout (soft or hard)?"""
+        return any(any(self.limits(path)) for path in self.tasks)
 
     def timed_out(self, envelope: Envelope, duration: float) -> Failed | RetryLater:
         """The outcome of a task stopped from outside for running past its limit."""
@@ -339,21 +356,30 @@ class Executor:
         )  # fmt: skip
 
     @contextmanager
-    def _time_limit(self, seconds: float | None) -> Iterator[None]:
-        """SIGALRM-based hard limit; only the main thread can receive it.
+    def _time_limit(self, policy: TaskPolicy) -> Iterator[None]:
+        """SIGALRM-based limits (#144); only the main thread can receive them.
 
-        The threads pool cannot interrupt a thread, so there the limit is not
-        enforced (documented); solo and prefork consumers run in a main thread.
+        At the soft timeout TaskTimeout is raised inside the task and the
+        alarm is set again for the hard one, which raises TimeLimitExceeded
+        (a TaskTimeout). Solo and prefork consumers run in a main thread;
+        the threads pool raises them in its threads (threadlimits.py).
         """
-        if not seconds or threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread():
             yield
             return
+        soft, hard = policy.soft_timeout, policy.time_limit
+        soft_pending = [soft is not None]
 
         def expire(signum: int, frame: FrameType | None) -> None:
-            raise TimeLimitExceeded(f"task ran over its {seconds:g}s time limit")
+            if soft_pending[0] and soft is not None:
+                soft_pending[0] = False
+                if hard:
+                    signal.setitimer(signal.ITIMER_REAL, hard - soft)
+                raise TaskTimeout(f"task ran past its soft timeout of {soft:g}s")
+            raise TimeLimitExceeded(f"task ran over its {hard or 0:g}s time limit")
 
         previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, soft or hard or 0)
         try:
             yield
         finally:
@@ -367,6 +393,19 @@ def _not_serializable(cause: BaseException) -> TypeError:
         raise TypeError(f"{NOT_SERIALIZABLE}: {cause}") from cause
     except TypeError as error:
         return error
+
+
+def _async_limit(info: TaskInfo) -> float | None:
+    """When an async task is cancelled: its soft timeout if it has one, else its
+    timeout (a coroutine can only be stopped by cancelling it)."""
+    return info.policy.soft_timeout or info.policy.time_limit
+
+
+def _timeout_error(info: TaskInfo) -> TaskTimeout:
+    soft, hard = info.policy.soft_timeout, info.policy.time_limit
+    if soft:
+        return TaskTimeout(f"task ran past its soft timeout of {soft:g}s")
+    return TimeLimitExceeded(f"task ran over its {hard or 0:g}s time limit")
 
 
 def _flush_metadata(args: list[Any]) -> None:
