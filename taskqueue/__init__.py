@@ -1,6 +1,8 @@
 """taskqueue: a reliable Redis task queue for Django's Tasks API."""
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from taskqueue.flowstatus import workflow_status as workflow_status
@@ -15,3 +17,20 @@ def __getattr__(name: str) -> object:
 
         return workflow_status
     raise AttributeError(f"module 'taskqueue' has no attribute {name!r}")
+
+
+def wait(result_or_id: Any, timeout: float) -> Any:
+    """The finished TaskResult, without polling: see ``taskqueue.waiting.wait``.
+
+    Imported when called, so that importing taskqueue touches no settings.
+    """
+    from taskqueue.waiting import wait as wait_for_result
+
+    return wait_for_result(result_or_id, timeout)
+
+
+async def async_wait(result_or_id: Any, timeout: float) -> Any:
+    """``taskqueue.wait`` for async code: see ``taskqueue.waiting.async_wait``."""
+    from taskqueue.waiting import async_wait as wait_for_result
+
+    return await wait_for_result(result_or_id, timeout)

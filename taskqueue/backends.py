@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from os import getpid, urandom
@@ -23,6 +23,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
+from taskqueue import metadata as task_metadata
 from taskqueue import registry, tracing
 from taskqueue.broker import Broker, Outgoing
 from taskqueue.compat import (
@@ -37,10 +38,11 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import InvalidBackend
-from taskqueue.protocol import CallEncoder
+from taskqueue.protocol import CallEncoder, with_metadata
 from taskqueue.ready import ReadyList, ReadyResults
 from taskqueue.results import ResultRecord, UnreadableRecord
 from taskqueue.signals import SignalGate
+from taskqueue.task import RedisTask
 
 
 class RedisBackend(BaseTaskBackend):
@@ -50,10 +52,12 @@ class RedisBackend(BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = True
+    supports_metadata = True  # django/new-features#141 (taskqueue/metadata.py)
+    task_class = RedisTask
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
-        self.config = QueueOptions.from_options(self.options)
+        self.config = QueueOptions.from_params(params)
         self.queue_names = list(
             dict.fromkeys(params.get("QUEUES") or [DEFAULT_TASK_QUEUE_NAME])
         )
@@ -92,6 +96,8 @@ class RedisBackend(BaseTaskBackend):
         result = plan.ready.build(
             task_id, args, kwargs, enqueued_at=datetime.fromtimestamp(now, tz=UTC)
         )
+        if plan.metadata_json:
+            result = _with_metadata(result, task.metadata)
         self._push(
             task.queue_name,
             Outgoing([task_id], [raw], task.priority, _delay(task, now)),
@@ -220,6 +226,7 @@ class RedisBackend(BaseTaskBackend):
                 ),
                 ready=ReadyResults(task, self.alias),
                 limit=self.config.max_message_bytes,
+                metadata_json=_metadata_json(task),
             )  # fmt: skip
         return plan
 
@@ -229,6 +236,18 @@ class RedisBackend(BaseTaskBackend):
             transaction.on_commit(push)
         else:
             push()
+
+
+def _metadata_json(task: Any) -> bytes:
+    """The JSON of the task's metadata (#141); b"" when it has none."""
+    metadata = getattr(task, "metadata", None)  # a plain Django Task has none
+    return task_metadata.encode(metadata) if metadata else b""
+
+
+def _with_metadata(result: TaskResult[Any], metadata: Any) -> TaskResult[Any]:
+    """The READY result of a task with metadata, showing it (#141)."""
+    values = {f.name: getattr(result, f.name) for f in fields(result) if f.init}
+    return task_metadata.MetadataTaskResult(metadata=dict(metadata), **values)
 
 
 def _delay(task: Any, now: float) -> float:
@@ -288,6 +307,7 @@ class _TaskPlan:
     encoder: CallEncoder
     ready: ReadyResults
     limit: int  # bytes a message may have
+    metadata_json: bytes = b""  # the task's using(metadata=...), if any
 
     def message(
         self, task_id: str, args: list[Any], kwargs: dict[str, Any], *, stamp: bytes
@@ -297,6 +317,8 @@ class _TaskPlan:
             raw = self.encoder.encode(task_id, args, kwargs, enqueued_at=stamp)
         except TypeError as exc:
             raise TypeError(f"Task arguments must be JSON: {exc}") from None
+        if self.metadata_json:
+            raw = with_metadata(raw, self.metadata_json)
         if len(raw) > self.limit:
             raise ValueError(
                 f"Task message of {len(raw)} bytes is over the {self.limit}-byte limit"

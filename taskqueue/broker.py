@@ -14,9 +14,11 @@ from taskqueue.store.claim import Claimed, Claiming, ClaimPolicy, ClaimResult
 from taskqueue.store.dead import DeadLetters
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
+from taskqueue.store.metadata import MetadataWrites
 from taskqueue.store.records import ResultReads
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
+from taskqueue.store.waiting import Waiting
 from taskqueue.store.wire import Client, SettleReplies
 from taskqueue.store.workers import Registry
 from taskqueue.store.workflows import WorkflowStore
@@ -28,7 +30,15 @@ __all__ = [
 
 
 class Broker(
-    Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics, WorkflowStore
+    Claiming,
+    Enqueuing,
+    ResultReads,
+    DeadLetters,
+    Registry,
+    Statistics,
+    Waiting,
+    MetadataWrites,
+    WorkflowStore,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

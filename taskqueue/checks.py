@@ -20,7 +20,7 @@ def check_options(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
         if params.get("BACKEND") != BACKEND_PATH:
             continue
         try:
-            QueueOptions.from_options(params.get("OPTIONS", {}))
+            QueueOptions.from_params(params)
         except ImproperlyConfigured as exc:
             errors.append(checks.Error(f"TASKS[{alias!r}]: {exc}", id="taskqueue.E001"))
     return errors

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from taskqueue.attempts import backend_defaults
 from taskqueue.protocol import MAX_ATTEMPT
 
 MiB = 1024 * 1024
@@ -33,10 +35,25 @@ class QueueOptions:
     max_batch: int = 100
     legacy_task: str | None = None
     task_modules: tuple[str, ...] = ()
+    # From TASKS[alias]["BACKOFF"] (#142), not OPTIONS; MAX_ATTEMPTS sets max_retries.
+    backoff: Callable[[BaseException, Any], Any] | None = field(
+        default=None, metadata={"option": False}
+    )
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> QueueOptions:
+        """The options of a whole TASKS entry: OPTIONS, plus #142's MAX_ATTEMPTS
+        and BACKOFF beside it (taskqueue/attempts.py); ImproperlyConfigured if bad."""
+        options = params.get("OPTIONS") or {}
+        result = cls.from_options(options)
+        max_attempts, backoff = backend_defaults(params, options)
+        if max_attempts is not None:
+            result = replace(result, max_retries=max_attempts - 1)
+        return replace(result, backoff=backoff) if backoff else result
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> QueueOptions:
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in option_fields()}
         values: dict[str, Any] = {}
         for key, value in options.items():
             name = key.lower()
@@ -69,6 +86,11 @@ class QueueOptions:
     def heartbeat_interval(self) -> float:
         """How often a worker proves it is alive: a third of the timeout."""
         return max(0.2, min(self.worker_timeout / 3, 10.0))
+
+
+def option_fields() -> list[Any]:
+    """The fields that are OPTIONS keys (not those set beside OPTIONS)."""
+    return [f for f in fields(QueueOptions) if f.metadata.get("option", True)]
 
 
 def _positive(name: str, raw: str) -> float:

@@ -159,7 +159,15 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         run_after=value.get("run_after"),
         trace=_trace(value.get("trace"), raw),
         workflow=_workflow(value.get("workflow"), raw),
+        metadata=_metadata(value.get("metadata"), raw),
     )
+
+
+def _metadata(value: Any, raw: bytes) -> dict[str, Any] | None:
+    """The optional metadata object (#141); its size is the message's limit."""
+    if value is None or type(value) is dict:
+        return value
+    raise PoisonMessage("envelope field 'metadata' has the wrong type", raw)
 
 
 def _check_ranges(value: dict[str, Any], raw: bytes, queue: str) -> None:

@@ -34,8 +34,22 @@ class PermanentError(TaskQueueError):
     """Raise from a task to fail it at once, without retries."""
 
 
-class TimeLimitExceeded(TaskQueueError):
-    """The task ran past its hard time limit and was stopped."""
+class TaskTimeout(TaskQueueError, TimeoutError):
+    """Raised inside a task that ran past its ``timeout`` (django/new-features#144).
+
+    Raised as it is at the ``soft_timeout``, so that the task can clean up;
+    the hard stop raises its subclass ``TimeLimitExceeded``.
+    """
+
+    def __init__(self, message: str = "task ran past its soft timeout") -> None:
+        super().__init__(message)
+
+
+class TimeLimitExceeded(TaskTimeout):
+    """The task ran past its hard time limit (``timeout``) and was stopped."""
+
+    def __init__(self, message: str = "task ran over its time limit") -> None:
+        super().__init__(message)
 
 
 class ResultNotSerializable(TaskQueueError):
@@ -48,3 +62,7 @@ class WorkflowStopped(TaskQueueError):
 
 class WorkflowDoesNotExist(TaskQueueError, LookupError):
     """No workflow with that id is stored (never, or expired with the results)."""
+
+
+class WaitTimeout(TaskQueueError, TimeoutError):
+    """``taskqueue.wait()`` gave up: the task did not finish within the timeout."""

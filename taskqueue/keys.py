@@ -20,6 +20,8 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
     {Q}:workflow:<id>                  HASH   a workflow's steps and messages (expires)
     {Q}:workflow:<id>:done             HASH   step task id -> final status, once per step
+    {Q}:waiting                        HASH   task id -> number of waiters (only while one waits)
+    {Q}:waiting:<task id>              LIST   tokens the settle pushes to wake those waiters
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -97,6 +99,13 @@ class QueueKeys:
     @property
     def recent(self) -> str:
         return self.tag + ":recent"
+
+    @property
+    def waiting(self) -> str:
+        return self.tag + ":waiting"
+
+    def waiting_for(self, task_id: str) -> str:
+        return self.tag + ":waiting:" + task_id
 
     @property
     def result_prefix(self) -> str:

@@ -41,6 +41,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "run_after": ((int, float, type(None)), False),
     "trace": (dict, False),
     "workflow": (str, False),
+    "metadata": (dict, False),
 }
 # The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
 # only keys a "trace" field may hold, with the most characters each may have.
@@ -63,6 +64,7 @@ class Envelope:
     run_after: float | None = None
     trace: dict[str, str] | None = None
     workflow: str | None = None  # the id of the workflow this task is a step of
+    metadata: dict[str, Any] | None = None  # taskqueue/metadata.py (#141)
     legacy: bool = field(default=False, compare=False)
 
     def encode(self) -> bytes:
@@ -82,6 +84,8 @@ class Envelope:
             body["trace"] = self.trace
         if self.workflow is not None:
             body["workflow"] = self.workflow
+        if self.metadata is not None:
+            body["metadata"] = self.metadata
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -103,6 +107,7 @@ class Envelope:
             attempt=self.attempt + 1,
             trace=self.trace,
             workflow=self.workflow,
+            metadata=self.metadata,
         )
 
 
@@ -148,6 +153,11 @@ class CallEncoder:
 def with_trace(raw: bytes, trace_json: bytes) -> bytes:
     """A canonical message with a ``trace`` field added: the last field, always."""
     return b'%s,"trace":%s}' % (raw[:-1], trace_json)
+
+
+def with_metadata(raw: bytes, metadata_json: bytes) -> bytes:
+    """A canonical message with a ``metadata`` field added (after any ``trace``)."""
+    return b'%s,"metadata":%s}' % (raw[:-1], metadata_json)
 
 
 def dumps_json(value: Any) -> bytes:

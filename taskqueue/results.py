@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from taskqueue import metadata as task_metadata
 from taskqueue.compat import TaskError, TaskResult, TaskResultStatus
 
 
@@ -39,9 +40,13 @@ class Field:
     FINISHED_AT = "finished_at"
     WORKER = "worker"
     RETURN = "return"
+    METADATA = "metadata"  # JSON, saved by the running task (taskqueue/metadata.py)
     WORKER_OF = "worker:"  # + the attempt it ran
     ERROR_OF = "error:"  # + the attempt that failed, or "dead"
-    NAMES = (MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN)
+    NAMES = (
+        MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
+        METADATA,
+    )  # fmt: skip
     PREFIXES = (WORKER_OF, ERROR_OF)
     TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order
 
@@ -143,6 +148,7 @@ _MSG, _STATUS, _WORKER, _RETURN = (
     name.encode() for name in (Field.MSG, Field.STATUS, Field.WORKER, Field.RETURN)
 )
 _WORKER_OF, _ERROR_OF = Field.WORKER_OF.encode(), Field.ERROR_OF.encode()
+_METADATA = Field.METADATA.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
 _LAST_ERROR = 10**9  # the order of an error field with no attempt number (dead)
 
@@ -197,6 +203,7 @@ class ResultRecord:
     finished_by: tuple[str, ...]  # the consumer of each finished attempt
     errors: tuple[StoredError, ...]  # in attempt order, a dead-letter reason last
     return_json: bytes | None
+    metadata_json: bytes | None = None  # as the running task saved it
 
     @classmethod
     def parse(
@@ -223,6 +230,7 @@ class ResultRecord:
             finished_by=finished_by,
             errors=errors,
             return_json=raw.get(_RETURN),
+            metadata_json=raw.get(_METADATA),
         )
 
     # The stored message, read as a reader may (each field typed or None).
@@ -277,6 +285,15 @@ class ResultRecord:
         return self.started_at, self.last_attempted_at
 
     @property
+    def metadata(self) -> dict[str, Any]:
+        """The saved metadata, else the message's, else {} (#141: always a dict)."""
+        saved = task_metadata.decoded(self.metadata_json)
+        if saved is not None:
+            return saved
+        sent = self.envelope.get("metadata")
+        return sent if isinstance(sent, dict) else {}
+
+    @property
     def has_return(self) -> bool:
         return self.return_json is not None
 
@@ -317,7 +334,8 @@ class ResultRecord:
         if self.status is None:
             raise UnreadableRecord(f"task {task_id}: unreadable status")
         started_at, last_attempted_at = self.attempt_times()
-        result: TaskResult[Any] = TaskResult(
+        result: TaskResult[Any] = task_metadata.MetadataTaskResult(
+            metadata=self.metadata,
             task=task,
             id=task_id,
             status=self.status,

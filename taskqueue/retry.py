@@ -12,7 +12,10 @@ an outcome (its workers died running it) is dead-lettered instead of run
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
+from taskqueue import attempts
 from taskqueue.outcomes import Failed, RetryLater
 from taskqueue.policy import TaskPolicy
 from taskqueue.protocol import Envelope
@@ -28,7 +31,7 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, ceiling)  # noqa: S311 (jitter, not security)
 
 
-def after_failure(
+def after_failure(  # noqa: PLR0913 (keyword-only: what one failure is)
     envelope: Envelope,
     exc: BaseException,
     policy: TaskPolicy,
@@ -36,17 +39,26 @@ def after_failure(
     error_json: bytes,
     duration: float,
     summary: str,
+    failed_result: Callable[[], Any] | None = None,
 ) -> Failed | RetryLater:
     """RetryLater within the task's retries, else Failed.
 
     SystemExit, KeyboardInterrupt and GeneratorExit ask to stop, not to
-    try again: FAILED at once (Django's own worker tests expect that).
+    try again: FAILED at once (Django's own worker tests expect that). A
+    task with a #142 ``backoff`` callable gets its delay from it, given the
+    exception and ``failed_result()`` (the TaskResult after this attempt);
+    its None means no more retries.
     """
     if isinstance(exc, Exception) and envelope.attempt <= policy.max_retries:
-        delay = backoff(
-            envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
-        )
-        return RetryLater(envelope, error_json, delay, summary, duration)
+        if policy.backoff is None:
+            delay: float | None = backoff(
+                envelope.attempt, policy.retry_backoff, policy.retry_backoff_max
+            )
+        else:
+            result = failed_result() if failed_result else None
+            delay = attempts.delay(policy.backoff, exc, result)
+        if delay is not None:
+            return RetryLater(envelope, error_json, delay, summary, duration)
     return Failed(envelope, error_json, duration, summary)
 
 

@@ -223,3 +223,109 @@ def wf_until(context: TaskContext, at: float, value: int = 1) -> int:
     _count_run(context)
     time.sleep(max(0.0, at - time.time()))
     return value
+
+
+@task(takes_context=True)
+def reports_progress(context: TaskContext, marker: str, steps: int) -> str:
+    """Publishes progress 0..100, waiting for a file to appear between steps."""
+    import pathlib
+
+    for step in range(steps + 1):
+        context.metadata["progress"] = step * 100 // steps
+        context.save_metadata()
+        if step == 0:
+            deadline = time.monotonic() + 10
+            while not pathlib.Path(marker).exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+    return context.metadata.get("label", "")
+
+
+@task(takes_context=True)
+@options(max_retries=1, retry_backoff=0.01, retry_backoff_max=0.01)
+def counts_attempts_in_metadata(context: TaskContext) -> int:
+    """Keeps a count in metadata without saving it: the end of each run saves it."""
+    context.metadata["runs"] = context.metadata.get("runs", 0) + 1
+    if context.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return context.metadata["runs"]
+
+
+@task(takes_context=True)
+async def async_saves_metadata(context: TaskContext) -> dict:
+    context.metadata["stage"] = "async"
+    await context.asave_metadata()
+    return context.metadata
+
+
+BACKOFF_CALLS: list[tuple[BaseException, object]] = []
+
+
+def recording_backoff(exception: BaseException, task_result: object) -> float | None:
+    """A #142 backoff that records what it is given: retry once, then stop."""
+    BACKOFF_CALLS.append((exception, task_result))
+    return 0.01 if len(BACKOFF_CALLS) < 2 else None
+
+
+def broken_backoff(exception: BaseException, task_result: object) -> object:
+    return "soon"
+
+
+class Flaky(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status  # what a backoff reads off the raw exception
+
+
+@task
+@options(max_attempts=5, backoff=recording_backoff)
+def fails_with_status(status: int) -> None:
+    raise Flaky(status)
+
+
+@task
+@options(max_attempts=3, backoff=broken_backoff)
+def fails_with_broken_backoff() -> None:
+    raise RuntimeError("boom")
+
+
+@task
+@options(max_attempts=1)
+def fails_with_one_attempt() -> None:
+    raise RuntimeError("only once")
+
+
+@task
+@options(soft_timeout=0.3, timeout=5, max_retries=0)
+def catches_its_soft_timeout() -> str:
+    """Cleans up at its soft timeout: what it caught is the result."""
+    from taskqueue.exceptions import TaskTimeout
+
+    try:
+        while True:
+            time.sleep(0.02)
+    except TaskTimeout as exc:
+        return f"{type(exc).__name__} TimeoutError={isinstance(exc, TimeoutError)}"
+
+
+@task
+@options(timeout=0.4, max_attempts=2, retry_backoff=0.01, retry_backoff_max=0.01)
+def loops_past_its_timeout() -> None:
+    while True:
+        time.sleep(0.02)
+
+
+@task
+@options(timeout=0.4, max_attempts=2, retry_backoff=0.01, retry_backoff_max=0.01)
+async def async_loops_past_its_timeout() -> None:
+    while True:
+        await asyncio.sleep(0.02)
+
+
+@task
+@options(soft_timeout=0.3, timeout=5, max_retries=0)
+async def async_catches_its_soft_timeout() -> str:
+    try:
+        while True:
+            await asyncio.sleep(0.02)
+    except asyncio.CancelledError:
+        return "cancelled"  # swallowed: still recorded as timed out

@@ -29,6 +29,7 @@ local function flow_fail(wk, done, k, err_field)
   local rk = prefix .. id
   redis.call('HSET', rk, 'status', 'FAILED', 'msg', msg, 'finished_at', now, 'error:1', err or '')
   redis.call('EXPIRE', rk, ttl)
+  recent[#recent + 1] = id -- settle_notify.lua wakes its waiters
 end
 
 for _, i in ipairs(flows) do
@@ -57,4 +58,3 @@ for _, i in ipairs(flows) do
     redis.call('EXPIRE', wk, ttl); redis.call('EXPIRE', done, ttl)
   end
 end
-return settled

@@ -85,7 +85,7 @@ class Settling(StoreCore):
             argv.extend(item.argv())
         keys = [
             k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index,
-            k.dead_raw, k.recent, k.ready, k.pending, k.workflow_prefix,
+            k.dead_raw, k.recent, k.ready, k.pending, k.workflow_prefix, k.waiting,
         ]  # fmt: skip
         return keys, argv
 

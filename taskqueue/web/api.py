@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import server_error as django_server_error
 
-from taskqueue import registry
+from taskqueue import registry, waiting
 from taskqueue.backends import backend_for
 from taskqueue.compat import TaskResultStatus
 from taskqueue.connection import InvalidRedisURL
@@ -25,11 +25,22 @@ from taskqueue.web.errors import ApiError, json_error
 from taskqueue.web.openapi import SCHEMA
 from taskqueue.web.overview import queue_overview
 
+MAX_WAIT = 30  # seconds a GET /api/tasks/<id>/?wait= may hold its request
+
 
 @endpoint("GET")
 def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
-    """The stored result, read field by field (an unreadable field is null)."""
+    """The stored result, read field by field (an unreadable field is null).
+
+    ``?wait=<seconds, 0..30>`` long-polls: the answer comes as soon as the
+    task is finished, or after that many seconds with its state then.
+    """
     backend = backend_for()
+    seconds = _wait_seconds(request.GET.get("wait"))
+    if seconds:
+        queue = waiting.find_queue(backend, task_id, None)
+        if queue is not None:
+            waiting.wait_until_final(backend.broker, queue, task_id, seconds=seconds)
     stored = backend.broker.result_record(task_id, backend.queue_names)
     if stored is None:
         raise ApiError(404, f"No task with id {task_id!r}")
@@ -38,6 +49,19 @@ def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
     if path is not None and path not in registry.tasks(backend.config.task_modules):
         raise ApiError(404, f"No task with id {task_id!r} (task {path} is unknown)")
     return JsonResponse(payload)
+
+
+def _wait_seconds(raw: str | None) -> float:
+    """The ``wait`` parameter: 0 when absent, else seconds from 0 to 30 (else a 400)."""
+    if raw is None:
+        return 0.0
+    try:
+        seconds = waiting.checked_timeout(float(raw))
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT:
+        raise ApiError(400, f"wait must be a number of seconds from 0 to {MAX_WAIT}")
+    return seconds
 
 
 def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
@@ -60,6 +84,7 @@ def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
         "attempts": len(record.worker_ids),
         "args": record.args,
         "kwargs": record.kwargs,
+        "metadata": record.metadata,
     }
     if status == TaskResultStatus.SUCCESSFUL and record.has_return:
         payload["return_value"] = record.return_value

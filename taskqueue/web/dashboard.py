@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -138,9 +139,17 @@ def result_row(task_id: str, record: ResultRecord, queue: str) -> dict[str, Any]
         "duration_label": _duration_label(duration),
         "error_class": (last.exception_class if last else None) or "",
         "error": last.text if last else "",
+        "metadata": _metadata_label(record.metadata),
         "url": reverse("taskqueue:task-detail", args=[task_id]),
         "workflow_url": workflow_url(record),
     }
+
+
+def _metadata_label(metadata: dict[str, Any]) -> str:
+    """A task's metadata (#141) in one short line: ``progress=40 stage="resize"``."""
+    parts = [f"{key}={orjson.dumps(value).decode()}" for key, value in metadata.items()]
+    label = " ".join(parts)
+    return label if len(label) <= 120 else label[:119] + "…"
 
 
 def _seconds(when: datetime | None) -> float | None:

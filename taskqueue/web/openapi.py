@@ -236,10 +236,19 @@ _PATHS: dict[str, Any] = {
                     "in": "path",
                     "required": True,
                     "schema": {"type": "string"},
-                }
+                },
+                {
+                    "name": "wait",
+                    "in": "query",
+                    "required": False,
+                    "description": "Long-poll: answer once the task is finished, "
+                    "or after this many seconds",
+                    "schema": {"type": "number", "minimum": 0, "maximum": 30},
+                },
             ],
             "responses": {
                 "200": _json(_ref("TaskResult"), "The task result"),
+                "400": _error("wait is not a number of seconds from 0 to 30"),
                 "404": _error("Unknown task id"),
                 **_AUTH_ERRORS,
             },

@@ -26,9 +26,10 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import close_old_connections, connections
 
+from taskqueue import metadata as task_metadata
 from taskqueue import results, retry
+from taskqueue.backends import backend_for
 from taskqueue.compat import (
-    TaskContext,
     TaskError,
     TaskResult,
     TaskResultStatus,
@@ -36,8 +37,14 @@ from taskqueue.compat import (
     task_started,
 )
 from taskqueue.conf import QueueOptions
-from taskqueue.exceptions import PermanentError, TimeLimitExceeded
+from taskqueue.exceptions import (
+    PermanentError,
+    TaskQueueError,
+    TaskTimeout,
+    TimeLimitExceeded,
+)
 from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, RetryLater, Succeeded
+from taskqueue.policy import TaskPolicy
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.signals import SignalGate, task_result
 from taskqueue.worker import dbhealth, observe
@@ -89,17 +96,22 @@ class Executor:
 
     def _run(self, info: TaskInfo, envelope: Envelope) -> Outcome:
         started = time.perf_counter()
+        args = envelope.args
         try:
             self.check_connections()
             args = self._arguments(info, envelope, self._started(info, envelope))
             call = info.task.call if info.is_async else info.task.func  # known once
-            if info.policy.time_limit:
-                with self._time_limit(info.policy.time_limit):
+            if info.policy.time_limit or info.policy.soft_timeout:
+                with self._time_limit(info.policy):
                     value = call(*args, **envelope.kwargs)
             else:
                 value = call(*args, **envelope.kwargs)
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
+            if info.takes_context:
+                _flush_metadata(args)
             return self._raised(envelope, info, exc, duration=_since(started))
+        if info.takes_context:
+            _flush_metadata(args)
         return self._success(envelope, value, _since(started))
 
     def _arguments(
@@ -108,8 +120,15 @@ class Executor:
         """The positional arguments, behind a TaskContext if the task takes one."""
         if not info.takes_context:
             return envelope.args
-        context = TaskContext(task_result=result or self._result(info, envelope))
+        context = task_metadata.context(
+            result or self._result(info, envelope), envelope, self._store_metadata
+        )
         return [context, *envelope.args]
+
+    def _store_metadata(self, queue: str, task_id: str, encoded: bytes) -> None:
+        """Write a running task's metadata to its record (context.save_metadata)."""
+        broker = backend_for(self.alias).broker
+        broker.save_metadata(queue, task_id, encoded, ttl=self.options.result_ttl)
 
     def _raised(
         self, envelope: Envelope, info: TaskInfo, exc: BaseException, *, duration: float
@@ -167,19 +186,23 @@ class Executor:
         try:
             value = await self._await_task(info, envelope)
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
-            limit = info.policy.time_limit
+            limit = _async_limit(info)
             if isinstance(exc, TimeoutError) and limit and _since(started) >= limit:
-                exc = TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
+                exc = _timeout_error(info)
             return self._raised(envelope, info, exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
 
     async def _await_task(self, info: TaskInfo, envelope: Envelope) -> Any:
         args = self._arguments(info, envelope, self._started(info, envelope))
         coroutine = info.task.func(*args, **envelope.kwargs)
-        limit, started = info.policy.time_limit, time.perf_counter()
-        value = await asyncio.wait_for(coroutine, limit)
+        limit, started = _async_limit(info), time.perf_counter()
+        try:
+            value = await asyncio.wait_for(coroutine, limit)
+        finally:
+            if info.takes_context:
+                _flush_metadata(args)
         if limit and time.perf_counter() - started > limit:  # it swallowed the cancel
-            raise TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
+            raise _timeout_error(info)
         return value
 
     def _check(self, envelope: Envelope) -> TaskInfo | Poison:
@@ -199,6 +222,17 @@ class Executor:
     def time_limit(self, path: str) -> float | None:
         info = self._info(path)
         return None if info is None else info.policy.time_limit
+
+    def limits(self, path: str) -> tuple[float | None, float | None]:
+        """A task's (soft_timeout, timeout): what the threads pool enforces."""
+        info = self._info(path)
+        if info is None:
+            return None, None
+        return info.policy.soft_timeout, info.policy.time_limit
+
+    def any_limits(self) -> bool:
+        """Does any registered task have a timeout (soft or hard)?"""
+        return any(any(self.limits(path)) for path in self.tasks)
 
     def timed_out(self, envelope: Envelope, duration: float) -> Failed | RetryLater:
         """The outcome of a task stopped from outside for running past its limit."""
@@ -239,9 +273,11 @@ class Executor:
     def _failure(
         self, envelope: Envelope, info: TaskInfo, *, exc: BaseException, duration: float
     ) -> Failed | RetryLater:
+        error_json = results.error_json(exc)
         outcome = retry.after_failure(
-            envelope, exc, info.policy, error_json=results.error_json(exc),
+            envelope, exc, info.policy, error_json=error_json,
             duration=duration, summary=_summary(exc),
+            failed_result=lambda: self._failed_result(info, envelope, error_json),
         )  # fmt: skip
         if isinstance(outcome, Failed):
             observe.failed(
@@ -275,6 +311,40 @@ class Executor:
             )
         task_finished.send(sender=info.sender, task_result=result)
 
+    def _failed_result(
+        self, info: TaskInfo, envelope: Envelope, error_json: bytes
+    ) -> TaskResult[Any]:
+        """The TaskResult after this failed attempt: what a #142 backoff is given.
+
+        FAILED, its errors those stored so far plus this one, one worker id
+        per attempt run; the earlier errors are read from the record.
+        """
+        result = self._result(info, envelope)
+        errors = [*self._stored_errors(envelope), orjson.loads(error_json)]
+        object.__setattr__(result, "status", TaskResultStatus.FAILED)
+        object.__setattr__(result, "finished_at", datetime.now(tz=UTC))
+        object.__setattr__(
+            result, "errors",
+            [TaskError(exception_class_path=e["class"], traceback=e["traceback"])
+             for e in errors],
+        )  # fmt: skip
+        return result
+
+    def _stored_errors(self, envelope: Envelope) -> list[dict[str, Any]]:
+        if envelope.attempt == 1:
+            return []
+        try:
+            stored = backend_for(self.alias).broker.result_record(
+                envelope.id, [envelope.queue]
+            )
+        except TaskQueueError:
+            return []
+        record = results.ResultRecord.parse(*stored) if stored else None
+        return [
+            {"class": e.exception_class or "", "traceback": e.traceback}
+            for e in (record.errors if record else ())
+        ]
+
     def _result(self, info: TaskInfo, envelope: Envelope) -> TaskResult[Any]:
         now = datetime.now(tz=UTC)
         return task_result(
@@ -286,21 +356,30 @@ class Executor:
         )  # fmt: skip
 
     @contextmanager
-    def _time_limit(self, seconds: float | None) -> Iterator[None]:
-        """SIGALRM-based hard limit; only the main thread can receive it.
+    def _time_limit(self, policy: TaskPolicy) -> Iterator[None]:
+        """SIGALRM-based limits (#144); only the main thread can receive them.
 
-        The threads pool cannot interrupt a thread, so there the limit is not
-        enforced (documented); solo and prefork consumers run in a main thread.
+        At the soft timeout TaskTimeout is raised inside the task and the
+        alarm is set again for the hard one, which raises TimeLimitExceeded
+        (a TaskTimeout). Solo and prefork consumers run in a main thread;
+        the threads pool raises them in its threads (threadlimits.py).
         """
-        if not seconds or threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread():
             yield
             return
+        soft, hard = policy.soft_timeout, policy.time_limit
+        soft_pending = [soft is not None]
 
         def expire(signum: int, frame: FrameType | None) -> None:
-            raise TimeLimitExceeded(f"task ran over its {seconds:g}s time limit")
+            if soft_pending[0] and soft is not None:
+                soft_pending[0] = False
+                if hard:
+                    signal.setitimer(signal.ITIMER_REAL, hard - soft)
+                raise TaskTimeout(f"task ran past its soft timeout of {soft:g}s")
+            raise TimeLimitExceeded(f"task ran over its {hard or 0:g}s time limit")
 
         previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, soft or hard or 0)
         try:
             yield
         finally:
@@ -314,6 +393,26 @@ def _not_serializable(cause: BaseException) -> TypeError:
         raise TypeError(f"{NOT_SERIALIZABLE}: {cause}") from cause
     except TypeError as error:
         return error
+
+
+def _async_limit(info: TaskInfo) -> float | None:
+    """When an async task is cancelled: its soft timeout if it has one, else its
+    timeout (a coroutine can only be stopped by cancelling it)."""
+    return info.policy.soft_timeout or info.policy.time_limit
+
+
+def _timeout_error(info: TaskInfo) -> TaskTimeout:
+    soft, hard = info.policy.soft_timeout, info.policy.time_limit
+    if soft:
+        return TaskTimeout(f"task ran past its soft timeout of {soft:g}s")
+    return TimeLimitExceeded(f"task ran over its {hard or 0:g}s time limit")
+
+
+def _flush_metadata(args: list[Any]) -> None:
+    """Save a context's metadata if the task changed it and did not save it."""
+    context = args[0] if args else None
+    if isinstance(context, task_metadata.MetadataContext):
+        context.publisher.flush(context.metadata)
 
 
 def _since(started: float) -> float:

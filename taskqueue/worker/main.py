@@ -41,6 +41,7 @@ from taskqueue.worker.heartbeat import Heartbeat, keeping_alive
 from taskqueue.worker.loop import UNWATCHED, Consumer, Watched
 from taskqueue.worker.pools import RECYCLED, PreforkPool, SoloPool, ThreadPool
 from taskqueue.worker.stop import StopFlag, install
+from taskqueue.worker.threadlimits import ThreadLimits
 from taskqueue.worker.watchdog import Watchdog, abandon_killed
 
 log = logging.getLogger("taskqueue.worker")
@@ -122,8 +123,15 @@ class Worker:
             )
         else:
             pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
+        limits = _thread_limits(pool)
         with keeping_alive(heartbeat):
-            return pool.run()
+            if limits is None:
+                return pool.run()
+            limits.start()
+            try:
+                return pool.run()
+            finally:
+                limits.stop()
 
     def _run_child(self, slot: DeadlineSlot) -> int:
         """A prefork child: one consumer, its heartbeat and its watchdog."""
@@ -190,3 +198,10 @@ class Worker:
             self.config.pool, self.config.concurrency, " (burst)" if self.config.burst else "",
             "\n".join(f"    . {path}" for path in sorted(self.tasks)) or "    (none)",
         )  # fmt: skip
+
+
+def _thread_limits(pool: SoloPool | ThreadPool) -> ThreadLimits | None:
+    """The threads pool's time limits (#144), when any task has one."""
+    if not isinstance(pool, ThreadPool) or not pool.consumers[0].executor.any_limits():
+        return None
+    return ThreadLimits(pool.threads)

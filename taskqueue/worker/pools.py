@@ -82,6 +82,11 @@ class ThreadPool:
         self.consumers = [factory(consumer_id(worker_name)) for _ in range(size)]
         self._died: set[int] = set()
         self._deaths: list[float] = []
+        self._thread_ids: dict[int, int] = {}  # consumer index -> thread id
+
+    def threads(self) -> list[tuple[Consumer, int]]:
+        """Each running consumer and its thread's id (for threadlimits.py)."""
+        return [(self.consumers[i], tid) for i, tid in list(self._thread_ids.items())]
 
     def run(self) -> int:
         threads = {i: self._start(i) for i in range(len(self.consumers))}
@@ -111,11 +116,14 @@ class ThreadPool:
 
     def _run_consumer(self, index: int) -> None:
         consumer = self.consumers[index]
+        self._thread_ids[index] = threading.get_ident()
         try:
             consumer.run()
         except BaseException:
             log.exception("Consumer %s died; handing back its messages", consumer.id)
             self._died.add(index)
+        finally:
+            self._thread_ids.pop(index, None)
 
     def _replace(self, index: int) -> bool:
         """Hand the dead consumer's messages back and start another (False: give up)."""

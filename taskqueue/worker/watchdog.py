@@ -6,7 +6,7 @@ returns, is not stopped by it. In a prefork child this thread notices the
 task is still running ``grace`` seconds past its limit, records it as timed
 out, hands back the rest of the batch and ends the process; the supervisor
 starts a fresh child. (The solo pool has only the SIGALRM limit: there is
-no supervisor to replace it. The threads pool cannot stop a thread at all.)
+no supervisor to replace it. The threads pool has its own: threadlimits.py.)
 """
 
 from __future__ import annotations

@@ -9,14 +9,13 @@ compared with the code here.
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 from django.core.management import get_commands
 
 import taskqueue
-from taskqueue.conf import QueueOptions
+from taskqueue.conf import option_fields
 from taskqueue.protocol import FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +77,7 @@ def test_protocol_field_table_matches_the_code():
 def test_every_queue_option_is_in_the_readme():
     rows = table_rows(section(README.read_text(), "### `TASKS` OPTIONS"))
     documented = first_column_names(rows)
-    options = {f.name.upper() for f in fields(QueueOptions)}
+    options = {f.name.upper() for f in option_fields()}
     assert options - documented == set(), "OPTIONS keys missing from README"
     assert documented - options == set(), "README lists OPTIONS keys that do not exist"
 
