@@ -40,3 +40,12 @@ class TimeLimitExceeded(TaskQueueError):
 
 class ResultNotSerializable(TaskQueueError):
     """The task returned a value that is not JSON."""
+
+
+class TaskCancelled(TaskQueueError):
+    """The task was cancelled (``taskqueue.cancel``): it is FAILED with this error.
+
+    Django's Tasks API has no CANCELLED status, so a cancelled task's result
+    is FAILED and its last error is of this class. Raised inside a running
+    task only by ``taskqueue.cancel_requested`` callers that choose to.
+    """

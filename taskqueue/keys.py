@@ -18,10 +18,13 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:cancel                         HASH   task id -> stop|terminate, for cancelled tasks in flight
+    {Q}:paused                         STRING present while the queue is paused
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
     P + "taskqueue:stats:totals"       HASH   "status:task" -> count, all time (fleet metrics)
+    P + "taskqueue:cancel"             channel  task ids cancelled in flight (pub/sub, no key)
 
 Everything one Lua script touches for a queue carries the queue's hash tag,
 so every script runs on Redis Cluster; queues spread over the cluster by name.
@@ -97,6 +100,14 @@ class QueueKeys:
         return self.tag + ":recent"
 
     @property
+    def cancels(self) -> str:
+        return self.tag + ":cancel"
+
+    @property
+    def paused(self) -> str:
+        return self.tag + ":paused"
+
+    @property
     def result_prefix(self) -> str:
         return self.tag + ":result:"
 
@@ -118,3 +129,8 @@ def stats_key(minute: int, prefix: str = "") -> str:
 def totals_key(prefix: str = "") -> str:
     """Fleet-wide finished-task counts, never expiring: field ``status:task``."""
     return f"{prefix}taskqueue:stats:totals"
+
+
+def cancel_channel(prefix: str = "") -> str:
+    """The pub/sub channel on which a cancel of a claimed task is announced."""
+    return f"{prefix}taskqueue:cancel"

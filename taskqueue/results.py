@@ -40,8 +40,11 @@ class Field:
     WORKER = "worker"
     RETURN = "return"
     WORKER_OF = "worker:"  # + the attempt it ran
-    ERROR_OF = "error:"  # + the attempt that failed, or "dead"
-    NAMES = (MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN)
+    ERROR_OF = "error:"  # + the attempt that failed, "dead", or "cancel"
+    CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
+    NAMES = (
+        MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN, CANCEL,
+    )  # fmt: skip
     PREFIXES = (WORKER_OF, ERROR_OF)
     TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order
 
@@ -143,6 +146,7 @@ _MSG, _STATUS, _WORKER, _RETURN = (
     name.encode() for name in (Field.MSG, Field.STATUS, Field.WORKER, Field.RETURN)
 )
 _WORKER_OF, _ERROR_OF = Field.WORKER_OF.encode(), Field.ERROR_OF.encode()
+_CANCEL = Field.CANCEL.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
 _LAST_ERROR = 10**9  # the order of an error field with no attempt number (dead)
 
@@ -197,6 +201,7 @@ class ResultRecord:
     finished_by: tuple[str, ...]  # the consumer of each finished attempt
     errors: tuple[StoredError, ...]  # in attempt order, a dead-letter reason last
     return_json: bytes | None
+    cancel: str | None = None  # how it was cancelled ('stop', 'terminate'), if it was
 
     @classmethod
     def parse(
@@ -223,6 +228,7 @@ class ResultRecord:
             finished_by=finished_by,
             errors=errors,
             return_json=raw.get(_RETURN),
+            cancel=_text(raw.get(_CANCEL)),
         )
 
     # The stored message, read as a reader may (each field typed or None).

@@ -8,6 +8,7 @@ app_name = "taskqueue"
 
 urlpatterns = [
     path("tasks/<str:task_id>/", api.task_detail, name="task-detail"),
+    path("tasks/<str:task_id>/cancel/", api.task_cancel, name="task-cancel"),
     path("queues/", api.queues, name="queues"),
     path("schema/", api.schema, name="schema"),
 ]

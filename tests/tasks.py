@@ -177,3 +177,30 @@ def query_pause_query(seconds: float) -> int:
     Recipe.objects.count()
     time.sleep(seconds)
     return Recipe.objects.count()
+
+
+@task(takes_context=True)
+def stops_when_cancelled(context: TaskContext, path: str) -> str:
+    """Cooperative: polls taskqueue.cancel_requested, notes when it saw it."""
+    import taskqueue
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if taskqueue.cancel_requested(context):
+            with open(path, "w") as handle:
+                handle.write("saw the cancel")
+            return "stopped"
+        time.sleep(0.02)
+    return "never cancelled"
+
+
+@task
+async def async_waits_for_cancel(path: str) -> str:
+    """Sleeps; notes the CancelledError it gets when cancelled, then lets it go."""
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        with open(path, "w") as handle:
+            handle.write("cancelled")
+        raise
+    return "slept"

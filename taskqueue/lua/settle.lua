@@ -5,12 +5,13 @@
 -- KEYS[1] my inflight, KEYS[2] scheduled, KEYS[3] redelivered, KEYS[4] dead hash,
 -- KEYS[5] dead index zset, KEYS[6] dead raw hash, KEYS[7] recent ids list (capped),
 -- KEYS[8] ready hash (a settled task is no longer READY there)
+-- KEYS[9] cancel hash (settle_cancel.lua)
 -- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl, then
 -- SETTLE_FIELDS values per message (settle_args.lua).
 -- Every argument is checked before anything is written: one bad argument fails
 -- the whole call with nothing changed, never half a batch.
 -- A message no longer in my inflight (recovered by others) is left alone.
 local inflight, scheduled, redelivered, dead, dead_index, dead_raw, recent_ids, ready =
-  unpack(KEYS)
+  unpack(KEYS, 1, 8)
 local now = server_now()
 local me, prefix, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])

@@ -24,6 +24,7 @@ from taskqueue.store.wire import Client, Command, Wire
 
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
+    "cancel",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -33,9 +34,9 @@ PRELUDE = "prelude"  # the server clock, in front of every script
 FILES: dict[str, tuple[str, ...]] = {
     "claim": (
         "envelope", "claim", "claim_adopt", "claim_recover", "claim_promote",
-        "claim_handover", "claim_take", "claim_reply",
+        "claim_handover", "claim_control", "claim_take", "claim_reply",
     ),
-    "settle": ("settle", "settle_args", "settle_record"),
+    "settle": ("settle", "settle_args", "settle_cancel", "settle_record"),
     "enqueue": ("envelope", "enqueue"),
     "requeue": ("envelope", "requeue"),
 }  # fmt: skip

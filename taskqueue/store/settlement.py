@@ -83,7 +83,7 @@ class Settling(StoreCore):
             argv.extend(item.argv())
         keys = [
             k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index,
-            k.dead_raw, k.recent, k.ready,
+            k.dead_raw, k.recent, k.ready, k.cancels,
         ]  # fmt: skip
         return keys, argv
 

@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
@@ -26,7 +26,7 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import close_old_connections, connections
 
-from taskqueue import results, retry
+from taskqueue import cancellation, results, retry
 from taskqueue.compat import (
     TaskContext,
     TaskError,
@@ -177,7 +177,11 @@ class Executor:
         args = self._arguments(info, envelope, self._started(info, envelope))
         coroutine = info.task.func(*args, **envelope.kwargs)
         limit, started = info.policy.time_limit, time.perf_counter()
-        value = await asyncio.wait_for(coroutine, limit)
+        cancellation.on_cancel(envelope.id, _canceller())  # CancelledError on cancel()
+        try:
+            value = await asyncio.wait_for(coroutine, limit)
+        finally:
+            cancellation.on_cancel(envelope.id, None)
         if limit and time.perf_counter() - started > limit:  # it swallowed the cancel
             raise TimeLimitExceeded(f"task ran over its {limit:g}s time limit")
         return value
@@ -322,3 +326,14 @@ def _since(started: float) -> float:
 
 def _summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _canceller() -> Callable[[], None]:
+    """Cancel the running asyncio task from another thread (the cancel watch)."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+
+    def cancel() -> None:
+        if task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+
+    return cancel
