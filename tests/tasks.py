@@ -204,3 +204,10 @@ async def async_waits_for_cancel(path: str) -> str:
             handle.write("cancelled")
         raise
     return "slept"
+
+
+@task
+@options(max_retries=2, retry_backoff=600, retry_backoff_max=600)
+def fails_then_waits_long() -> None:
+    """Fails, and its retry waits ten minutes in the scheduled set."""
+    raise RuntimeError("try again later")

@@ -13,10 +13,12 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any, cast
 
+import redis
+
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.keys import cancel_channel
 from taskqueue.store.core import StoreCore
-from taskqueue.store.errors import UNAVAILABLE, translate_errors
+from taskqueue.store.errors import translate_errors
 
 Cancels = dict[str, dict[str, str]]  # queue -> task id -> 'stop' | 'terminate'
 
@@ -94,7 +96,7 @@ class CancelFeed:
                 self._pubsub.subscribe(self._channel)
                 self._subscribed = True
             message = self._pubsub.get_message(timeout=timeout)
-        except UNAVAILABLE as exc:
+        except redis.RedisError as exc:  # a cut, or a server that refuses pub/sub
             self.close()
             raise BrokerUnavailable(f"Redis unavailable: {exc}") from exc
         if message is None or message.get("type") != "message":
@@ -104,5 +106,5 @@ class CancelFeed:
 
     def close(self) -> None:
         self._subscribed = False
-        with contextlib.suppress(*UNAVAILABLE):
+        with contextlib.suppress(redis.RedisError):
             self._pubsub.reset()

@@ -71,6 +71,18 @@ def test_a_thousand_queued_550_cancelled_the_burst_runs_exactly_450(
     assert api.post(f"/api/tasks/{ids[600]}/cancel/").status_code == 409
 
 
+def test_a_task_waiting_for_its_retry_is_taken_out(broker, run_command):
+    waiting = tasks.fails_then_waits_long.enqueue()
+    assert run_command("runworker", "--burst").returncode == 0
+    assert broker.stats("default").scheduled == 1  # its retry, ten minutes away
+
+    assert taskqueue.cancel(waiting.id)
+
+    assert broker.stats("default").scheduled == 0
+    result = assert_cancelled(tasks.fails_then_waits_long, waiting.id)
+    assert result.errors[0].exception_class_path == "builtins.RuntimeError"
+
+
 def test_a_task_in_a_claimed_batch_never_starts(backend, start_worker, tmp_path):
     # Given a batch (an eighth of the backlog) claimed behind a slow task
     slow = tasks.sleep_for.enqueue(1.5)
