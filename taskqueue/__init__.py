@@ -34,3 +34,17 @@ async def async_wait(result_or_id: Any, timeout: float) -> Any:
     from taskqueue.waiting import async_wait as wait_for_result
 
     return await wait_for_result(result_or_id, timeout)
+
+
+def cancel(task_id: str, *, terminate: bool = False, alias: str = "default") -> bool:
+    """Cancel a task that has not finished (see taskqueue.cancellation.cancel)."""
+    from taskqueue.cancellation import cancel as _cancel
+
+    return _cancel(task_id, terminate=terminate, alias=alias)
+
+
+def cancel_requested(context: object) -> bool:
+    """Whether the running task of ``context`` was cancelled (see taskqueue.cancellation)."""
+    from taskqueue.cancellation import cancel_requested as _requested
+
+    return _requested(context)

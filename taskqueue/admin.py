@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path
 
 from taskqueue.tokens import APIToken
-from taskqueue.web import dashboard
+from taskqueue.web import controls, dashboard
 
 if TYPE_CHECKING:
     TokenModelAdmin = admin.ModelAdmin[APIToken]
@@ -45,5 +45,7 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
         path("", view(dashboard.dashboard_view), name="index"),
         path("data/", view(dashboard.dashboard_data), name="data"),
         path("dead-letters/", view(dashboard.dead_letter_action), name="dead-letters"),
+        path("cancel/", view(controls.cancel_action), name="cancel"),
+        path("pause/", view(controls.pause_action), name="pause"),
     ]
     return patterns, "taskqueue_dashboard"

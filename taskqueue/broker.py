@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from taskqueue.connection import make_client, resolve_url
 from taskqueue.store.claim import Claimed, Claiming, ClaimPolicy, ClaimResult
+from taskqueue.store.control import Control
 from taskqueue.store.dead import DeadLetters
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
@@ -39,6 +40,7 @@ class Broker(
     Waiting,
     MetadataWrites,
     WorkflowStore,
+    Control,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

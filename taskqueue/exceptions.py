@@ -66,3 +66,12 @@ class WorkflowDoesNotExist(TaskQueueError, LookupError):
 
 class WaitTimeout(TaskQueueError, TimeoutError):
     """``taskqueue.wait()`` gave up: the task did not finish within the timeout."""
+
+
+class TaskCancelled(TaskQueueError):
+    """The task was cancelled (``taskqueue.cancel``): it is FAILED with this error.
+
+    Django's Tasks API has no CANCELLED status, so a cancelled task's result
+    is FAILED and its last error is of this class. Raised inside a running
+    task only by ``taskqueue.cancel_requested`` callers that choose to.
+    """

@@ -22,10 +22,13 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:workflow:<id>:done             HASH   step task id -> final status, once per step
     {Q}:waiting                        HASH   task id -> number of waiters (only while one waits)
     {Q}:waiting:<task id>              LIST   tokens the settle pushes to wake those waiters
+    {Q}:cancel                         HASH   task id -> stop|terminate, for cancelled tasks in flight
+    {Q}:paused                         STRING present while the queue is paused
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
     P + "taskqueue:stats:totals"       HASH   "status:task" -> count, all time (fleet metrics)
+    P + "taskqueue:cancel"             channel  task ids cancelled in flight (pub/sub, no key)
 
 Everything one Lua script touches for a queue carries the queue's hash tag,
 so every script runs on Redis Cluster; queues spread over the cluster by name.
@@ -107,6 +110,13 @@ class QueueKeys:
     def waiting_for(self, task_id: str) -> str:
         return self.tag + ":waiting:" + task_id
 
+    def cancels(self) -> str:
+        return self.tag + ":cancel"
+
+    @property
+    def paused(self) -> str:
+        return self.tag + ":paused"
+
     @property
     def result_prefix(self) -> str:
         return self.tag + ":result:"
@@ -139,3 +149,8 @@ def stats_key(minute: int, prefix: str = "") -> str:
 def totals_key(prefix: str = "") -> str:
     """Fleet-wide finished-task counts, never expiring: field ``status:task``."""
     return f"{prefix}taskqueue:stats:totals"
+
+
+def cancel_channel(prefix: str = "") -> str:
+    """The pub/sub channel on which a cancel of a claimed task is announced."""
+    return f"{prefix}taskqueue:cancel"

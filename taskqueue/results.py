@@ -42,10 +42,11 @@ class Field:
     RETURN = "return"
     METADATA = "metadata"  # JSON, saved by the running task (taskqueue/metadata.py)
     WORKER_OF = "worker:"  # + the attempt it ran
-    ERROR_OF = "error:"  # + the attempt that failed, or "dead"
+    ERROR_OF = "error:"  # + the attempt that failed, "dead", or "cancel"
+    CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
     NAMES = (
         MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
-        METADATA,
+        METADATA, CANCEL,
     )  # fmt: skip
     PREFIXES = (WORKER_OF, ERROR_OF)
     TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order
@@ -149,6 +150,7 @@ _MSG, _STATUS, _WORKER, _RETURN = (
 )
 _WORKER_OF, _ERROR_OF = Field.WORKER_OF.encode(), Field.ERROR_OF.encode()
 _METADATA = Field.METADATA.encode()
+_CANCEL = Field.CANCEL.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
 _LAST_ERROR = 10**9  # the order of an error field with no attempt number (dead)
 
@@ -204,6 +206,7 @@ class ResultRecord:
     errors: tuple[StoredError, ...]  # in attempt order, a dead-letter reason last
     return_json: bytes | None
     metadata_json: bytes | None = None  # as the running task saved it
+    cancel: str | None = None  # how it was cancelled ('stop', 'terminate'), if it was
 
     @classmethod
     def parse(
@@ -231,6 +234,7 @@ class ResultRecord:
             errors=errors,
             return_json=raw.get(_RETURN),
             metadata_json=raw.get(_METADATA),
+            cancel=_text(raw.get(_CANCEL)),
         )
 
     # The stored message, read as a reader may (each field typed or None).

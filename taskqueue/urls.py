@@ -13,6 +13,7 @@ urlpatterns = [
         workflows.workflow_detail,
         name="workflow-detail",
     ),
+    path("tasks/<str:task_id>/cancel/", api.task_cancel, name="task-cancel"),
     path("queues/", api.queues, name="queues"),
     path("schema/", api.schema, name="schema"),
 ]

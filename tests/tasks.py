@@ -329,3 +329,37 @@ async def async_catches_its_soft_timeout() -> str:
             await asyncio.sleep(0.02)
     except asyncio.CancelledError:
         return "cancelled"  # swallowed: still recorded as timed out
+
+
+@task(takes_context=True)
+def stops_when_cancelled(context: TaskContext, path: str) -> str:
+    """Cooperative: polls taskqueue.cancel_requested, notes when it saw it."""
+    import taskqueue
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if taskqueue.cancel_requested(context):
+            with open(path, "w") as handle:
+                handle.write("saw the cancel")
+            return "stopped"
+        time.sleep(0.02)
+    return "never cancelled"
+
+
+@task
+async def async_waits_for_cancel(path: str) -> str:
+    """Sleeps; notes the CancelledError it gets when cancelled, then lets it go."""
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        with open(path, "w") as handle:
+            handle.write("cancelled")
+        raise
+    return "slept"
+
+
+@task
+@options(max_retries=2, retry_backoff=600, retry_backoff_max=600)
+def fails_then_waits_long() -> None:
+    """Fails, and its retry waits ten minutes in the scheduled set."""
+    raise RuntimeError("try again later")

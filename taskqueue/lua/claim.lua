@@ -5,6 +5,7 @@
 -- share its locals (KEYS by name, now, me, wake, moved).
 -- KEYS[1] pending, KEYS[2] prio, KEYS[3] scheduled, KEYS[4] my inflight,
 -- KEYS[5] consumers zset, KEYS[6] redelivered hash, KEYS[7] claim numbers hash
+-- KEYS[8] paused flag, KEYS[9] cancel hash (claim_control.lua)
 -- ARGV[1] consumer id, ARGV[2] max batch, ARGV[3] result key prefix,
 -- ARGV[4] worker timeout seconds, ARGV[5] inflight key prefix, ARGV[6] wake token,
 -- ARGV[7] '' or '+' and a message BLMOVE already put in my inflight (the '+'
@@ -22,8 +23,8 @@
 --         old snapshot, a failover to a lagging replica) and my in-flight list
 --         holds what I no longer know of: it goes back, as after ARGV[8]
 -- Returns {recovered, seconds until the next scheduled message or '', the server's time,
---          raw1, redeliveries1, ...}
-local pending, prio, scheduled, inflight, consumers, redelivered, claims = unpack(KEYS)
+--          control ('', 'P', 'C' or 'PC': claim_control.lua), raw1, redeliveries1, ...}
+local pending, prio, scheduled, inflight, consumers, redelivered, claims = unpack(KEYS, 1, 7)
 local now = server_now()
 local me, wake = ARGV[1], ARGV[6]
 local number = tonumber(ARGV[13])

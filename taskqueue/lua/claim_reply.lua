@@ -1,6 +1,6 @@
 -- claim, section 7: the reply, and the first task's RUNNING mark.
 local counted = redis.call('EXISTS', redelivered) == 1
-local out = {recovered, '', string.format('%.6f', now)}
+local out = {recovered, '', string.format('%.6f', now), control}
 local next_due = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
 if next_due[2] then out[2] = tostring(tonumber(next_due[2]) - now) end
 -- Only the first message starts now; the consumer marks later ones of a

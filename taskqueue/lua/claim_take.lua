@@ -3,6 +3,7 @@
 -- priorities first, then the list (wake tokens dropped), then negative ones.
 local backlog = redis.call('LLEN', pending) + redis.call('ZCARD', prio)
 local want = math.min(tonumber(ARGV[2]), math.max(tonumber(ARGV[10]), math.ceil(backlog / 8))) - #claimed
+if paused then want = 0 end  -- claim_control.lua
 local fresh = {}
 local function from_prio(min, max)
   if want - #fresh <= 0 then return end

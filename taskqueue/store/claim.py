@@ -46,6 +46,7 @@ class ClaimResult:
     recovered: int
     due_in: float | None
     server_time: float = 0.0  # the Redis clock when the claim ran
+    control: str = ""  # 'P' paused, 'C' cancels in flight (lua/claim_control.lua)
 
 
 class Claiming(Settling):
@@ -129,7 +130,7 @@ class Claiming(Settling):
         k = self.keys(queue)
         keys = [
             k.pending, k.prio, k.scheduled, k.inflight(consumer), k.consumers,
-            k.redelivered, k.claims,
+            k.redelivered, k.claims, k.paused, k.cancels,
         ]  # fmt: skip
         args = [
             consumer, policy.max_batch, k.result_prefix, policy.worker_timeout,
@@ -192,9 +193,9 @@ class Claiming(Settling):
 
 
 def _claim_result(reply: list[Any]) -> ClaimResult:
-    messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(3, len(reply), 2)]
+    messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(4, len(reply), 2)]
     due_in = float(reply[1]) if reply[1] else None
     return ClaimResult(
         messages=messages, recovered=int(reply[0]), due_in=due_in,
-        server_time=float(reply[2]),
+        server_time=float(reply[2]), control=reply[3].decode(),
     )  # fmt: skip

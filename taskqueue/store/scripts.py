@@ -24,7 +24,7 @@ from taskqueue.store.wire import Client, Command, Wire
 
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
-    "workflow", "wait", "metadata",
+    "workflow", "wait", "metadata", "cancel",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -34,11 +34,11 @@ PRELUDE = "prelude"  # the server clock, in front of every script
 FILES: dict[str, tuple[str, ...]] = {
     "claim": (
         "envelope", "claim", "claim_adopt", "claim_recover", "claim_promote",
-        "claim_handover", "claim_take", "claim_reply",
+        "claim_handover", "claim_control", "claim_take", "claim_reply",
     ),
     "settle": (
-        "settle", "settle_args", "settle_record", "settle_workflow", "settle_notify",
-        "settle_reply",
+        "settle", "settle_args", "settle_cancel", "settle_record", "settle_workflow",
+        "settle_notify", "settle_reply",
     ),
     "enqueue": ("envelope", "enqueue"),
     "requeue": ("envelope", "requeue"),

@@ -21,6 +21,7 @@ class QueueStats:
     in_flight: int
     scheduled: int
     dead: int
+    paused: bool = False  # queues pause NAME (taskqueue/store/control.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +30,7 @@ class QueueStats:
             "in_flight": self.in_flight,
             "scheduled": self.scheduled,
             "dead": self.dead,
+            "paused": self.paused,
         }
 
 
@@ -45,12 +47,15 @@ class Statistics(StoreCore):
             pipe.zcard(k.scheduled)
             pipe.zcard(k.dead_index)
             pipe.lrange(k.pending, 0, 0)
+            pipe.exists(k.paused)
             for consumer in consumers:
                 pipe.llen(k.inflight(consumer.decode()))
-            pending, prio, scheduled, dead, head, *inflight = pipe.execute()
+            pending, prio, scheduled, dead, head, paused, *inflight = pipe.execute()
         if head == [WAKE]:
             pending -= 1
-        return QueueStats(queue, pending + prio, sum(inflight), scheduled, dead)
+        return QueueStats(
+            queue, pending + prio, sum(inflight), scheduled, dead, paused=bool(paused)
+        )
 
     @translate_errors
     def count_minute(self, minute: int, counts: dict[str, int]) -> None:

@@ -16,7 +16,8 @@ from django.views.defaults import server_error as django_server_error
 
 from taskqueue import registry, waiting
 from taskqueue.backends import backend_for
-from taskqueue.compat import TaskResultStatus
+from taskqueue.cancellation import cancel
+from taskqueue.compat import TaskResultDoesNotExist, TaskResultStatus
 from taskqueue.connection import InvalidRedisURL
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.results import ResultRecord
@@ -26,6 +27,7 @@ from taskqueue.web.openapi import SCHEMA
 from taskqueue.web.overview import queue_overview
 
 MAX_WAIT = 30  # seconds a GET /api/tasks/<id>/?wait= may hold its request
+MANAGE_QUEUES = "taskqueue.manage_queues"
 
 
 @endpoint("GET")
@@ -96,9 +98,28 @@ def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
         for e in record.errors
     ]
     unreadable = record.unreadable
+    if record.cancel is not None:
+        payload["cancel"] = record.cancel
     if unreadable:
         payload["unreadable"] = unreadable
     return payload
+
+
+@endpoint("POST", permission=MANAGE_QUEUES)
+def task_cancel(request: HttpRequest, task_id: str) -> HttpResponse:
+    """Cancel a task: 200 when done, 409 when it had finished, 404 when unknown."""
+    terminate = request.GET.get("terminate", "0")
+    if terminate not in ("0", "1"):
+        raise ApiError(400, "terminate must be 0 or 1")
+    try:
+        cancelled = cancel(task_id, terminate=terminate == "1")
+    except ValueError:
+        raise ApiError(400, f"{task_id[:80]!r} is not a task id") from None
+    except TaskResultDoesNotExist:
+        raise ApiError(404, f"No task with id {task_id!r}") from None
+    if not cancelled:
+        raise ApiError(409, f"Task {task_id!r} has already finished")
+    return JsonResponse({"task_id": task_id, "cancelled": True})
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -97,17 +97,31 @@ _SCHEMAS: dict[str, Any] = {
             "kwargs": {"type": "object"},
             "return_value": {"description": "Present only when SUCCESSFUL"},
             "errors": {"type": "array", "items": _ref("TaskError")},
+            "cancel": {
+                "type": "string",
+                "enum": ["stop", "terminate"],
+                "description": "Present when the task was cancelled (its result "
+                "is then FAILED with taskqueue.exceptions.TaskCancelled)",
+            },
             "unreadable": _UNREADABLE,
+        },
+    },
+    "Cancelled": {
+        "type": "object",
+        "required": ["task_id", "cancelled"],
+        "properties": {
+            "task_id": {"type": "string"},
+            "cancelled": {"type": "boolean", "const": True},
         },
     },
     "QueueStats": {
         "type": "object",
-        "required": ["name", "pending", "in_flight", "scheduled", "dead"],
+        "required": ["name", "pending", "in_flight", "scheduled", "dead", "paused"],
         "properties": {
             name: {"type": "integer"}
             for name in ("pending", "in_flight", "scheduled", "dead")
         }
-        | {"name": {"type": "string"}},
+        | {"name": {"type": "string"}, "paused": {"type": "boolean"}},
     },
     "Queues": {
         "type": "object",
@@ -268,6 +282,36 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("Workflow"), "The workflow"),
                 "404": _error("Unknown, expired or malformed workflow id"),
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/tasks/{task_id}/cancel/": {
+        "post": {
+            "summary": "Cancel a task that has not finished (needs "
+            "taskqueue.manage_queues): a waiting task never starts, a running "
+            "one is asked to stop; its result becomes FAILED/TaskCancelled",
+            "parameters": [
+                {
+                    "name": "task_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "terminate",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["0", "1"]},
+                    "description": "1: stop the prefork child running it",
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("Cancelled"), "Cancelled"),
+                "400": _error("Not a task id, or a bad terminate value"),
+                "404": _error("Unknown task id"),
+                "409": _error("The task has already finished"),
+                "405": _error("Method not allowed"),
                 **_AUTH_ERRORS,
             },
         }

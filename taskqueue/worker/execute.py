@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
@@ -26,8 +26,8 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import close_old_connections, connections
 
+from taskqueue import cancellation, results, retry
 from taskqueue import metadata as task_metadata
-from taskqueue import results, retry
 from taskqueue.backends import backend_for
 from taskqueue.compat import (
     TaskError,
@@ -196,9 +196,11 @@ class Executor:
         args = self._arguments(info, envelope, self._started(info, envelope))
         coroutine = info.task.func(*args, **envelope.kwargs)
         limit, started = _async_limit(info), time.perf_counter()
+        cancellation.on_cancel(envelope.id, _canceller())  # CancelledError on cancel()
         try:
             value = await asyncio.wait_for(coroutine, limit)
         finally:
+            cancellation.on_cancel(envelope.id, None)
             if info.takes_context:
                 _flush_metadata(args)
         if limit and time.perf_counter() - started > limit:  # it swallowed the cancel
@@ -421,3 +423,14 @@ def _since(started: float) -> float:
 
 def _summary(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _canceller() -> Callable[[], None]:
+    """Cancel the running asyncio task from another thread (the cancel watch)."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+
+    def cancel() -> None:
+        if task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+
+    return cancel

@@ -22,6 +22,7 @@ from taskqueue.broker import Broker, Claimed, ClaimPolicy
 from taskqueue.exceptions import BrokerUnavailable, TaskQueueError
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.outage import RedisOutage
+from taskqueue.worker.pause import LOOK_EVERY, PauseState
 from taskqueue.worker.settle import Settler
 from taskqueue.worker.stop import StopFlag
 from taskqueue.worker.waiter import Arrival, Waiter
@@ -52,6 +53,7 @@ class Fetcher:
         self.id = consumer_id
         self.options = options = settler.options
         self.beating = beating  # the heartbeat's: claim nothing while it fails
+        self.pause = PauseState()  # what claims said of pause (and cancels)
         self.claim_policy = ClaimPolicy(
             max_batch=config.max_batch,
             worker_timeout=options.worker_timeout,
@@ -65,11 +67,12 @@ class Fetcher:
         )
         self.async_batches = False
         self.outage = RedisOutage(stop)
+        self.stop = stop
         # One queue: block in this thread. Several: one blocking thread each.
         self.waiter = (
             Waiter(
                 broker, consumer_id, config.queues, timeout=config.block_timeout,
-                stop=stop,
+                stop=stop, paused=self.pause.queues,
             )
             if len(config.queues) > 1 and not config.burst
             else None
@@ -122,7 +125,11 @@ class Fetcher:
     def _plan_idle_claim(self) -> None:
         """After an empty claim: claim again when something is due, or at the interval."""
         self._next_claim = min(
-            [time.monotonic() + self.idle_claim_every, *self._due_at.values()]
+            [
+                time.monotonic() + self.idle_claim_every,
+                *self._due_at.values(),
+                *self.pause.next_look(),
+            ]
         )
 
     def claim(self, queue: str, moved: bytes | None = None) -> Batch:
@@ -145,6 +152,7 @@ class Fetcher:
                 queue, self.id, policy, moved=moved, reset=queue in self.unsure
             )
         self.unsure.discard(queue)
+        self.pause.claimed(queue, result.control)
         self.settler.clock.sync(result.server_time)
         self.outage.succeeded()
         if result.recovered:
@@ -165,6 +173,10 @@ class Fetcher:
         if self._next_claim is not None:
             timeout = max(0.01, min(timeout, self._next_claim - time.monotonic()))
         arrival: Arrival | None
+        if self.pause.all_of(self.config.queues):
+            self.stop.wait(min(timeout, LOOK_EVERY))  # claim again to see a resume
+            self._next_claim = None
+            return []
         if self.waiter is None:
             queue = self.config.queues[0]
             raw = self.broker.block(queue, self.id, timeout)

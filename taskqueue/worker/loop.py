@@ -29,7 +29,8 @@ from taskqueue.broker import Broker, Claimed
 from taskqueue.exceptions import TaskQueueError
 from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, Settled
 from taskqueue.protocol import Envelope
-from taskqueue.worker import tasklog
+from taskqueue.worker import cancels, tasklog
+from taskqueue.worker.cancels import CancelWatch
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot
 from taskqueue.worker.execute import Executor
@@ -53,6 +54,7 @@ class Watched:
 
     beating: Callable[[], bool] = always  # the heartbeat gets through (heartbeat.py)
     deadlines: DeadlineSlot | None = None  # prefork: the supervisor's kill clock
+    cancels: CancelWatch | None = None  # the process's cancel watch (cancels.py)
 
 
 UNWATCHED = Watched()
@@ -81,6 +83,8 @@ class Consumer:
             config=config, broker=broker, settler=self.settler,
             consumer_id=consumer_id, stop=stop, beating=watched.beating,
         )  # fmt: skip
+        if watched.cancels is not None:  # claims tell it of cancels in flight
+            self.fetcher.pause.on_control = watched.cancels.note
         self.intake = Intake(self.options, alias=executor.alias)
         self.marks = RunningMarks(broker, consumer_id)
         self.handback = HandBack(broker, consumer_id, unsure=self.fetcher.unsure.add)
@@ -173,9 +177,14 @@ class Consumer:
         envelope = self.intake.envelope(queue, claimed)
         if isinstance(envelope, Poison):
             return envelope
+        skipped = cancels.before_start(envelope)  # a dict lookup, when any
+        if skipped is not None:
+            tasklog.outcome(skipped)
+            return skipped
         self.marks.task_starting(queue, envelope.id, claimed.raw)
         tasklog.received(envelope, queue)
-        self.status.started(Running(queue, claimed, envelope, time.monotonic()))
+        started = time.monotonic()
+        self.status.started(Running(queue, claimed, envelope, started))
         self._publish_deadline(queue, envelope)
         try:
             outcome = self.executor.execute(envelope)
@@ -183,6 +192,7 @@ class Consumer:
             log.exception("could not run task_id=%s", envelope.id)
             outcome = Failed(envelope, results.error_json(exc), 0.0, repr(exc)[:500])
         self._task_ended()
+        outcome = cancels.after_run(outcome, started)
         tasklog.outcome(outcome)
         return outcome
 
@@ -203,6 +213,8 @@ class Consumer:
             envelope = self.intake.peek(queue, claimed)
             if envelope is None or not self.executor.is_async(envelope.task):
                 break
+            if cancels.before_start(envelope) is not None:
+                break  # handle() records it, unstarted
             group.append((queue, claimed, envelope))
         return group
 
@@ -212,6 +224,7 @@ class Consumer:
         for queue, _, envelope in group:
             tasklog.received(envelope, queue)
         envelopes = [envelope for _, _, envelope in group]
+        started = time.monotonic()
         self._watch_async(group)
         try:
             outcomes = self.executor.run_async(envelopes)
@@ -227,6 +240,7 @@ class Consumer:
             if isinstance(outcome, GiveBack):
                 given_back.append((queue, claimed))
                 continue
+            outcome = cancels.after_run(outcome, started)
             tasklog.outcome(outcome)
             self._collect(queue, claimed, outcome)
         self._outage_reason = "an async task could not reach it"
@@ -294,12 +308,13 @@ class Consumer:
         self.shutdown()
 
     def drained(self) -> bool:
-        """Nothing pending or in flight on any of our queues (scheduled may remain)."""
+        """Nothing pending or in flight on any of our queues (scheduled may remain;
+        a paused queue's pending tasks wait for its resume)."""
         try:
             stats = [self.broker.stats(queue) for queue in self.config.queues]
         except TaskQueueError:
             return False
-        return all(s.pending == 0 and s.in_flight == 0 for s in stats)
+        return all((s.pending == 0 or s.paused) and s.in_flight == 0 for s in stats)
 
     def shutdown(self) -> None:
         """Store what is collected, hand back what waiters moved, deregister."""

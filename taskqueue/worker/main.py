@@ -34,6 +34,7 @@ from taskqueue.blocking import WakeableBroker
 from taskqueue.broker import Broker
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import TaskQueueError
+from taskqueue.worker.cancels import CancelWatch
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.execute import Executor
@@ -42,7 +43,7 @@ from taskqueue.worker.loop import UNWATCHED, Consumer, Watched
 from taskqueue.worker.pools import RECYCLED, PreforkPool, SoloPool, ThreadPool
 from taskqueue.worker.stop import StopFlag, install
 from taskqueue.worker.threadlimits import ThreadLimits
-from taskqueue.worker.watchdog import Watchdog, abandon_killed
+from taskqueue.worker.watchdog import Watchdog, abandon_killed, terminator
 
 log = logging.getLogger("taskqueue.worker")
 
@@ -114,7 +115,8 @@ class Worker:
         self.wake_on_stop(broker)
         pool: SoloPool | ThreadPool
         heartbeat = self._heartbeat = self.heartbeat(broker, lambda: pool.consumers)
-        watched = Watched(beating=heartbeat.beating)
+        watch = CancelWatch(broker, self.config.queues, self.stop)
+        watched = Watched(beating=heartbeat.beating, cancels=watch)
         if self.config.pool == "threads":
             pool = ThreadPool(
                 lambda cid: self.consumer(broker, cid, watched),
@@ -125,6 +127,7 @@ class Worker:
             pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
         limits = _thread_limits(pool)
         with keeping_alive(heartbeat):
+            watch.start()
             if limits is None:
                 return pool.run()
             limits.start()
@@ -139,11 +142,14 @@ class Worker:
         self.wake_on_stop(broker)
         pool: SoloPool
         heartbeat = self.heartbeat(broker, lambda: pool.consumers, child=True)
-        watched = Watched(beating=heartbeat.beating, deadlines=slot)
+        watch = CancelWatch(broker, self.config.queues, self.stop)
+        watched = Watched(beating=heartbeat.beating, deadlines=slot, cancels=watch)
         pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
         watchdog = Watchdog(pool.consumers[0])
+        watch.terminate = terminator(pool.consumers[0])
         with keeping_alive(heartbeat):
             watchdog.start()
+            watch.start()
             try:
                 code = pool.run()
             finally:

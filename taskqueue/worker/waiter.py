@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Collection
 
 from taskqueue.broker import Broker
 from taskqueue.exceptions import TaskQueueError
@@ -33,9 +34,10 @@ WOKEN = None  # put into the arrivals on a stop: the consumer's wait ends now
 class Waiter:
     def __init__(
         self, broker: Broker, consumer_id: str, queues: tuple[str, ...], *,
-        timeout: float, stop: StopFlag,
+        timeout: float, stop: StopFlag, paused: Collection[str] = (),
     ) -> None:  # fmt: skip
         self.broker = broker
+        self.paused = paused  # queues not to block on (the fetcher's PauseState)
         self.consumer_id = consumer_id
         self.timeout = timeout
         self.stop = stop
@@ -105,6 +107,9 @@ class Waiter:
                 continue  # the consumer is busy: do not take more than it can run
             if self._closed.is_set():
                 break
+            if name in self.paused:
+                self._closed.wait(0.2)
+                continue
             try:
                 raw = self.broker.block(name, self.consumer_id, self.timeout)
             except TaskQueueError as exc:

@@ -15,10 +15,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from taskqueue.broker import Claimed
 from taskqueue.exceptions import TaskQueueError
+from taskqueue.outcomes import Settled
 from taskqueue.worker import observe, tasklog
+from taskqueue.worker.cancels import cancelled_outcome, exit_terminated
 from taskqueue.worker.deadline import Overdue
 from taskqueue.worker.loop import Consumer
 from taskqueue.worker.status import Running
@@ -76,7 +79,9 @@ class Watchdog(threading.Thread):
                 os._exit(TIMED_OUT)
 
 
-def abandon(consumer: Consumer, running: Running) -> None:
+def abandon(
+    consumer: Consumer, running: Running, outcome: Settled | None = None
+) -> None:
     """Give up on a task past its hard time limit (the watchdog calls this,
     holding the status lock while the consumer's thread is in the task).
 
@@ -86,8 +91,9 @@ def abandon(consumer: Consumer, running: Running) -> None:
     """
     if consumer.deadlines is not None:
         consumer.deadlines.clear()  # the supervisor need not step in as well
-    duration = time.monotonic() - running.started
-    outcome = consumer.executor.timed_out(running.envelope, duration)
+    if outcome is None:
+        duration = time.monotonic() - running.started
+        outcome = consumer.executor.timed_out(running.envelope, duration)
     tasklog.outcome(outcome)
     consumer.settler.add(running.queue, running.claimed.raw, outcome)
     consumer.settler.flush()
@@ -120,3 +126,32 @@ def abandon_killed(consumer: Consumer, overdue: Overdue) -> None:
     else:
         abandon(consumer, running)
     consumer.shutdown()
+
+
+def terminator(consumer: Consumer) -> Callable[[str], None]:
+    """What a prefork child's cancel watch calls for a ``terminate`` cancel.
+
+    If the child is running that task: records it FAILED/TaskCancelled,
+    stores the batch's finished outcomes, hands back the unstarted rest and
+    ends the process (the supervisor starts a fresh child), as a time-out
+    does. Under the status lock, so the task cannot finish meanwhile.
+    """
+
+    def terminate(task_id: str) -> None:
+        with consumer.status.lock:
+            running = consumer.status.running
+            if running is None or running.envelope.id != task_id:
+                return
+            log.warning("Task cancelled, terminating this child task_id=%s", task_id)
+            ran = time.monotonic() - running.started
+            try:
+                abandon(consumer, running, cancelled_outcome(running.envelope, ran=ran))
+            except TaskQueueError:
+                log.error(
+                    "Redis unavailable: recovery will redeliver task_id=%s", task_id
+                )
+            finally:
+                observe.flush()
+                exit_terminated()
+
+    return terminate

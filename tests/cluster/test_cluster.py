@@ -68,6 +68,7 @@ def test_sync_tasks_on_two_queues_run_and_their_results_are_readable(
         assert fetched.attempts == 1
     assert broker.stats("default").as_dict() == {
         "name": "default", "pending": 0, "in_flight": 0, "scheduled": 0, "dead": 0,
+        "paused": False,
     }  # fmt: skip
 
 

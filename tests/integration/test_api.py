@@ -162,7 +162,7 @@ def test_queues_lists_every_configured_queue(token_client, recipe, broker):
 
     assert [q["name"] for q in body["queues"]] == ["default", "high"]
     assert body["queues"][0] == {"name": "default", "pending": 1, "in_flight": 0,
-                                 "scheduled": 0, "dead": 0}  # fmt: skip
+                                 "scheduled": 0, "dead": 0, "paused": False}  # fmt: skip
     assert body["workers"] == []
 
 

@@ -29,9 +29,8 @@ class Command(TaskqueueCommand):
             return
         self.stdout.write("{:<20} {:>9} {:>9} {:>9} {:>9}".format(*COLUMNS))
         for queue in data["queues"]:
-            self.stdout.write(
-                "{:<20} {:>9} {:>9} {:>9} {:>9}".format(*(queue[c] for c in COLUMNS))
-            )
+            line = "{:<20} {:>9} {:>9} {:>9} {:>9}".format(*(queue[c] for c in COLUMNS))
+            self.stdout.write(line + ("  paused" if queue.get("paused") else ""))
         self.stdout.write(f"{len(data['workers'])} live worker(s)")
         for worker in data["workers"]:
             self.stdout.write(f"  {worker_line(worker)}")

@@ -1,0 +1,36 @@
+-- cancel: stop a task that has not finished (docs/cancel.md).
+-- KEYS[1] pending list, KEYS[2] prio, KEYS[3] scheduled, KEYS[4] ready hash,
+-- KEYS[5] the task's result record, KEYS[6] the queue's cancel hash,
+-- KEYS[7] recent ids list
+-- ARGV[1] task id, ARGV[2] result ttl, ARGV[3] the TaskCancelled error JSON,
+-- ARGV[4] 'stop' (ask it to stop) or 'terminate' (stop its process),
+-- ARGV[5] the channel that tells workers a queue has a cancel in flight
+-- Returns 'UNKNOWN'; 'FINISHED'; 'CANCELLED' (taken out of the queue before it
+-- started: FAILED now); or 'FLAGGED' (claimed by a worker: the id goes into the
+-- cancel hash, and the worker holding it never starts it or asks it to stop).
+-- The record keeps a 'cancel' field either way, so the cancel lives as long
+-- as the result (and survives a restart with the rest of the data set).
+local pending, prio, scheduled, ready, record, cancels, recent = unpack(KEYS)
+local id, ttl = ARGV[1], tonumber(ARGV[2])
+local status = redis.call('HGET', record, 'status')
+if status == 'SUCCESSFUL' or status == 'FAILED' then return 'FINISHED' end
+local msg = redis.call('HGET', ready, id) or redis.call('HGET', record, 'msg')
+if not msg and not status then return 'UNKNOWN' end
+local removed = 0
+if msg then
+  removed = redis.call('LREM', pending, 1, msg) + redis.call('ZREM', prio, msg)
+    + redis.call('ZREM', scheduled, msg)
+end
+redis.call('HSET', record, 'cancel', ARGV[4])
+redis.call('EXPIRE', record, ttl)
+if removed == 0 then
+  redis.call('HSET', cancels, id, ARGV[4])
+  redis.call('PUBLISH', ARGV[5], id)
+  return 'FLAGGED'
+end
+redis.call('HSET', record, 'status', 'FAILED', 'msg', msg, 'finished_at', server_now(),
+  'error:cancel', ARGV[3])
+redis.call('HDEL', ready, id)
+redis.call('LPUSH', recent, id)
+redis.call('LTRIM', recent, 0, 199)
+return 'CANCELLED'

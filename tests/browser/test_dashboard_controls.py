@@ -1,0 +1,54 @@
+"""The dashboard's Cancel, Pause and Resume buttons in headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from taskqueue.compat import TaskResultStatus
+from tests import tasks
+from tests.browser.test_dashboard import log_in
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.usefixtures("admin_user")
+def test_cancel_a_running_task_then_pause_and_resume_a_queue(
+    chromium, live_server, broker, start_worker, tmp_path, monkeypatch
+):
+    # Playwright's sync API runs an event loop here; enqueue() asks the ORM
+    # whether a transaction is open, which Django refuses inside one.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # Given a worker running a task that stops when cancelled
+    marker = tmp_path / "seen"
+    running = tasks.stops_when_cancelled.enqueue(str(marker))
+    worker = start_worker(env={"TASKQUEUE_WORKER_TIMEOUT": "3"})  # a beat a second
+    wait_until(lambda: b"current" in b"".join(broker.workers().values()))
+    wait_until(lambda: running.id.encode() in b"".join(broker.workers().values()))
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    log_in(page, live_server.url)
+
+    # When its Cancel button is pressed, it is asked to stop and ends FAILED
+    page.locator(f'#tq-workers button[data-cancel="{running.id}"]').click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Cancelled task {running.id}")
+    wait_until(
+        lambda: (
+            tasks.stops_when_cancelled.get_result(running.id).status
+            == TaskResultStatus.FAILED
+        )
+    )
+    assert marker.read_text() == "saw the cancel"
+
+    # Pause, then Resume, the default queue
+    row = page.locator('tr[data-queue="default"]')
+    row.locator('button[value="pause"]').click()
+    expect(page.locator(".messagelist")).to_contain_text("Paused queue default")
+    expect(row.locator(".state")).to_contain_text("paused")
+    assert broker.paused("default")
+    row.locator('button[value="resume"]').click()
+    expect(page.locator(".messagelist")).to_contain_text("Resumed queue default")
+    expect(row.locator(".state")).to_contain_text("running")
+    assert not broker.paused("default")
+    page.close()
+    worker.stop()
