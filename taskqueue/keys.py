@@ -110,6 +110,7 @@ class QueueKeys:
     def waiting_for(self, task_id: str) -> str:
         return self.tag + ":waiting:" + task_id
 
+    @property
     def cancels(self) -> str:
         return self.tag + ":cancel"
 
