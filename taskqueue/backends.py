@@ -23,7 +23,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from taskqueue import registry, tracing
+from taskqueue import registry, taskoptions, tracing, unique
 from taskqueue.broker import Broker, Outgoing
 from taskqueue.compat import (
     DEFAULT_TASK_BACKEND_ALIAS,
@@ -92,10 +92,13 @@ class RedisBackend(BaseTaskBackend):
         result = plan.ready.build(
             task_id, args, kwargs, enqueued_at=datetime.fromtimestamp(now, tz=UTC)
         )
-        self._push(
-            task.queue_name,
-            Outgoing([task_id], [raw], task.priority, _delay(task, now)),
-        )
+        batch = Outgoing([task_id], [raw], task.priority, _delay(task, now))
+        if plan.unique is not None:
+            (unique_result,) = self._enqueue_unique(
+                task, batch, own=[result], calls=[(args, kwargs)]
+            )
+            return unique_result
+        self._push(task.queue_name, batch)
         if self._enqueued_wanted():
             task_enqueued.send(sender=type(self), task_result=result)
         return result
@@ -107,12 +110,33 @@ class RedisBackend(BaseTaskBackend):
 
         The results are built when read (``taskqueue.ready.ReadyList``).
         """
+        if self._plan(task).unique is not None:
+            calls = [(list(a), dict(k)) for a, k in calls]
         results, batch = self._prepare(task, calls)
+        if batch.ids and self._plan(task).unique is not None:
+            return self._enqueue_unique(task, batch, own=results, calls=calls)
         if batch.ids:
             self._push(task.queue_name, batch)
         if self._enqueued_wanted():
             for result in results:
                 task_enqueued.send(sender=type(self), task_result=result)
+        return results
+
+    def _enqueue_unique(
+        self, task: Any, batch: Outgoing, *,
+        own: Sequence[TaskResult[Any]], calls: Any,
+    ) -> list[TaskResult[Any]]:  # fmt: skip
+        """Push what no other task holds (at once: see taskqueue/unique.py)."""
+        limits = self._plan(task).unique
+        assert limits is not None  # noqa: S101 (the callers checked)
+        holders = unique.enqueue(
+            self.broker, task.queue_name, batch, limits=limits, calls=calls
+        )
+        results = unique.results(own, holders, self.get_result)
+        if self._enqueued_wanted():
+            for result, holder in zip(own, holders, strict=True):
+                if holder == result.id:
+                    task_enqueued.send(sender=type(self), task_result=result)
         return results
 
     def _enqueued_wanted(self) -> bool:
@@ -220,6 +244,7 @@ class RedisBackend(BaseTaskBackend):
                 ),
                 ready=ReadyResults(task, self.alias),
                 limit=self.config.max_message_bytes,
+                unique=_unique_limits(task, self.config),
             )  # fmt: skip
         return plan
 
@@ -229,6 +254,12 @@ class RedisBackend(BaseTaskBackend):
             transaction.on_commit(push)
         else:
             push()
+
+
+def _unique_limits(task: Any, config: QueueOptions) -> taskoptions.TaskLimits | None:
+    """The task's limits when it is a unique task (None for nearly every task)."""
+    limits = taskoptions.limits_for(task.module_path, task.func, config.task_options)
+    return limits if limits is not None and limits.unique_for else None
 
 
 def _delay(task: Any, now: float) -> float:
@@ -288,6 +319,7 @@ class _TaskPlan:
     encoder: CallEncoder
     ready: ReadyResults
     limit: int  # bytes a message may have
+    unique: taskoptions.TaskLimits | None = None  # a unique task's options
 
     def message(
         self, task_id: str, args: list[Any], kwargs: dict[str, Any], *, stamp: bytes

@@ -14,9 +14,11 @@ from taskqueue.store.claim import Claimed, Claiming, ClaimPolicy, ClaimResult
 from taskqueue.store.dead import DeadLetters
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
+from taskqueue.store.gating import Gating
 from taskqueue.store.records import ResultReads
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
+from taskqueue.store.unique import UniqueEnqueuing
 from taskqueue.store.wire import Client, SettleReplies
 from taskqueue.store.workers import Registry
 
@@ -26,7 +28,10 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Broker(Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics):
+class Broker(
+    Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics,
+    UniqueEnqueuing, Gating,
+):  # fmt: skip
     """Queue operations over one Redis (or Redis Cluster) connection."""
 
     @classmethod

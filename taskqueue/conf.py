@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from taskqueue import taskoptions
 from taskqueue.protocol import MAX_ATTEMPT
 
 MiB = 1024 * 1024
@@ -33,6 +34,8 @@ class QueueOptions:
     max_batch: int = 100
     legacy_task: str | None = None
     task_modules: tuple[str, ...] = ()
+    # task path -> its control options (taskqueue/taskoptions.py), checked
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> QueueOptions:
@@ -43,6 +46,8 @@ class QueueOptions:
             if name not in known:
                 raise ImproperlyConfigured(f"unknown taskqueue OPTIONS key {key!r}")
             values[name] = tuple(value) if name == "task_modules" else value
+            if name == "task_options":
+                values[name] = taskoptions.from_settings(value)
         env_timeout = os.environ.get("TASKQUEUE_WORKER_TIMEOUT")
         if env_timeout:
             values["worker_timeout"] = _positive(

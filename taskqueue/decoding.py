@@ -25,6 +25,7 @@ from taskqueue.protocol import (
     MAX_DEPTH,
     MAX_TIMESTAMP,
     TRACE_LIMITS,
+    UNIQUE_RE,
     VERSION,
     Envelope,
 )
@@ -158,6 +159,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         attempt=value["attempt"],
         run_after=value.get("run_after"),
         trace=_trace(value.get("trace"), raw),
+        unique=_unique(value.get("unique"), raw),
     )
 
 
@@ -197,6 +199,15 @@ def _trace(value: Any, raw: bytes) -> dict[str, str] | None:
         )
     ):
         raise PoisonMessage("envelope field 'trace' is not a W3C trace context", raw)
+    return value
+
+
+def _unique(value: Any, raw: bytes) -> str | None:
+    """The optional unique-key digest (40 hex digits), or PoisonMessage."""
+    if value is None:
+        return None
+    if type(value) is not str or not UNIQUE_RE.fullmatch(value):
+        raise PoisonMessage("envelope field 'unique' is not a key digest", raw)
     return value
 
 

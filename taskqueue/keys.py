@@ -18,6 +18,10 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:unique:<digest>                STRING id of the unique task holding that key (expires)
+    {Q}:rate:<task path>               HASH   rate limit: "TAT" and "B:<id>" booked start times
+    {Q}:slots:<task path>              HASH   concurrency cap: task id -> consumer running it
+    {Q}:slots:<task path>:waiting      ZSET   messages deferred for a slot (also in scheduled)
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -99,6 +103,19 @@ class QueueKeys:
     @property
     def result_prefix(self) -> str:
         return self.tag + ":result:"
+
+    @property
+    def unique_prefix(self) -> str:
+        return self.tag + ":unique:"
+
+    def rate(self, task: str) -> str:
+        return self.tag + ":rate:" + task
+
+    def slots(self, task: str) -> str:
+        return self.tag + ":slots:" + task
+
+    def waiting(self, task: str) -> str:
+        return self.slots(task) + ":waiting"
 
     def inflight(self, consumer: str) -> str:
         return self.tag + ":inflight:" + consumer

@@ -48,6 +48,15 @@ class GiveBack:
     summary: str
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Not started: its rate limit or concurrency cap said wait (worker/gate.py).
+    The gate script already moved its message to the scheduled set."""
+
+    envelope: Envelope
+    reason: str  # rate_limit | concurrency | gone (no longer ours)
+
+
 Settled = Succeeded | Failed | RetryLater | Poison  # what the settle records
 Outcome = Settled | GiveBack
 

@@ -1,10 +1,14 @@
-"""Per-task settings (retries, time limit) that ride on the task function.
+"""Per-task settings (retries, time limit, limits) that ride on the task function.
 
 Usage::
 
     @task
     @taskqueue.policy.options(max_retries=5, time_limit=60)
     def send_report(report_id: int) -> None: ...
+
+Unique tasks, rate limits and concurrency caps (``unique_for``,
+``unique_key``, ``rate_limit``, ``concurrency``) are checked by the rules
+of ``taskqueue.taskoptions``, which settings can override per task.
 
 The values live on the function, so they work the same on Django 5.2 and 6.x.
 """
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from taskqueue import taskoptions
 from taskqueue.conf import QueueOptions
 from taskqueue.protocol import MAX_ATTEMPT
 
@@ -30,12 +35,16 @@ class TaskPolicy:
     time_limit: float | None
 
 
-def options(
+def options(  # noqa: PLR0913 (one keyword per option, all keyword-only)
     *,
     max_retries: int | None = None,
     retry_backoff: float | None = None,
     retry_backoff_max: float | None = None,
     time_limit: float | None = None,
+    unique_for: float | None = None,
+    unique_key: Callable[[list[Any], dict[str, Any]], str] | None = None,
+    rate_limit: str | None = None,
+    concurrency: int | None = None,
 ) -> Callable[[F], F]:
     """Decorate a task function (below ``@task``) to override the queue's defaults."""
     if max_retries is not None and not (
@@ -52,9 +61,22 @@ def options(
         }.items()
         if value is not None
     }
+    control = {
+        name: value
+        for name, value in {
+            "unique_for": unique_for,
+            "unique_key": unique_key,
+            "rate_limit": rate_limit,
+            "concurrency": concurrency,
+        }.items()
+        if value is not None
+    }
 
     def decorate(func: F) -> F:
         setattr(func, ATTRIBUTE, overrides)
+        if control:
+            path = f"{func.__module__}.{func.__qualname__}"
+            setattr(func, taskoptions.ATTRIBUTE, taskoptions.checked(path, control))
         return func
 
     return decorate

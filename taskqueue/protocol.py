@@ -40,7 +40,11 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "attempt": (int, True),
     "run_after": ((int, float, type(None)), False),
     "trace": (dict, False),
+    "unique": (str, False),
 }
+UNIQUE_RE = re.compile(
+    r"[0-9a-f]{40}"
+)  # a unique task's key digest (taskqueue/unique.py)
 # The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
 # only keys a "trace" field may hold, with the most characters each may have.
 TRACE_LIMITS = {"traceparent": 128, "tracestate": 512}
@@ -61,7 +65,10 @@ class Envelope:
     attempt: int = 1
     run_after: float | None = None
     trace: dict[str, str] | None = None
+    unique: str | None = None  # the digest of a unique task's key
     legacy: bool = field(default=False, compare=False)
+    # The concurrency slot key this run holds (set by the worker's gate, not sent).
+    held: str = field(default="", compare=False)
 
     def encode(self) -> bytes:
         """The canonical bytes of this envelope (JSON, no NaN, no non-str keys)."""
@@ -78,6 +85,8 @@ class Envelope:
             body["run_after"] = self.run_after
         if self.trace is not None:
             body["trace"] = self.trace
+        if self.unique is not None:
+            body["unique"] = self.unique
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -98,6 +107,7 @@ class Envelope:
             enqueued_at=self.enqueued_at,
             attempt=self.attempt + 1,
             trace=self.trace,
+            unique=self.unique,
         )
 
 
@@ -143,6 +153,11 @@ class CallEncoder:
 def with_trace(raw: bytes, trace_json: bytes) -> bytes:
     """A canonical message with a ``trace`` field added: the last field, always."""
     return b'%s,"trace":%s}' % (raw[:-1], trace_json)
+
+
+def with_unique(raw: bytes, digest: str) -> bytes:
+    """A canonical message with a ``unique`` field added, after any ``trace``."""
+    return b'%s,"unique":"%s"}' % (raw[:-1], digest.encode())
 
 
 def dumps_json(value: Any) -> bytes:

@@ -4,7 +4,7 @@
 -- then settle_record.lua: sections of one script that share its locals.
 -- KEYS[1] my inflight, KEYS[2] scheduled, KEYS[3] redelivered, KEYS[4] dead hash,
 -- KEYS[5] dead index zset, KEYS[6] dead raw hash, KEYS[7] recent ids list (capped),
--- KEYS[8] ready hash (a settled task is no longer READY there)
+-- KEYS[8] ready hash (a settled task is no longer READY there), KEYS[9] pending list
 -- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl, then
 -- SETTLE_FIELDS values per message (settle_args.lua).
 -- Every argument is checked before anything is written: one bad argument fails

@@ -9,10 +9,11 @@
 --   ATTEMPT digits; REDELIVERED '1' or '0'; STARTED and FINISHED unix seconds
 --   when the task really ran ('0' if it never did: then the claim time and
 --   this script's time stand); MSG the envelope to record when it is not RAW
---   (a wrapped legacy message), '' when it is.
-local SETTLE_FIELDS, SETTLE_FIRST = 14, 4
+--   (a wrapped legacy message), '' when it is; UNIQUE and SLOT (settle_limits.lua).
+local SETTLE_FIELDS, SETTLE_FIRST = 16, 4
 local OP, RAW, TASK_ID, STATUS, PAYLOAD, ERROR_FIELD, ERROR_JSON = 0, 1, 2, 3, 4, 5, 6
 local DELAY, DEAD_ID, ATTEMPT, REDELIVERED, STARTED, FINISHED, MSG = 7, 8, 9, 10, 11, 12, 13
+local UNIQUE, SLOT = 14, 15
 
 -- n messages, each well formed, or an error reply before anything is written.
 local n = (#ARGV - SETTLE_FIRST + 1) / SETTLE_FIELDS

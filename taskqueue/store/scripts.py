@@ -24,6 +24,7 @@ from taskqueue.store.wire import Client, Command, Wire
 
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
+    "enqueue_unique", "gate",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -35,9 +36,11 @@ FILES: dict[str, tuple[str, ...]] = {
         "envelope", "claim", "claim_adopt", "claim_recover", "claim_promote",
         "claim_handover", "claim_take", "claim_reply",
     ),
-    "settle": ("settle", "settle_args", "settle_record"),
+    "settle": ("settle", "settle_args", "settle_limits", "settle_record"),
     "enqueue": ("envelope", "enqueue"),
     "requeue": ("envelope", "requeue"),
+    "enqueue_unique": ("envelope", "enqueue_unique"),
+    "gate": ("gate", "gate_slots", "gate_rate"),
 }  # fmt: skip
 
 

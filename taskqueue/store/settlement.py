@@ -42,6 +42,10 @@ class Settlement:
     finished: float = 0.0
     # The envelope to record as the task's message when it is not ``raw``.
     msg: bytes = b""
+    # What a limited task holds until it settles (lua/settle_limits.lua): its
+    # unique key ({Q}:unique:<digest>) and its concurrency slots hash.
+    unique: str = ""
+    slot: str = ""
 
     def argv(self) -> tuple[bytes | str | float, ...]:
         """The script's arguments for this outcome, one per field (SETTLE_FIELDS).
@@ -55,7 +59,7 @@ class Settlement:
             self.attempt, "1" if self.redelivered else "0",
             f"{self.started:.6f}" if self.started else "0",
             f"{self.finished:.6f}" if self.finished else "0",
-            self.msg,
+            self.msg, self.unique, self.slot,
         )  # fmt: skip
 
 
@@ -83,7 +87,7 @@ class Settling(StoreCore):
             argv.extend(item.argv())
         keys = [
             k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index,
-            k.dead_raw, k.recent, k.ready,
+            k.dead_raw, k.recent, k.ready, k.pending,
         ]  # fmt: skip
         return keys, argv
 

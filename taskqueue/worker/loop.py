@@ -27,13 +27,14 @@ from django.db import DatabaseError, close_old_connections
 from taskqueue import results
 from taskqueue.broker import Broker, Claimed
 from taskqueue.exceptions import TaskQueueError
-from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, Settled
+from taskqueue.outcomes import Deferred, Failed, GiveBack, Outcome, Poison, Settled
 from taskqueue.protocol import Envelope
 from taskqueue.worker import tasklog
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.fetch import Batch, Fetcher, always
+from taskqueue.worker.gate import Gate, gated_tasks
 from taskqueue.worker.handback import HandBack
 from taskqueue.worker.intake import Intake
 from taskqueue.worker.marks import RunningMarks
@@ -84,6 +85,10 @@ class Consumer:
         self.intake = Intake(self.options, alias=executor.alias)
         self.marks = RunningMarks(broker, consumer_id)
         self.handback = HandBack(broker, consumer_id, unsure=self.fetcher.unsure.add)
+        self.gate = Gate(
+            broker, consumer_id, limited=gated_tasks(executor.tasks, self.options),
+            timeout=self.options.worker_timeout,
+        )  # fmt: skip
         self.rest: Batch = []  # what the running batch has not started yet
         self.recycled = False
         self._memory_limit = usable_limit(config.max_memory_per_child)
@@ -154,6 +159,8 @@ class Consumer:
         if isinstance(outcome, GiveBack):
             self._outage_reason = outcome.summary
             return 1, [(queue, claimed)]
+        if isinstance(outcome, Deferred):  # the gate moved it to the scheduled set
+            return 1, []
         self._collect(queue, claimed, outcome)
         return 1, []
 
@@ -163,7 +170,7 @@ class Consumer:
         )
         self.status.settled(outcome)
 
-    def handle(self, queue: str, claimed: Claimed) -> Outcome:
+    def handle(self, queue: str, claimed: Claimed) -> Outcome | Deferred:
         """Read and run one message; whatever happens becomes its Outcome.
 
         Nothing a message holds or a task does may reach the loop: any
@@ -173,6 +180,10 @@ class Consumer:
         envelope = self.intake.envelope(queue, claimed)
         if isinstance(envelope, Poison):
             return envelope
+        if self.gate.limited and envelope.task in self.gate.limited:
+            refused = self.gate.admit(queue, claimed, envelope)
+            if refused is not None:
+                return refused
         self.marks.task_starting(queue, envelope.id, claimed.raw)
         tasklog.received(envelope, queue)
         self.status.started(Running(queue, claimed, envelope, time.monotonic()))
@@ -203,6 +214,8 @@ class Consumer:
             envelope = self.intake.peek(queue, claimed)
             if envelope is None or not self.executor.is_async(envelope.task):
                 break
+            if self.gate.limited and envelope.task in self.gate.limited:
+                break  # a limited async task asks the gate and runs alone
             group.append((queue, claimed, envelope))
         return group
 
