@@ -55,6 +55,7 @@ class Deferred:
 
     envelope: Envelope
     reason: str  # rate_limit | concurrency | gone (no longer ours)
+    due_in: float = 0.0  # seconds until its message is due again
 
 
 Settled = Succeeded | Failed | RetryLater | Poison  # what the settle records

@@ -2,7 +2,10 @@
 if interval > 0 then
   local booked = tonumber(redis.call('HGET', rate, 'B:' .. id) or '')
   if booked and booked > now then return defer(booked, 'RATE_LIMIT') end
-  if booked then
+  -- A start more than one interval after its booking would crowd the next
+  -- one: it books again. So each start is within an interval of its booking,
+  -- and no window of the period sees more than N + 1 starts.
+  if booked and now - booked <= interval then
     redis.call('HDEL', rate, 'B:' .. id)
   else
     local tat = math.max(tonumber(redis.call('HGET', rate, 'TAT') or '0'), now)

@@ -1,15 +1,19 @@
 -- gate, section 2: the concurrency cap (KEYS[4] slots, KEYS[5] waiting).
 if cap > 0 and redis.call('HEXISTS', slots, id) == 0 then
-  local held, live = redis.call('HGETALL', slots), 0
+  -- A slot's lease ends a worker timeout after its consumer's last heartbeat:
+  -- a full cap defers the message to the earliest end (or a settle's release).
+  local held, live, ends = redis.call('HGETALL', slots), 0, now + timeout
   for j = 1, #held, 2 do
-    if tonumber(redis.call('ZSCORE', consumers, held[j + 1]) or '0') < now - timeout then
+    local beat = tonumber(redis.call('ZSCORE', consumers, held[j + 1]) or '0')
+    if beat < now - timeout then
       redis.call('HDEL', slots, held[j])
     else
       live = live + 1
+      ends = math.min(ends, beat + timeout + 0.01)
     end
   end
   if live >= cap then
     redis.call('ZADD', waiting, now, raw)
-    return defer(now + timeout, 'CONCURRENCY')
+    return defer(ends, 'CONCURRENCY')
   end
 end

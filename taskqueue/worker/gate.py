@@ -71,4 +71,4 @@ class Gate:
                 "Deferred task_id=%s task=%s reason=%s for %.3fs",
                 envelope.id, envelope.task, verdict.reason, verdict.seconds,
             )  # fmt: skip
-        return Deferred(envelope, verdict.reason or "gone")
+        return Deferred(envelope, verdict.reason or "gone", verdict.seconds)

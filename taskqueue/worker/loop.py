@@ -160,6 +160,7 @@ class Consumer:
             self._outage_reason = outcome.summary
             return 1, [(queue, claimed)]
         if isinstance(outcome, Deferred):  # the gate moved it to the scheduled set
+            self.fetcher.due_in(queue, outcome.due_in)
             return 1, []
         self._collect(queue, claimed, outcome)
         return 1, []
