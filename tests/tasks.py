@@ -226,3 +226,24 @@ def capped_sleep(seconds: float) -> float:
     time.sleep(seconds)
     _stamp("end")
     return seconds
+
+
+# The per-option cost benchmark (bench/task_options.py): noop with each option set.
+
+
+@task
+@options(unique_for=600)
+def noop_unique(n: int) -> None:
+    return None
+
+
+@task
+@options(rate_limit="999999999/s")  # never over: the gate's cost, not its waits
+def noop_rated() -> None:
+    return None
+
+
+@task
+@options(concurrency=1_000_000)  # never full: the gate's and the release's cost
+def noop_capped() -> None:
+    return None
