@@ -1,11 +1,13 @@
 -- gate, section 2: the concurrency cap (KEYS[4] slots, KEYS[5] waiting).
-if cap > 0 and redis.call('HEXISTS', slots, id) == 0 then
-  -- A slot's lease ends a worker timeout after its consumer's last heartbeat:
-  -- a full cap defers the message to the earliest end (or a settle's release).
+-- Only a cap that looks full is swept: a slot's lease ends a worker timeout
+-- after its consumer's last heartbeat; a cap still full defers the message
+-- to the earliest end (or a settle's release). A slot of mine is free: a
+-- consumer runs one task at a time, so it is a finished one's, still unsettled.
+if cap > 0 and redis.call('HEXISTS', slots, id) == 0 and redis.call('HLEN', slots) >= cap then
   local held, live, ends = redis.call('HGETALL', slots), 0, now + timeout
   for j = 1, #held, 2 do
     local beat = tonumber(redis.call('ZSCORE', consumers, held[j + 1]) or '0')
-    if beat < now - timeout then
+    if beat < now - timeout or held[j + 1] == me then
       redis.call('HDEL', slots, held[j])
     else
       live = live + 1

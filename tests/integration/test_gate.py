@@ -114,3 +114,15 @@ def test_the_dashboard_shows_each_limited_tasks_use(admin_client, broker):
     assert rows[CAP.path]["concurrency"] == 2
     assert rows["tests.tasks.rate_limited"]["rate_per_second"] == 20
     assert 'id="tq-limits"' in data["html"]
+
+
+def test_a_consumers_own_unsettled_slot_does_not_keep_its_next_task_waiting(broker):
+    """A batch runs one task after another; the settle comes after the batch."""
+    for _ in range(3):
+        tasks.capped_sleep.enqueue(0.01)
+    first, second = claim(broker, "c1"), claim(broker, "c2")
+    third = claim(broker, "c1")
+
+    assert gate(broker, "c1", first).action == "run"
+    assert gate(broker, "c2", second).action == "run"
+    assert gate(broker, "c1", third).action == "run"  # c1's first is done
