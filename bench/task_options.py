@@ -42,6 +42,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--root", type=Path, default=Path(__file__).parent.parent)
+    parser.add_argument("--tasks", nargs="*", default=list(TASKS), choices=list(TASKS))
     return parser.parse_args()
 
 
@@ -96,7 +97,7 @@ def environment(url: str, tmp: Path, root: Path) -> dict[str, str]:
 def measure(args: argparse.Namespace, env: dict[str, str], root: Path) -> dict:
     from tests import tasks
 
-    present = {n: getattr(tasks, n) for n in TASKS if hasattr(tasks, n)}
+    present = {n: getattr(tasks, n) for n in args.tasks if hasattr(tasks, n)}
     samples: dict[str, dict[str, list[float]]] = {
         n: {"enqueue": [], "enqueue_many": [], "run": []} for n in present
     }

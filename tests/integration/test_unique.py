@@ -127,3 +127,24 @@ def test_the_message_names_the_key_its_task_holds(broker):
     digest = raw.rsplit(b'"unique":"', 1)[1][:40].decode()
 
     assert broker.unique_holder("default", digest) == first.id
+
+
+def test_a_retry_keeps_the_key_and_the_final_settle_releases_it(broker):
+    from taskqueue.broker import ClaimPolicy, Settlement
+
+    first = tasks.unique_by_first.enqueue(9)
+    k = broker.keys("default")
+    (claimed,) = broker.claim("default", "c1", ClaimPolicy(1, 60, 60)).messages
+    key = k.unique_prefix + claimed.raw.rsplit(b'"unique":"', 1)[1][:40].decode()
+    retry = Settlement(
+        "retry", claimed.raw, first.id, "READY", claimed.raw, delay=0.0, unique=key
+    )
+
+    assert broker.settle("default", "c1", [retry], ttl=60) == 1
+    assert broker.client.get(key) == first.id.encode()
+
+    broker.client.zadd(k.scheduled, {claimed.raw: 0})
+    (again,) = broker.claim("default", "c1", ClaimPolicy(1, 60, 60)).messages
+    done = Settlement("done", again.raw, first.id, "SUCCESSFUL", unique=key)
+    assert broker.settle("default", "c1", [done], ttl=60) == 1
+    assert broker.client.get(key) is None
