@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from taskqueue import metadata as task_metadata
-from taskqueue import registry, tracing
+from taskqueue import registry, taskoptions, tracing, unique
 from taskqueue.broker import Broker, Outgoing
 from taskqueue.compat import (
     DEFAULT_TASK_BACKEND_ALIAS,
@@ -98,10 +98,13 @@ class RedisBackend(BaseTaskBackend):
         )
         if plan.metadata_json:
             result = _with_metadata(result, task.metadata)
-        self._push(
-            task.queue_name,
-            Outgoing([task_id], [raw], task.priority, _delay(task, now)),
-        )
+        batch = Outgoing([task_id], [raw], task.priority, _delay(task, now))
+        if plan.unique is not None:
+            (unique_result,) = self._enqueue_unique(
+                task, batch, own=[result], calls=[(args, kwargs)]
+            )
+            return unique_result
+        self._push(task.queue_name, batch)
         if self._enqueued_wanted():
             task_enqueued.send(sender=type(self), task_result=result)
         return result
@@ -113,12 +116,33 @@ class RedisBackend(BaseTaskBackend):
 
         The results are built when read (``taskqueue.ready.ReadyList``).
         """
+        if self._plan(task).unique is not None:
+            calls = [(list(a), dict(k)) for a, k in calls]
         results, batch = self._prepare(task, calls)
+        if batch.ids and self._plan(task).unique is not None:
+            return self._enqueue_unique(task, batch, own=results, calls=calls)
         if batch.ids:
             self._push(task.queue_name, batch)
         if self._enqueued_wanted():
             for result in results:
                 task_enqueued.send(sender=type(self), task_result=result)
+        return results
+
+    def _enqueue_unique(
+        self, task: Any, batch: Outgoing, *,
+        own: Sequence[TaskResult[Any]], calls: Any,
+    ) -> list[TaskResult[Any]]:  # fmt: skip
+        """Push what no other task holds (at once: see taskqueue/unique.py)."""
+        limits = self._plan(task).unique
+        assert limits is not None  # noqa: S101 (the callers checked)
+        holders = unique.enqueue(
+            self.broker, task.queue_name, batch, limits=limits, calls=calls
+        )
+        results = unique.results(own, holders, self.get_result)
+        if self._enqueued_wanted():
+            for result, holder in zip(own, holders, strict=True):
+                if holder == result.id:
+                    task_enqueued.send(sender=type(self), task_result=result)
         return results
 
     def _enqueued_wanted(self) -> bool:
@@ -227,6 +251,7 @@ class RedisBackend(BaseTaskBackend):
                 ready=ReadyResults(task, self.alias),
                 limit=self.config.max_message_bytes,
                 metadata_json=_metadata_json(task),
+                unique=_unique_limits(task, self.config),
             )  # fmt: skip
         return plan
 
@@ -248,6 +273,12 @@ def _with_metadata(result: TaskResult[Any], metadata: Any) -> TaskResult[Any]:
     """The READY result of a task with metadata, showing it (#141)."""
     values = {f.name: getattr(result, f.name) for f in fields(result) if f.init}
     return task_metadata.MetadataTaskResult(metadata=dict(metadata), **values)
+
+
+def _unique_limits(task: Any, config: QueueOptions) -> taskoptions.TaskLimits | None:
+    """The task's limits when it is a unique task (None for nearly every task)."""
+    limits = taskoptions.limits_for(task.module_path, task.func, config.task_options)
+    return limits if limits is not None and limits.unique_for else None
 
 
 def _delay(task: Any, now: float) -> float:
@@ -308,6 +339,7 @@ class _TaskPlan:
     ready: ReadyResults
     limit: int  # bytes a message may have
     metadata_json: bytes = b""  # the task's using(metadata=...), if any
+    unique: taskoptions.TaskLimits | None = None  # a unique task's options
 
     def message(
         self, task_id: str, args: list[Any], kwargs: dict[str, Any], *, stamp: bytes

@@ -15,10 +15,12 @@ from taskqueue.store.control import Control
 from taskqueue.store.dead import DeadLetters
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
+from taskqueue.store.gating import Gating
 from taskqueue.store.metadata import MetadataWrites
 from taskqueue.store.records import ResultReads
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
+from taskqueue.store.unique import UniqueEnqueuing
 from taskqueue.store.waiting import Waiting
 from taskqueue.store.wire import Client, SettleReplies
 from taskqueue.store.workers import Registry
@@ -41,6 +43,8 @@ class Broker(
     MetadataWrites,
     WorkflowStore,
     Control,
+    UniqueEnqueuing,
+    Gating,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

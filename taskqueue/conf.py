@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from taskqueue import taskoptions
 from taskqueue.attempts import backend_defaults
 from taskqueue.protocol import MAX_ATTEMPT
 
@@ -35,6 +36,9 @@ class QueueOptions:
     max_batch: int = 100
     legacy_task: str | None = None
     task_modules: tuple[str, ...] = ()
+    # task path -> its control options (taskqueue/taskoptions.py), checked
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
     # From TASKS[alias]["BACKOFF"] (#142), not OPTIONS; MAX_ATTEMPTS sets max_retries.
     backoff: Callable[[BaseException, Any], Any] | None = field(
         default=None, metadata={"option": False}
@@ -60,6 +64,8 @@ class QueueOptions:
             if name not in known:
                 raise ImproperlyConfigured(f"unknown taskqueue OPTIONS key {key!r}")
             values[name] = tuple(value) if name == "task_modules" else value
+            if name == "task_options":
+                values[name] = taskoptions.from_settings(value)
         env_timeout = os.environ.get("TASKQUEUE_WORKER_TIMEOUT")
         if env_timeout:
             values["worker_timeout"] = _positive(

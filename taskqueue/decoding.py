@@ -25,6 +25,7 @@ from taskqueue.protocol import (
     MAX_DEPTH,
     MAX_TIMESTAMP,
     TRACE_LIMITS,
+    UNIQUE_RE,
     VERSION,
     Envelope,
 )
@@ -160,6 +161,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         trace=_trace(value.get("trace"), raw),
         workflow=_workflow(value.get("workflow"), raw),
         metadata=_metadata(value.get("metadata"), raw),
+        unique=_unique(value.get("unique"), raw),
     )
 
 
@@ -215,6 +217,15 @@ def _workflow(value: Any, raw: bytes) -> str | None:
         return None
     if type(value) is not str or not ID_RE.fullmatch(value):
         raise PoisonMessage("envelope field 'workflow' is not a workflow id", raw)
+    return value
+
+
+def _unique(value: Any, raw: bytes) -> str | None:
+    """The optional unique-key digest (40 hex digits), or PoisonMessage."""
+    if value is None:
+        return None
+    if type(value) is not str or not UNIQUE_RE.fullmatch(value):
+        raise PoisonMessage("envelope field 'unique' is not a key digest", raw)
     return value
 
 

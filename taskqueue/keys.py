@@ -24,6 +24,10 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:waiting:<task id>              LIST   tokens the settle pushes to wake those waiters
     {Q}:cancel                         HASH   task id -> stop|terminate, for cancelled tasks in flight
     {Q}:paused                         STRING present while the queue is paused
+    {Q}:unique:<digest>                STRING id of the unique task holding that key (expires)
+    {Q}:rate:<task path>               HASH   rate limit: "TAT" and "B:<id>" booked start times
+    {Q}:slots:<task path>              HASH   concurrency cap: task id -> consumer running it
+    {Q}:slots:<task path>:waiting      ZSET   messages deferred for a slot (also in scheduled)
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -131,6 +135,19 @@ class QueueKeys:
 
     def workflow_done(self, workflow_id: str) -> str:
         return self.workflow_prefix + workflow_id + ":done"
+
+    @property
+    def unique_prefix(self) -> str:
+        return self.tag + ":unique:"
+
+    def rate(self, task: str) -> str:
+        return self.tag + ":rate:" + task
+
+    def slots(self, task: str) -> str:
+        return self.tag + ":slots:" + task
+
+    def slots_waiting(self, task: str) -> str:
+        return self.slots(task) + ":waiting"
 
     def inflight(self, consumer: str) -> str:
         return self.tag + ":inflight:" + consumer

@@ -6,7 +6,8 @@ Two kinds of series, so that nothing is counted twice and nothing goes stale:
   ``taskqueue_tasks_total{task,status}`` (succeeded | failed | retried |
   dead_lettered), ``taskqueue_task_duration_seconds{task}``,
   ``taskqueue_task_retries_total{task}`` and
-  ``taskqueue_dead_lettered_total{queue}``.
+  ``taskqueue_dead_lettered_total{queue}``,
+  ``taskqueue_task_deferrals_total{task,reason}`` (worker/gate.py).
 - Fleet counts: each worker adds what it finished (``fleet_counts()``) to one
   never-expiring hash with its heartbeat, in the same flush as the
   dashboard's per-minute counters, so one scrape of the site (or of any
@@ -69,7 +70,13 @@ DEAD = Counter(
     ["queue"],
     registry=None,
 )
-EVENT_METRICS = (TASKS, DURATION, RETRIES, DEAD)
+DEFERRALS = Counter(
+    "taskqueue_task_deferrals",
+    "Starts a rate limit or concurrency cap deferred (taskqueue/worker/gate.py).",
+    ["task", "reason"],
+    registry=None,
+)
+EVENT_METRICS = (TASKS, DURATION, RETRIES, DEAD, DEFERRALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +121,12 @@ def _for_task(task: str) -> _Series:
     if series is None:  # a race only binds the same children twice
         series = _series[task] = _Series.bind(task)
     return series
+
+
+def deferred(task: str, reason: str) -> None:
+    """Count one start the gate deferred (rate_limit | concurrency)."""
+    if _series_on:
+        DEFERRALS.labels(task=task, reason=reason).inc()
 
 
 def record(outcome: Outcome, queue: str = "") -> None:

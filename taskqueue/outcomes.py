@@ -48,6 +48,16 @@ class GiveBack:
     summary: str
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Not started: its rate limit or concurrency cap said wait (worker/gate.py).
+    The gate script already moved its message to the scheduled set."""
+
+    envelope: Envelope
+    reason: str  # rate_limit | concurrency | gone (no longer ours)
+    due_in: float = 0.0  # seconds until its message is due again
+
+
 Settled = Succeeded | Failed | RetryLater | Poison  # what the settle records
 Outcome = Settled | GiveBack
 

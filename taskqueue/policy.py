@@ -1,10 +1,14 @@
-"""Per-task settings (retries, time limit) that ride on the task function.
+"""Per-task settings (retries, time limit, limits) that ride on the task function.
 
 Usage::
 
     @task
     @taskqueue.policy.options(max_attempts=6, backoff=linear, timeout=60)
     def send_report(report_id: int) -> None: ...
+
+Unique tasks, rate limits and concurrency caps (``unique_for``,
+``unique_key``, ``rate_limit``, ``concurrency``) are checked by the rules
+of ``taskqueue.taskoptions``, which settings can override per task.
 
 The values live on the function, so they work the same on Django 5.2 and 6.x.
 ``max_attempts`` and ``backoff`` are django/new-features#142's names
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from taskqueue import taskoptions
 from taskqueue.attempts import Backoff, check_backoff, check_max_attempts
 from taskqueue.conf import QueueOptions
 from taskqueue.protocol import MAX_ATTEMPT
@@ -48,6 +53,10 @@ def options(  # noqa: PLR0913 (one keyword-only argument per option)
     backoff: Backoff | None = None,
     timeout: float | None = None,
     soft_timeout: float | None = None,
+    unique_for: float | None = None,
+    unique_key: Callable[[list[Any], dict[str, Any]], str] | None = None,
+    rate_limit: str | None = None,
+    concurrency: int | None = None,
 ) -> Callable[[F], F]:
     """Decorate a task function (below ``@task``) to override the queue's defaults.
 
@@ -69,9 +78,22 @@ def options(  # noqa: PLR0913 (one keyword-only argument per option)
     }
     overrides.update(_attempt_options(max_attempts, backoff, overrides))
     overrides.update(_timeout_options(timeout, soft_timeout, overrides))
+    control = {
+        name: value
+        for name, value in {
+            "unique_for": unique_for,
+            "unique_key": unique_key,
+            "rate_limit": rate_limit,
+            "concurrency": concurrency,
+        }.items()
+        if value is not None
+    }
 
     def decorate(func: F) -> F:
         setattr(func, ATTRIBUTE, overrides)
+        if control:
+            path = f"{func.__module__}.{func.__qualname__}"
+            setattr(func, taskoptions.ATTRIBUTE, taskoptions.checked(path, control))
         return func
 
     return decorate

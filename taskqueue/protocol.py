@@ -42,7 +42,11 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "trace": (dict, False),
     "workflow": (str, False),
     "metadata": (dict, False),
+    "unique": (str, False),
 }
+UNIQUE_RE = re.compile(
+    r"[0-9a-f]{40}"
+)  # a unique task's key digest (taskqueue/unique.py)
 # The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
 # only keys a "trace" field may hold, with the most characters each may have.
 TRACE_LIMITS = {"traceparent": 128, "tracestate": 512}
@@ -65,7 +69,10 @@ class Envelope:
     trace: dict[str, str] | None = None
     workflow: str | None = None  # the id of the workflow this task is a step of
     metadata: dict[str, Any] | None = None  # taskqueue/metadata.py (#141)
+    unique: str | None = None  # the digest of a unique task's key
     legacy: bool = field(default=False, compare=False)
+    # The concurrency slot key this run holds (set by the worker's gate, not sent).
+    held: str = field(default="", compare=False)
 
     def encode(self) -> bytes:
         """The canonical bytes of this envelope (JSON, no NaN, no non-str keys)."""
@@ -86,6 +93,8 @@ class Envelope:
             body["workflow"] = self.workflow
         if self.metadata is not None:
             body["metadata"] = self.metadata
+        if self.unique is not None:
+            body["unique"] = self.unique
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -108,6 +117,7 @@ class Envelope:
             trace=self.trace,
             workflow=self.workflow,
             metadata=self.metadata,
+            unique=self.unique,
         )
 
 
@@ -158,6 +168,11 @@ def with_trace(raw: bytes, trace_json: bytes) -> bytes:
 def with_metadata(raw: bytes, metadata_json: bytes) -> bytes:
     """A canonical message with a ``metadata`` field added (after any ``trace``)."""
     return b'%s,"metadata":%s}' % (raw[:-1], metadata_json)
+
+
+def with_unique(raw: bytes, digest: str) -> bytes:
+    """A canonical message with a ``unique`` field added, after any ``trace``."""
+    return b'%s,"unique":"%s"}' % (raw[:-1], digest.encode())
 
 
 def dumps_json(value: Any) -> bytes:

@@ -363,3 +363,73 @@ async def async_waits_for_cancel(path: str) -> str:
 def fails_then_waits_long() -> None:
     """Fails, and its retry waits ten minutes in the scheduled set."""
     raise RuntimeError("try again later")
+
+
+# Per-task control options (tests/*/test_task_options*.py, test_unique*.py,
+# test_rate_limit.py, test_concurrency.py).
+
+
+@task
+@options(unique_for=30)
+def unique_sleep(seconds: float, label: str = "") -> str:
+    time.sleep(seconds)
+    return label
+
+
+@task
+@options(unique_for=30, unique_key=lambda args, kwargs: str(args[0]), max_retries=0)
+def unique_by_first(key: int, fail: bool = False) -> int:
+    if fail:
+        raise ValueError("asked to fail")
+    return key
+
+
+def _stamp(name: str) -> None:
+    """Append 'name start end' (unix seconds) to the file TASKQUEUE_TEST_STAMPS names."""
+    path = os.environ.get("TASKQUEUE_TEST_STAMPS")
+    if path:
+        with open(path, "a") as out:
+            out.write(f"{name} {time.time():.6f}\n")
+
+
+@task
+@options(rate_limit="20/s")
+def rate_limited(n: int) -> int:
+    _stamp("limited")
+    return n
+
+
+@task
+def unlimited(n: int) -> int:
+    _stamp("free")
+    return n
+
+
+@task
+@options(concurrency=2)
+def capped_sleep(seconds: float) -> float:
+    _stamp("start")
+    time.sleep(seconds)
+    _stamp("end")
+    return seconds
+
+
+# The per-option cost benchmark (bench/task_options.py): noop with each option set.
+
+
+@task
+@options(unique_for=600)
+def noop_unique(n: int) -> None:
+    return None
+
+
+@task
+@options(rate_limit="999999999/s")  # never over: the gate's cost, not its waits
+def noop_rated() -> None:
+    return None
+
+
+@task
+@options(concurrency=1_000_000)  # never full: the gate's and the release's cost
+def noop_capped() -> None:
+    return None

@@ -10,11 +10,12 @@
 --   when the task really ran ('0' if it never did: then the claim time and
 --   this script's time stand); MSG the envelope to record when it is not RAW
 --   (a wrapped legacy message), '' when it is; WORKFLOW the workflow id of a
---   step ('' for a task in none: settle_workflow.lua).
-local SETTLE_FIELDS, SETTLE_FIRST = 15, 4
+--   step ('' for a task in none: settle_workflow.lua); UNIQUE and SLOT
+--   (settle_limits.lua).
+local SETTLE_FIELDS, SETTLE_FIRST = 17, 4
 local OP, RAW, TASK_ID, STATUS, PAYLOAD, ERROR_FIELD, ERROR_JSON = 0, 1, 2, 3, 4, 5, 6
 local DELAY, DEAD_ID, ATTEMPT, REDELIVERED, STARTED, FINISHED, MSG = 7, 8, 9, 10, 11, 12, 13
-local WORKFLOW = 14
+local WORKFLOW, UNIQUE, SLOT = 14, 15, 16
 
 -- n messages, each well formed, or an error reply before anything is written.
 local n = (#ARGV - SETTLE_FIRST + 1) / SETTLE_FIELDS

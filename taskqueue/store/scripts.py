@@ -24,7 +24,7 @@ from taskqueue.store.wire import Client, Command, Wire
 
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
-    "workflow", "wait", "metadata", "cancel",
+    "workflow", "wait", "metadata", "cancel", "enqueue_unique", "gate",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -37,11 +37,14 @@ FILES: dict[str, tuple[str, ...]] = {
         "claim_handover", "claim_control", "claim_take", "claim_reply",
     ),
     "settle": (
-        "settle", "settle_args", "settle_cancel", "settle_record", "settle_workflow",
+        "settle", "settle_args", "settle_cancel", "settle_limits", "settle_record",
+        "settle_workflow",
         "settle_notify", "settle_reply",
     ),
     "enqueue": ("envelope", "enqueue"),
     "requeue": ("envelope", "requeue"),
+    "enqueue_unique": ("envelope", "enqueue_unique"),
+    "gate": ("gate", "gate_slots", "gate_rate"),
 }  # fmt: skip
 
 

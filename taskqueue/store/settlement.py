@@ -44,6 +44,10 @@ class Settlement:
     msg: bytes = b""
     # The workflow the task is a step of ('' if none; lua/settle_workflow.lua).
     workflow: str = ""
+    # What a limited task holds until it settles (lua/settle_limits.lua): its
+    # unique key ({Q}:unique:<digest>) and its concurrency slots hash.
+    unique: str = ""
+    slot: str = ""
 
     def argv(self) -> tuple[bytes | str | float, ...]:
         """The script's arguments for this outcome, one per field (SETTLE_FIELDS).
@@ -57,7 +61,7 @@ class Settlement:
             self.attempt, "1" if self.redelivered else "0",
             f"{self.started:.6f}" if self.started else "0",
             f"{self.finished:.6f}" if self.finished else "0",
-            self.msg, self.workflow,
+            self.msg, self.workflow, self.unique, self.slot,
         )  # fmt: skip
 
 

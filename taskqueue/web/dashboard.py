@@ -31,6 +31,7 @@ from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.outcomes import MINUTE_COUNTER, Failed, Poison, RetryLater, Succeeded
 from taskqueue.results import ResultRecord, loads_or_none, timestamp
+from taskqueue.web.limits import limit_rows
 from taskqueue.web.overview import queue_overview
 from taskqueue.web.workflows import workflow_url
 
@@ -230,6 +231,7 @@ def snapshot(
             backend, status=filters.get("status"), queue=filters.get("queue")
         ),
         "dead_letters": dead_letters(backend),
+        "limits": limit_rows(backend),
     }
 
 
@@ -272,7 +274,10 @@ def dashboard_data(request: HttpRequest) -> JsonResponse:
     recent = render_to_string(
         "taskqueue/dashboard_recent.html", context, request=request
     )
-    keys = ("queues", "workers", "throughput", "recent_results", "filters", "error")
+    keys = (
+        "queues", "workers", "throughput", "recent_results", "filters", "error",
+        "limits",
+    )  # fmt: skip
     numbers = {k: context.get(k) for k in keys}
     return JsonResponse({"html": html, "recent_html": recent, **numbers})
 

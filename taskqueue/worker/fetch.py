@@ -167,6 +167,14 @@ class Fetcher:
             self._due_at[queue] = time.monotonic() + result.due_in
         return [(queue, claimed) for claimed in result.messages]
 
+    def due_in(self, queue: str, seconds: float) -> None:
+        """A message of the queue falls due sooner than the last claim said
+        (the gate deferred it): claim then, not at the next idle claim."""
+        due = time.monotonic() + max(0.0, seconds)
+        self._due_at[queue] = min(self._due_at.get(queue, due), due)
+        if self._next_claim is not None:
+            self._next_claim = min(self._next_claim, due)
+
     def _wait(self) -> Batch:
         """Block until a message arrives, a claim is due, or one block timeout passes."""
         timeout = self.config.block_timeout

@@ -27,7 +27,7 @@ from django.db import DatabaseError, close_old_connections
 from taskqueue import results
 from taskqueue.broker import Broker, Claimed
 from taskqueue.exceptions import TaskQueueError
-from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, Settled
+from taskqueue.outcomes import Deferred, Failed, GiveBack, Outcome, Poison, Settled
 from taskqueue.protocol import Envelope
 from taskqueue.worker import cancels, tasklog
 from taskqueue.worker.cancels import CancelWatch
@@ -35,6 +35,7 @@ from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.fetch import Batch, Fetcher, always
+from taskqueue.worker.gate import Gate, gated_tasks
 from taskqueue.worker.handback import HandBack
 from taskqueue.worker.intake import Intake
 from taskqueue.worker.marks import RunningMarks
@@ -88,6 +89,10 @@ class Consumer:
         self.intake = Intake(self.options, alias=executor.alias)
         self.marks = RunningMarks(broker, consumer_id)
         self.handback = HandBack(broker, consumer_id, unsure=self.fetcher.unsure.add)
+        self.gate = Gate(
+            broker, consumer_id, limited=gated_tasks(executor.tasks, self.options),
+            timeout=self.options.worker_timeout,
+        )  # fmt: skip
         self.rest: Batch = []  # what the running batch has not started yet
         self.recycled = False
         self._memory_limit = usable_limit(config.max_memory_per_child)
@@ -158,6 +163,9 @@ class Consumer:
         if isinstance(outcome, GiveBack):
             self._outage_reason = outcome.summary
             return 1, [(queue, claimed)]
+        if isinstance(outcome, Deferred):  # the gate moved it to the scheduled set
+            self.fetcher.due_in(queue, outcome.due_in)
+            return 1, []
         self._collect(queue, claimed, outcome)
         return 1, []
 
@@ -167,7 +175,7 @@ class Consumer:
         )
         self.status.settled(outcome)
 
-    def handle(self, queue: str, claimed: Claimed) -> Outcome:
+    def handle(self, queue: str, claimed: Claimed) -> Outcome | Deferred:
         """Read and run one message; whatever happens becomes its Outcome.
 
         Nothing a message holds or a task does may reach the loop: any
@@ -181,6 +189,10 @@ class Consumer:
         if skipped is not None:
             tasklog.outcome(skipped)
             return skipped
+        if self.gate.limited and envelope.task in self.gate.limited:
+            refused = self.gate.admit(queue, claimed, envelope)
+            if refused is not None:
+                return refused
         self.marks.task_starting(queue, envelope.id, claimed.raw)
         tasklog.received(envelope, queue)
         started = time.monotonic()
@@ -215,6 +227,8 @@ class Consumer:
                 break
             if cancels.before_start(envelope) is not None:
                 break  # handle() records it, unstarted
+            if self.gate.limited and envelope.task in self.gate.limited:
+                break  # a limited async task asks the gate and runs alone
             group.append((queue, claimed, envelope))
         return group
 

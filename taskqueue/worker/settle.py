@@ -63,6 +63,9 @@ class Settler:
         settlement = self._settlement_or_dead(queue, raw, outcome)
         if redelivered:
             settlement.redelivered = True
+        held = getattr(outcome, "envelope", None)
+        if held is not None and (held.unique or held.held):
+            self._let_go(queue, settlement, held)
         duration = getattr(outcome, "duration", None)
         if duration is not None:
             settlement.finished = self.clock.now()
@@ -71,6 +74,12 @@ class Settler:
         if self.record_metrics:
             metrics.record(outcome, queue)
         self.finished.append(outcome)
+
+    def _let_go(self, queue: str, settlement: Settlement, envelope: Envelope) -> None:
+        """What the settle releases: the unique key and the concurrency slot."""
+        if envelope.unique:
+            settlement.unique = self.broker.keys(queue).unique_prefix + envelope.unique
+        settlement.slot = envelope.held
 
     def flush(self) -> None:
         """Write every collected outcome now; retry through Redis outages."""
