@@ -15,6 +15,7 @@ from taskqueue.store.dead import DeadLetters
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
 from taskqueue.store.records import ResultReads
+from taskqueue.store.schedules import ScheduleStore
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
 from taskqueue.store.wire import Client, SettleReplies
@@ -26,7 +27,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Broker(Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics):
+class Broker(
+    Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics, ScheduleStore
+):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 
     @classmethod

@@ -24,6 +24,7 @@ from taskqueue.protocol import (
     MAX_ATTEMPT,
     MAX_DEPTH,
     MAX_TIMESTAMP,
+    SCHEDULE_NAME_MAX,
     TRACE_LIMITS,
     VERSION,
     Envelope,
@@ -158,6 +159,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         attempt=value["attempt"],
         run_after=value.get("run_after"),
         trace=_trace(value.get("trace"), raw),
+        schedule=_schedule(value.get("schedule"), raw),
     )
 
 
@@ -197,6 +199,22 @@ def _trace(value: Any, raw: bytes) -> dict[str, str] | None:
         )
     ):
         raise PoisonMessage("envelope field 'trace' is not a W3C trace context", raw)
+    return value
+
+
+def _schedule(value: Any, raw: bytes) -> dict[str, Any] | None:
+    """The optional schedule a run was fired by, or PoisonMessage if not one in shape."""
+    if value is None:
+        return None
+    if (
+        type(value) is not dict
+        or type(value.get("name")) is not str
+        or not 0 < len(value["name"]) <= SCHEDULE_NAME_MAX
+        or not value.keys() <= {"name", "tick", "manual", "catch_up"}
+        or any(type(value.get(flag, False)) is not bool for flag in ("manual", "catch_up"))
+    ):
+        raise PoisonMessage("envelope field 'schedule' is not a schedule's tick", raw)
+    _timestamp(value.get("tick"), "schedule tick", raw)
     return value
 
 

@@ -18,6 +18,8 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:schedule:<name>                HASH   a schedule's state: last tick, last task id, paused, counters
+    {Q}:schedule:<name>:tick:<tick>    STRING a fired tick's marker (expires); Q is the schedule's queue
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -99,6 +101,12 @@ class QueueKeys:
     @property
     def result_prefix(self) -> str:
         return self.tag + ":result:"
+
+    def schedule(self, name: str) -> str:
+        return self.tag + ":schedule:" + name
+
+    def schedule_tick(self, name: str, tick: str) -> str:
+        return self.tag + ":schedule:" + name + ":tick:" + tick
 
     def inflight(self, consumer: str) -> str:
         return self.tag + ":inflight:" + consumer

@@ -40,10 +40,15 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "attempt": (int, True),
     "run_after": ((int, float, type(None)), False),
     "trace": (dict, False),
+    "schedule": (dict, False),
 }
 # The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
 # only keys a "trace" field may hold, with the most characters each may have.
 TRACE_LIMITS = {"traceparent": 128, "tracestate": 512}
+# What a run fired by a schedule carries (taskqueue/schedules.py): the
+# schedule's name and its tick (unix seconds), and "manual": true for a run
+# fired by `schedules run`, "catch_up": true for the one run of missed ticks.
+SCHEDULE_NAME_MAX = 200
 
 
 @dataclass(slots=True)
@@ -61,6 +66,7 @@ class Envelope:
     attempt: int = 1
     run_after: float | None = None
     trace: dict[str, str] | None = None
+    schedule: dict[str, Any] | None = None
     legacy: bool = field(default=False, compare=False)
 
     def encode(self) -> bytes:
@@ -78,6 +84,8 @@ class Envelope:
             body["run_after"] = self.run_after
         if self.trace is not None:
             body["trace"] = self.trace
+        if self.schedule is not None:
+            body["schedule"] = self.schedule
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -98,6 +106,7 @@ class Envelope:
             enqueued_at=self.enqueued_at,
             attempt=self.attempt + 1,
             trace=self.trace,
+            schedule=self.schedule,
         )
 
 

@@ -24,6 +24,7 @@ from taskqueue.store.wire import Client, Command, Wire
 
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
+    "fire",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -38,6 +39,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "settle": ("settle", "settle_args", "settle_record"),
     "enqueue": ("envelope", "enqueue"),
     "requeue": ("envelope", "requeue"),
+    "fire": ("envelope", "fire", "fire_tick"),
 }  # fmt: skip
 
 

@@ -28,7 +28,7 @@ import logging
 from dataclasses import replace
 from typing import Any, cast
 
-from taskqueue import __version__, metrics, registry
+from taskqueue import __version__, firing, metrics, registry
 from taskqueue.backends import backend_for
 from taskqueue.blocking import WakeableBroker
 from taskqueue.broker import Broker
@@ -39,6 +39,7 @@ from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.heartbeat import Heartbeat, keeping_alive
 from taskqueue.worker.loop import UNWATCHED, Consumer, Watched
+from taskqueue.worker import scheduler
 from taskqueue.worker.pools import RECYCLED, PreforkPool, SoloPool, ThreadPool
 from taskqueue.worker.stop import StopFlag, install
 from taskqueue.worker.watchdog import Watchdog, abandon_killed
@@ -54,6 +55,7 @@ class Worker:
         self.name = config.worker_name
         self.stop = StopFlag()
         self.tasks: dict[str, Any] = {}
+        self.schedules: tuple[firing.Entry, ...] = ()
         self._heartbeat: Heartbeat | None = None
 
     def connect(self) -> WakeableBroker:
@@ -72,6 +74,7 @@ class Worker:
     def run(self) -> int:
         """Start, process until stopped (or drained with --burst), exit 0."""
         self.tasks = registry.tasks(self.options.task_modules)
+        self.schedules = firing.configured(self.backend)  # ImproperlyConfigured
         metrics.series_only_if_served()  # before forking: children inherit it
         broker = self.connect()
         broker.ping()
@@ -122,6 +125,7 @@ class Worker:
             )
         else:
             pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
+        self.start_scheduler(broker)
         with keeping_alive(heartbeat):
             return pool.run()
 
@@ -134,6 +138,7 @@ class Worker:
         watched = Watched(beating=heartbeat.beating, deadlines=slot)
         pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
         watchdog = Watchdog(pool.consumers[0])
+        self.start_scheduler(broker)
         with keeping_alive(heartbeat):
             watchdog.start()
             try:
@@ -141,6 +146,10 @@ class Worker:
             finally:
                 watchdog.stop()
         return RECYCLED if code == 0 and pool.consumers[0].recycled else code
+
+    def start_scheduler(self, broker: Broker) -> None:
+        """Every worker process fires the schedules (a thread; none without any)."""
+        scheduler.start(broker, self.schedules, alias=self.config.backend, stop=self.stop)
 
     def _record_overdue(self, overdue: Overdue) -> None:
         """In the supervisor: a killed child's task timed out, its rest goes back."""
