@@ -70,6 +70,9 @@ def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
         }
         for e in record.errors
     ]
+    schedule = record.schedule
+    if schedule is not None:  # a run fired by a schedule (docs/schedules.md)
+        payload["schedule"] = {**schedule, "tick": _iso(schedule["tick"])}
     unreadable = record.unreadable
     if unreadable:
         payload["unreadable"] = unreadable

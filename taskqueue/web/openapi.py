@@ -97,6 +97,17 @@ _SCHEMAS: dict[str, Any] = {
             "kwargs": {"type": "object"},
             "return_value": {"description": "Present only when SUCCESSFUL"},
             "errors": {"type": "array", "items": _ref("TaskError")},
+            "schedule": {
+                "type": "object",
+                "description": "Present on a run fired by a schedule (docs/schedules.md)",
+                "required": ["name", "tick"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "tick": _TIME,
+                    "manual": {"type": "boolean"},
+                    "catch_up": {"type": "boolean"},
+                },
+            },
             "unreadable": _UNREADABLE,
         },
     },

@@ -131,3 +131,28 @@ def test_a_bad_schedule_stops_the_start_naming_it(run_command):
     )  # fmt: skip
     assert result.returncode == 1
     assert "schedule 'nightly': unknown task 'tests.tasks.nope'" in result.stderr
+
+
+def test_pause_resume_and_run_from_the_command_reach_a_running_worker(
+    start_worker, broker, key_prefix, settings
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    schedules = {"s": {"task": TASK, "every": 1}}
+    tasks = {alias: dict(params) for alias, params in settings.TASKS.items()}
+    tasks["default"]["OPTIONS"] = {**tasks["default"]["OPTIONS"], "SCHEDULES": schedules}
+    settings.TASKS = tasks
+    start_worker("--name", "w", env=env_for(schedules))
+    wait_until(lambda: state(broker, "s").counts["fired"] >= 1, timeout=20)
+    call_command("schedules", "pause", "s", stdout=StringIO())
+    wait_until(lambda: state(broker, "s").counts["skipped:paused"] >= 2, timeout=10)
+    fired_while_paused = state(broker, "s").counts["fired"]
+    out = StringIO()
+    call_command("schedules", "run", "s", stdout=out)
+    manual = out.getvalue().split()[-1]
+    wait_until(lambda: manual in {i for i, _, _ in runs(broker, key_prefix)}, timeout=10)
+    assert state(broker, "s").counts["fired"] == fired_while_paused + 1  # the manual run only
+    call_command("schedules", "resume", "s", stdout=StringIO())
+    wait_until(lambda: state(broker, "s").counts["fired"] >= fired_while_paused + 2, timeout=10)
