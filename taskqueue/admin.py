@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path
 
 from taskqueue.tokens import APIToken
-from taskqueue.web import dashboard
+from taskqueue.web import dashboard, schedules
 
 if TYPE_CHECKING:
     TokenModelAdmin = admin.ModelAdmin[APIToken]
@@ -45,5 +45,6 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
         path("", view(dashboard.dashboard_view), name="index"),
         path("data/", view(dashboard.dashboard_data), name="data"),
         path("dead-letters/", view(dashboard.dead_letter_action), name="dead-letters"),
+        path("schedules/", view(schedules.schedule_action), name="schedules"),
     ]
     return patterns, "taskqueue_dashboard"
