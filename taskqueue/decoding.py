@@ -211,7 +211,9 @@ def _schedule(value: Any, raw: bytes) -> dict[str, Any] | None:
         or type(value.get("name")) is not str
         or not 0 < len(value["name"]) <= SCHEDULE_NAME_MAX
         or not value.keys() <= {"name", "tick", "manual", "catch_up"}
-        or any(type(value.get(flag, False)) is not bool for flag in ("manual", "catch_up"))
+        or any(
+            type(value.get(flag, False)) is not bool for flag in ("manual", "catch_up")
+        )
     ):
         raise PoisonMessage("envelope field 'schedule' is not a schedule's tick", raw)
     _timestamp(value.get("tick"), "schedule tick", raw)

@@ -67,7 +67,7 @@ def fire_tick(
             task_id=task_id, raw=raw, catch_up_id=catch_id, catch_up_raw=catch_raw,
         )
     )  # fmt: skip
-    _account(broker, schedule, queue_of(schedule, task), tick, fired)
+    _account(broker, schedule, queue=queue_of(schedule, task), tick=tick, fired=fired)
     return fired
 
 
@@ -88,12 +88,14 @@ def fire_now(broker: Broker, entry: Entry, *, alias: str) -> str:
 
 
 def _account(
-    broker: Broker, schedule: Schedule, queue: str, tick: float, fired: Fired
+    broker: Broker, schedule: Schedule, *, queue: str, tick: float, fired: Fired
 ) -> None:
     """The log line of a fired tick, and the count of a gap's missed ticks."""
     when = tick_text(tick)
     if fired.outcome == "fired":
-        log.info("Schedule %s fired tick %s: task_id=%s", schedule.name, when, fired.task_id)
+        log.info(
+            "Schedule %s fired tick %s: task_id=%s", schedule.name, when, fired.task_id
+        )
     elif fired.outcome in ("paused", "overlap", "missed"):
         log.info("Schedule %s skipped tick %s (%s)", schedule.name, when, fired.outcome)
     if fired.catch_up_id:

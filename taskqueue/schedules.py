@@ -37,7 +37,7 @@ KEYS = frozenset(
     {"task", "cron", "every", "args", "kwargs", "queue", "priority", "timezone",
      "catch_up", "overlap", "jitter"}
 )  # fmt: skip
-NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,%d}" % SCHEDULE_NAME_MAX)
+NAME_RE = re.compile(rf"[A-Za-z0-9_.:-]{{1,{SCHEDULE_NAME_MAX}}}")
 MAX_GRACE = 60.0  # a tick fired later than this (or a period) is a missed tick
 SCAN_LIMIT = 10_000  # cron candidates looked at for one next/previous tick
 DST_MARGIN = timedelta(hours=3)  # more than any offset change of a time zone
@@ -117,7 +117,8 @@ class Schedule:
 
     @property
     def _cron_expr(self) -> str:
-        assert self.cron is not None
+        if self.cron is None:
+            raise TypeError(f"schedule {self.name!r} has no cron rule")
         return self.cron
 
 
@@ -169,21 +170,54 @@ def parse(name: Any, spec: Any, *, default_timezone: str = "UTC") -> Schedule:
         raise bad("must be a dict")
     unknown = sorted(str(k) for k in spec if k not in KEYS)
     if unknown:
-        raise bad(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KEYS))})")
+        raise bad(
+            f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(KEYS))})"
+        )
     task = spec.get("task")
     if not isinstance(task, str) or not task:
         raise bad("'task' must be a task's dotted path")
     if ("cron" in spec) == ("every" in spec):
         raise bad("give exactly one of 'cron' and 'every'")
     values: dict[str, Any] = {"name": name, "task": task}
+    values.update(_rule(spec, bad))
+    values.update(_arguments(spec, bad))
+    values.update(_placement(spec, bad))
+    values["timezone"] = _zone(spec.get("timezone", default_timezone), bad)
+    values.update(_behaviour(spec, bad))
+    return Schedule(**values)
+
+
+Bad = Callable[[str], Exception]
+
+
+def _rule(spec: Mapping[str, Any], bad: Bad) -> dict[str, Any]:
     if "cron" in spec:
-        values["cron"] = _cron(spec["cron"], bad)
-    else:
-        values["every"] = _number(spec["every"], "every", 1.0, bad)
-    values["args"] = _json(spec.get("args", []), list, "args", bad)
-    values["kwargs"] = _json(spec.get("kwargs", {}), dict, "kwargs", bad)
-    if any(not isinstance(k, str) for k in values["kwargs"]):
+        return {"cron": _cron(spec["cron"], bad)}
+    return {"every": _number(spec["every"], key="every", least=1.0, bad=bad)}
+
+
+def _arguments(spec: Mapping[str, Any], bad: Bad) -> dict[str, Any]:
+    args = _json(spec.get("args", []), kind=list, key="args", bad=bad)
+    kwargs = _json(spec.get("kwargs", {}), kind=dict, key="kwargs", bad=bad)
+    if any(not isinstance(k, str) for k in kwargs):
         raise bad("'kwargs' keys must be strings")
+    return {"args": args, "kwargs": kwargs}
+
+
+def _behaviour(spec: Mapping[str, Any], bad: Bad) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for flag in ("catch_up", "overlap"):
+        if flag in spec:
+            if type(spec[flag]) is not bool:
+                raise bad(f"{flag!r} must be true or false")
+            values[flag] = spec[flag]
+    if "jitter" in spec:
+        values["jitter"] = _number(spec["jitter"], key="jitter", least=0.0, bad=bad)
+    return values
+
+
+def _placement(spec: Mapping[str, Any], bad: Bad) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     if "queue" in spec:
         if not isinstance(spec["queue"], str) or not spec["queue"]:
             raise bad("'queue' must be a queue name")
@@ -193,15 +227,7 @@ def parse(name: Any, spec: Any, *, default_timezone: str = "UTC") -> Schedule:
         if type(p) is not int or not -100 <= p <= 100:
             raise bad("'priority' must be an integer from -100 to 100")
         values["priority"] = p
-    values["timezone"] = _zone(spec.get("timezone", default_timezone), bad)
-    for flag in ("catch_up", "overlap"):
-        if flag in spec:
-            if type(spec[flag]) is not bool:
-                raise bad(f"{flag!r} must be true or false")
-            values[flag] = spec[flag]
-    if "jitter" in spec:
-        values["jitter"] = _number(spec["jitter"], "jitter", 0.0, bad)
-    return Schedule(**values)
+    return values
 
 
 def _cron(value: Any, bad: Callable[[str], Exception]) -> str:
@@ -216,9 +242,7 @@ def _cron(value: Any, bad: Callable[[str], Exception]) -> str:
     return value
 
 
-def _number(
-    value: Any, key: str, least: float, bad: Callable[[str], Exception]
-) -> float:
+def _number(value: Any, *, key: str, least: float, bad: Bad) -> float:
     if type(value) not in (int, float) or not math.isfinite(value) or value < least:
         raise bad(f"{key!r} must be a number of seconds >= {least:g}")
     if value > 366 * 86400:
@@ -226,7 +250,7 @@ def _number(
     return float(value)
 
 
-def _json(value: Any, kind: type, key: str, bad: Callable[[str], Exception]) -> Any:
+def _json(value: Any, *, kind: type, key: str, bad: Bad) -> Any:
     if isinstance(value, tuple) and kind is list:
         value = list(value)
     if not isinstance(value, kind):
@@ -249,7 +273,9 @@ def _zone(value: Any, bad: Callable[[str], Exception]) -> str:
 def parse_all(raw: Any, *, default_timezone: str = "UTC") -> tuple[Schedule, ...]:
     """The SCHEDULES option: a dict of name -> spec."""
     if not isinstance(raw, Mapping):
-        raise ImproperlyConfigured("OPTIONS SCHEDULES must be a dict of name -> schedule")
+        raise ImproperlyConfigured(
+            "OPTIONS SCHEDULES must be a dict of name -> schedule"
+        )
     return tuple(
         parse(name, spec, default_timezone=default_timezone)
         for name, spec in raw.items()
@@ -296,7 +322,9 @@ def schedule(name: str | None = None, **spec: Any) -> Callable[[T], T]:
         if not isinstance(path, str):
             raise ImproperlyConfigured("@schedule goes above a @task function")
         if "task" in spec:
-            raise ImproperlyConfigured(f"schedule {name or path!r}: 'task' is the decorated one")
+            raise ImproperlyConfigured(
+                f"schedule {name or path!r}: 'task' is the decorated one"
+            )
         full = {"task": path, **spec}
         key = name or path
         parse(key, full)  # the shape now, at import; the time zone default later
@@ -331,9 +359,7 @@ def load(
         )
     merged = {**settings_schedules, **from_code}
     parsed = parse_all(merged, default_timezone=default_timezone)
-    return tuple(
-        (s, check_task(s, tasks, queues, max_bytes=max_bytes)) for s in parsed
-    )
+    return tuple((s, check_task(s, tasks, queues, max_bytes=max_bytes)) for s in parsed)
 
 
 # Cron in local time -----------------------------------------------------------

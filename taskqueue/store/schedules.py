@@ -62,7 +62,10 @@ class ScheduleState:
 
     @classmethod
     def parse(cls, raw: dict[bytes, bytes]) -> ScheduleState:
-        text = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in raw.items()}
+        text = {
+            k.decode(errors="replace"): v.decode(errors="replace")
+            for k, v in raw.items()
+        }
         return cls(
             last_tick=_number(text.get("last_tick")),
             last_id=text.get("last_id") or None,
@@ -101,11 +104,13 @@ class ScheduleStore(StoreCore):
 
     @translate_errors
     def server_time(self) -> float:
-        seconds, micros = cast(tuple[int, int], self.client.time())
+        seconds, micros = self.client.time()
         return seconds + micros / 1e6
 
     @translate_errors
-    def schedule_states(self, entries: Sequence[tuple[str, str]]) -> list[ScheduleState]:
+    def schedule_states(
+        self, entries: Sequence[tuple[str, str]]
+    ) -> list[ScheduleState]:
         """The state of each (name, queue)."""
         with self.client.pipeline(transaction=False) as pipe:
             for name, queue in entries:

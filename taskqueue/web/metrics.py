@@ -117,7 +117,9 @@ class ScheduleCollector(Collector):
         for (schedule, _), state in zip(entries, found, strict=True):
             fired.add_metric([schedule.name], state.counts["fired"])
             for reason in SKIP_REASONS:
-                skipped.add_metric([schedule.name, reason], state.counts[f"skipped:{reason}"])
+                skipped.add_metric(
+                    [schedule.name, reason], state.counts[f"skipped:{reason}"]
+                )
         return [fired, skipped]
 
 

@@ -53,7 +53,9 @@ def schedule_action(request: HttpRequest) -> HttpResponse:
         entry = schedule_status.find(backend, name)
         if action == "run":
             task_id = fire_now(backend.broker, entry, alias=backend.alias)
-            messages.success(request, f"Schedule {name}: one run enqueued (task {task_id}).")
+            messages.success(
+                request, f"Schedule {name}: one run enqueued (task {task_id})."
+            )
         else:
             schedule, task = entry
             backend.broker.set_paused(name, queue_of(schedule, task), action == "pause")

@@ -34,12 +34,12 @@ from taskqueue.blocking import WakeableBroker
 from taskqueue.broker import Broker
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import TaskQueueError
+from taskqueue.worker import scheduler
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot, Overdue
 from taskqueue.worker.execute import Executor
 from taskqueue.worker.heartbeat import Heartbeat, keeping_alive
 from taskqueue.worker.loop import UNWATCHED, Consumer, Watched
-from taskqueue.worker import scheduler
 from taskqueue.worker.pools import RECYCLED, PreforkPool, SoloPool, ThreadPool
 from taskqueue.worker.stop import StopFlag, install
 from taskqueue.worker.watchdog import Watchdog, abandon_killed
@@ -149,7 +149,9 @@ class Worker:
 
     def start_scheduler(self, broker: Broker) -> None:
         """Every worker process fires the schedules (a thread; none without any)."""
-        scheduler.start(broker, self.schedules, alias=self.config.backend, stop=self.stop)
+        scheduler.start(
+            broker, self.schedules, alias=self.config.backend, stop=self.stop
+        )
 
     def _record_overdue(self, overdue: Overdue) -> None:
         """In the supervisor: a killed child's task timed out, its rest goes back."""

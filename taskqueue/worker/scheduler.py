@@ -20,7 +20,13 @@ from collections.abc import Callable
 
 from taskqueue.broker import Broker
 from taskqueue.exceptions import TaskQueueError
-from taskqueue.firing import Entry, fire_tick, first_attempts, next_attempt, wait_seconds
+from taskqueue.firing import (
+    Entry,
+    fire_tick,
+    first_attempts,
+    next_attempt,
+    wait_seconds,
+)
 from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.schedules")
@@ -78,11 +84,17 @@ class Scheduler(threading.Thread):
                     self.stop_flag.wait(pause)
                 continue
             try:
-                fired = fire_tick(self.broker, entry, alias=self.alias, tick=tick, now=self.now())
+                fired = fire_tick(
+                    self.broker, entry, alias=self.alias, tick=tick, now=self.now()
+                )
             except TaskQueueError as exc:
                 log.warning("Schedule %s: tick not fired yet (%s); retrying", name, exc)
                 self.stop_flag.wait(RETRY_AFTER)
-                plan[name] = next_attempt(entry[0], tick, self.now()) if self._behind(entry, tick) else tick
+                plan[name] = (
+                    next_attempt(entry[0], tick, self.now())
+                    if self._behind(entry, tick)
+                    else tick
+                )
                 continue
             self.offset = fired.server_now - self.clock()
             if fired.outcome == "early":

@@ -22,9 +22,14 @@ def state(broker):
 
 
 @pytest.mark.usefixtures("admin_user")
-def test_pause_resume_and_run_from_the_dashboard(chromium, live_server, broker, settings, start_worker):
+def test_pause_resume_and_run_from_the_dashboard(
+    chromium, live_server, broker, settings, start_worker
+):
     tasks = {alias: dict(params) for alias, params in settings.TASKS.items()}
-    tasks["default"]["OPTIONS"] = {**tasks["default"]["OPTIONS"], "SCHEDULES": SCHEDULES}
+    tasks["default"]["OPTIONS"] = {
+        **tasks["default"]["OPTIONS"],
+        "SCHEDULES": SCHEDULES,
+    }
     settings.TASKS = tasks
     start_worker("--name", "w", env={"TQ_TEST_SCHEDULES": json.dumps(SCHEDULES)})
     wait_until(lambda: state(broker).counts["fired"] >= 1, timeout=20)
@@ -37,11 +42,15 @@ def test_pause_resume_and_run_from_the_dashboard(chromium, live_server, broker, 
     row.locator('button[value="pause"]').click()
     expect(page.locator(".messagelist")).to_contain_text("Schedule tick paused.")
     expect(row.locator(".paused")).to_have_text("paused")
-    wait_until(lambda: state(broker).counts["skipped:paused"] >= 1, timeout=10)  # the worker saw it
+    wait_until(
+        lambda: state(broker).counts["skipped:paused"] >= 1, timeout=10
+    )  # the worker saw it
 
     fired = state(broker).counts["fired"]
     row.locator('button[value="run"]').click()
-    expect(page.locator(".messagelist")).to_contain_text("Schedule tick: one run enqueued")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Schedule tick: one run enqueued"
+    )
     assert state(broker).counts["fired"] == fired + 1
 
     row.locator('button[value="resume"]').click()

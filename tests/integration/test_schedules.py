@@ -21,7 +21,10 @@ def entry(**spec):
 
 def pending(broker, queue="default"):
     k = broker.keys(queue)
-    return [decode(raw, max_bytes=10**6, queue=queue) for raw in broker.client.lrange(k.pending, 0, -1)]
+    return [
+        decode(raw, max_bytes=10**6, queue=queue)
+        for raw in broker.client.lrange(k.pending, 0, -1)
+    ]
 
 
 def state(broker, name="s", queue="default"):
@@ -36,7 +39,12 @@ def current_tick(broker, every):
 def test_a_tick_fires_once_however_many_workers_try(broker):
     e = entry(every=60)
     tick = current_tick(broker, 60)
-    outcomes = [firing.fire_tick(broker, e, alias="default", tick=tick, now=broker.server_time()).outcome for _ in range(5)]
+    outcomes = [
+        firing.fire_tick(
+            broker, e, alias="default", tick=tick, now=broker.server_time()
+        ).outcome
+        for _ in range(5)
+    ]
     assert outcomes == ["fired", "done", "done", "done", "done"]
     (env,) = pending(broker)
     assert env.schedule == {"name": "s", "tick": tick}
@@ -51,22 +59,36 @@ def test_a_tick_not_yet_due_on_the_server_clock_is_refused(broker):
     e = entry(every=60)
     future = current_tick(broker, 60) + 60
     fired = firing.fire_tick(broker, e, alias="default", tick=future, now=future)
-    assert fired.outcome == "early" and pending(broker) == []
+    assert fired.outcome == "early"
+    assert pending(broker) == []
     assert abs(fired.server_now - broker.server_time()) < 1
 
 
 def test_overlap_false_skips_while_the_last_run_is_queued_or_running(broker):
-    e = entry(every=1, overlap=False, jitter=30)  # jitter: a grace of 31 s, so no tick is late
+    e = entry(
+        every=1, overlap=False, jitter=30
+    )  # jitter: a grace of 31 s, so no tick is late
     t = current_tick(broker, 1)
-    assert firing.fire_tick(broker, e, alias="default", tick=t - 3, now=t).outcome == "fired"
-    assert firing.fire_tick(broker, e, alias="default", tick=t - 2, now=t).outcome == "overlap"
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=t - 3, now=t).outcome
+        == "fired"
+    )
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=t - 2, now=t).outcome
+        == "overlap"
+    )
     (env,) = pending(broker)
     k = broker.keys("default")
     broker.client.hdel(k.ready, env.id)  # claimed: RUNNING in its record
     broker.client.hset(k.result(env.id), "status", "RUNNING")
-    assert firing.fire_tick(broker, e, alias="default", tick=t - 1, now=t).outcome == "overlap"
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=t - 1, now=t).outcome
+        == "overlap"
+    )
     broker.client.hset(k.result(env.id), "status", "SUCCESSFUL")
-    assert firing.fire_tick(broker, e, alias="default", tick=t, now=t).outcome == "fired"
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=t, now=t).outcome == "fired"
+    )
     st = state(broker)
     assert (st.counts["skipped:overlap"], st.counts["fired"]) == (2, 2)
 
@@ -75,13 +97,21 @@ def test_pause_is_persisted_and_a_manual_run_ignores_it(broker):
     e = entry(every=1, jitter=30)
     tick = current_tick(broker, 1)
     broker.set_paused("s", "default", True)
-    assert firing.fire_tick(broker, e, alias="default", tick=tick - 1, now=tick).outcome == "paused"
-    assert pending(broker) == [] and state(broker).paused
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=tick - 1, now=tick).outcome
+        == "paused"
+    )
+    assert pending(broker) == []
+    assert state(broker).paused
     task_id = firing.fire_now(broker, e, alias="default")
     (env,) = pending(broker)
-    assert env.id == task_id and env.schedule["manual"] is True
+    assert env.id == task_id
+    assert env.schedule["manual"] is True
     broker.set_paused("s", "default", False)
-    assert firing.fire_tick(broker, e, alias="default", tick=tick, now=tick).outcome == "fired"
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=tick, now=tick).outcome
+        == "fired"
+    )
     st = state(broker)
     assert (st.paused, st.counts["skipped:paused"], st.counts["fired"]) == (False, 1, 2)
 
@@ -90,15 +120,21 @@ def test_pause_is_persisted_and_a_manual_run_ignores_it(broker):
 def test_a_gap_is_counted_as_missed_and_caught_up_once_if_asked(broker, catch_up):
     e = entry(every=1, catch_up=catch_up, jitter=1)  # a grace of 2 s
     now = current_tick(broker, 1)
-    assert firing.fire_tick(broker, e, alias="default", tick=now - 6, now=now).outcome == "missed"
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=now - 6, now=now).outcome
+        == "missed"
+    )
     assert state(broker).counts["skipped:missed"] == 0  # no history: nothing missed
     fired = firing.fire_tick(broker, e, alias="default", tick=now, now=now)
     assert fired.outcome == "fired"
     assert state(broker).counts["skipped:missed"] == 5  # now-5 .. now-1
     runs = pending(broker)
-    assert [r.schedule.get("catch_up", False) for r in runs] == ([True, False] if catch_up else [False])
+    assert [r.schedule.get("catch_up", False) for r in runs] == (
+        [True, False] if catch_up else [False]
+    )
     if catch_up:
-        assert runs[0].schedule["tick"] == now - 1 and fired.catch_up_id == runs[0].id
+        assert runs[0].schedule["tick"] == now - 1
+        assert fired.catch_up_id == runs[0].id
 
 
 def test_a_late_tick_with_catch_up_fires_once_for_the_whole_gap(broker):
@@ -113,13 +149,21 @@ def test_a_late_tick_with_catch_up_fires_once_for_the_whole_gap(broker):
 
 
 def test_priority_and_queue_of_the_schedule(broker):
-    e = parse("p", {"task": TASK, "every": 60, "priority": 5, "queue": "high"}), scheduled_run
+    e = (
+        parse("p", {"task": TASK, "every": 60, "priority": 5, "queue": "high"}),
+        scheduled_run,
+    )
     tick = current_tick(broker, 60)
-    assert firing.fire_tick(broker, e, alias="default", tick=tick, now=tick).outcome == "fired"
+    assert (
+        firing.fire_tick(broker, e, alias="default", tick=tick, now=tick).outcome
+        == "fired"
+    )
     k = broker.keys("high")
     (raw,) = broker.client.zrange(k.prio, 0, -1)
-    assert orjson.loads(raw)["p"] == 5 and orjson.loads(raw)["schedule"]["name"] == "p"
-    assert broker.client.exists(k.schedule("p")) and k.schedule("p").startswith(k.tag)
+    assert orjson.loads(raw)["p"] == 5
+    assert orjson.loads(raw)["schedule"]["name"] == "p"
+    assert broker.client.exists(k.schedule("p"))
+    assert k.schedule("p").startswith(k.tag)
 
 
 def test_redis_down_is_broker_unavailable():

@@ -12,12 +12,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/admin/queues/"
 TASK = "tests.tasks.scheduled_run"
-SCHEDULES = {"tick": {"task": TASK, "every": 60}, "nightly": {"task": TASK, "cron": "0 3 * * *"}}
+SCHEDULES = {
+    "tick": {"task": TASK, "every": 60},
+    "nightly": {"task": TASK, "cron": "0 3 * * *"},
+}
 
 
 def with_schedules(settings, schedules):
     tasks = {alias: dict(params) for alias, params in settings.TASKS.items()}
-    tasks["default"]["OPTIONS"] = {**tasks["default"]["OPTIONS"], "SCHEDULES": schedules}
+    tasks["default"]["OPTIONS"] = {
+        **tasks["default"]["OPTIONS"],
+        "SCHEDULES": schedules,
+    }
     settings.TASKS = tasks
 
 
@@ -37,8 +43,11 @@ def state(broker, name):
 def test_the_section_lists_schedules_with_buttons(admin_client, scheduled):
     page = admin_client.get(URL).content.decode()
     assert 'id="tq-schedules"' in page
-    assert 'data-schedule="tick"' in page and "every 60s" in page and "cron 0 3 * * *" in page
-    assert 'value="pause"' in page and 'value="run"' in page
+    assert 'data-schedule="tick"' in page
+    assert "every 60s" in page
+    assert "cron 0 3 * * *" in page
+    assert 'value="pause"' in page
+    assert 'value="run"' in page
 
 
 def test_no_schedules_no_section(admin_client, key_prefix):
@@ -46,14 +55,18 @@ def test_no_schedules_no_section(admin_client, key_prefix):
 
 
 def test_pause_resume_and_run_from_the_dashboard(admin_client, scheduled):
-    response = admin_client.post(URL + "schedules/", {"action": "pause", "name": "tick"}, follow=True)
+    response = admin_client.post(
+        URL + "schedules/", {"action": "pause", "name": "tick"}, follow=True
+    )
     assert "Schedule tick paused." in response.content.decode()
     assert state(scheduled, "tick").paused
     page = admin_client.get(URL).content.decode()
     assert 'value="resume"' in page
     admin_client.post(URL + "schedules/", {"action": "resume", "name": "tick"})
     assert not state(scheduled, "tick").paused
-    response = admin_client.post(URL + "schedules/", {"action": "run", "name": "nightly"}, follow=True)
+    response = admin_client.post(
+        URL + "schedules/", {"action": "run", "name": "nightly"}, follow=True
+    )
     assert "Schedule nightly: one run enqueued" in response.content.decode()
     assert state(scheduled, "nightly").counts["fired"] == 1
 
@@ -66,7 +79,8 @@ def test_pause_resume_and_run_from_the_dashboard(admin_client, scheduled):
 )  # fmt: skip
 def test_bad_forms_are_told_not_raised(admin_client, scheduled, form, says):
     response = admin_client.post(URL + "schedules/", form, follow=True)
-    assert response.status_code == 200 and says in response.content.decode()
+    assert response.status_code == 200
+    assert says in response.content.decode()
 
 
 def test_buttons_need_the_permission_and_csrf(scheduled, admin_user):
@@ -74,7 +88,8 @@ def test_buttons_need_the_permission_and_csrf(scheduled, admin_user):
     client = Client()
     client.force_login(staff)
     page = client.get(URL).content.decode()
-    assert 'data-schedule="tick"' in page and 'value="pause"' not in page
+    assert 'data-schedule="tick"' in page
+    assert 'value="pause"' not in page
     form = {"action": "pause", "name": "tick"}
     assert client.post(URL + "schedules/", form).status_code == 403
     strict = Client(enforce_csrf_checks=True)
@@ -84,8 +99,11 @@ def test_buttons_need_the_permission_and_csrf(scheduled, admin_user):
     assert not state(scheduled, "tick").paused
 
 
-def test_redis_down_is_said_on_the_page_and_by_the_buttons(settings, redis_down, admin_client):
+@pytest.mark.usefixtures("redis_down")
+def test_redis_down_is_said_on_the_page_and_by_the_buttons(settings, admin_client):
     with_schedules(settings, SCHEDULES)
     assert "schedules cannot be read" in admin_client.get(URL).content.decode()
-    response = admin_client.post(URL + "schedules/", {"action": "pause", "name": "tick"}, follow=True)
+    response = admin_client.post(
+        URL + "schedules/", {"action": "pause", "name": "tick"}, follow=True
+    )
     assert "Redis is unavailable; nothing was changed." in response.content.decode()

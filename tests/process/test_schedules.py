@@ -7,6 +7,7 @@ start end"); each run's tick is read from its result record.
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import time
@@ -62,19 +63,28 @@ def test_three_workers_and_a_kill_fire_each_tick_once(start_worker, broker, key_
     for worker in workers[1:]:
         worker.signal(signal.SIGTERM)
         worker.wait(timeout=15)
-    wait_until(lambda: state(broker, "s").counts["fired"] == len(fired_ticks(broker, key_prefix)), timeout=10)
+    wait_until(
+        lambda: (
+            state(broker, "s").counts["fired"] == len(fired_ticks(broker, key_prefix))
+        ),
+        timeout=10,
+    )
     ticks = fired_ticks(broker, key_prefix)
     span = range(int(min(ticks)), int(max(ticks)) + 1)
     lost = [t for t in span if t not in ticks]
-    print(f"every=1 for {len(span)} ticks: fired {len(ticks)}, lost {lost}, counts {dict(Counter(ticks.values()))}")
     assert max(ticks.values()) == 1, "a tick ran as two tasks"
-    assert len(lost) <= 1 and len(span) >= 9
+    assert len(lost) <= 1
+    assert len(span) >= 9
 
 
-def test_clocks_skewed_3s_either_way_still_fire_each_tick_once(start_worker, broker, key_prefix):
+def test_clocks_skewed_3s_either_way_still_fire_each_tick_once(
+    start_worker, broker, key_prefix
+):
     schedules = {"s": {"task": TASK, "every": 1}}
     for skew in ("3", "-3"):
-        start_worker("--name", f"skew{skew}", env=env_for(schedules, TQ_TEST_CLOCK_SKEW=skew))
+        start_worker(
+            "--name", f"skew{skew}", env=env_for(schedules, TQ_TEST_CLOCK_SKEW=skew)
+        )
     wait_until(lambda: len(runs(broker, key_prefix)) >= 6, timeout=25)
     ticks = fired_ticks(broker, key_prefix)
     span = range(int(min(ticks)), int(max(ticks)) + 1)
@@ -85,24 +95,43 @@ def test_clocks_skewed_3s_either_way_still_fire_each_tick_once(start_worker, bro
         assert record.started_at.timestamp() >= record.envelope["schedule"]["tick"]
 
 
-def test_overlap_false_never_runs_two_at_once_and_counts_skips(start_worker, broker, key_prefix):
-    env = env_for({"slow": {"task": TASK, "every": 1, "overlap": False, "kwargs": {"seconds": 1.5}}})
+def test_overlap_false_never_runs_two_at_once_and_counts_skips(
+    start_worker, broker, key_prefix
+):
+    env = env_for(
+        {
+            "slow": {
+                "task": TASK,
+                "every": 1,
+                "overlap": False,
+                "kwargs": {"seconds": 1.5},
+            }
+        }
+    )
     start_worker("--name", "a", env=env)
     start_worker("--name", "b", env=env)
     wait_until(lambda: len(runs(broker, key_prefix)) >= 2, timeout=25)
     done = sorted(runs(broker, key_prefix), key=lambda r: r[1])
-    for (_, _, end), (_, start, _) in zip(done, done[1:], strict=False):
+    for (_, _, end), (_, start, _) in itertools.pairwise(done):
         assert start >= end - 0.05, "a second run started while the first ran"
     assert state(broker, "slow").counts["skipped:overlap"] >= 2
 
 
-def test_catch_up_false_skips_and_true_runs_once_across_a_gap(start_worker, broker, key_prefix):
+def test_catch_up_false_skips_and_true_runs_once_across_a_gap(
+    start_worker, broker, key_prefix
+):
     env = env_for({
         "skips": {"task": TASK, "every": 1},
         "catches": {"task": TASK, "every": 1, "catch_up": True},
     })  # fmt: skip
     first = start_worker("--name", "first", env=env)
-    wait_until(lambda: state(broker, "catches").counts["fired"] >= 1 and state(broker, "skips").counts["fired"] >= 1, timeout=20)
+    wait_until(
+        lambda: (
+            state(broker, "catches").counts["fired"] >= 1
+            and state(broker, "skips").counts["fired"] >= 1
+        ),
+        timeout=20,
+    )
     first.signal(signal.SIGTERM)
     first.wait(timeout=15)
     stopped = time.time()
@@ -113,12 +142,16 @@ def test_catch_up_false_skips_and_true_runs_once_across_a_gap(start_worker, brok
         marks = [schedule_of(broker, i) for i, _, _ in runs(broker, key_prefix)]
         return [m for m in marks if m.get("catch_up")]
 
-    wait_until(lambda: caught_up() and state(broker, "skips").counts["skipped:missed"], timeout=20)
+    wait_until(
+        lambda: caught_up() and state(broker, "skips").counts["skipped:missed"],
+        timeout=20,
+    )
     time.sleep(1.5)  # a second catch-up run, if there were one, would be in by now
     second.signal(signal.SIGTERM)
     second.wait(timeout=15)
     caught = caught_up()
-    assert len(caught) == 1 and caught[0]["name"] == "catches"
+    assert len(caught) == 1
+    assert caught[0]["name"] == "catches"
     assert caught[0]["tick"] > stopped + 3  # the gap's last tick
     for name in ("skips", "catches"):
         assert state(broker, name).counts["skipped:missed"] >= 4
@@ -142,7 +175,10 @@ def test_pause_resume_and_run_from_the_command_reach_a_running_worker(
 
     schedules = {"s": {"task": TASK, "every": 1}}
     tasks = {alias: dict(params) for alias, params in settings.TASKS.items()}
-    tasks["default"]["OPTIONS"] = {**tasks["default"]["OPTIONS"], "SCHEDULES": schedules}
+    tasks["default"]["OPTIONS"] = {
+        **tasks["default"]["OPTIONS"],
+        "SCHEDULES": schedules,
+    }
     settings.TASKS = tasks
     start_worker("--name", "w", env=env_for(schedules))
     wait_until(lambda: state(broker, "s").counts["fired"] >= 1, timeout=20)
@@ -152,7 +188,13 @@ def test_pause_resume_and_run_from_the_command_reach_a_running_worker(
     out = StringIO()
     call_command("schedules", "run", "s", stdout=out)
     manual = out.getvalue().split()[-1]
-    wait_until(lambda: manual in {i for i, _, _ in runs(broker, key_prefix)}, timeout=10)
-    assert state(broker, "s").counts["fired"] == fired_while_paused + 1  # the manual run only
+    wait_until(
+        lambda: manual in {i for i, _, _ in runs(broker, key_prefix)}, timeout=10
+    )
+    assert (
+        state(broker, "s").counts["fired"] == fired_while_paused + 1
+    )  # the manual run only
     call_command("schedules", "resume", "s", stdout=StringIO())
-    wait_until(lambda: state(broker, "s").counts["fired"] >= fired_while_paused + 2, timeout=10)
+    wait_until(
+        lambda: state(broker, "s").counts["fired"] >= fired_while_paused + 2, timeout=10
+    )

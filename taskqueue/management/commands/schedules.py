@@ -48,7 +48,9 @@ class Command(TaskqueueCommand):
                         raise CommandError("list takes no schedule name")
                     self._list(backend, as_json=options["json"])
                 elif name is None:
-                    raise CommandError(f"{action} needs a schedule name (see schedules list)")
+                    raise CommandError(
+                        f"{action} needs a schedule name (see schedules list)"
+                    )
                 else:
                     self._act(backend, action, name)
         except (ImproperlyConfigured, schedule_status.UnknownSchedule) as exc:
