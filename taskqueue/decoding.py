@@ -159,7 +159,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         attempt=value["attempt"],
         run_after=value.get("run_after"),
         trace=_trace(value.get("trace"), raw),
-        schedule=_schedule(value.get("schedule"), raw),
+        schedule=None if "schedule" not in value else _schedule(value["schedule"], raw),
     )
 
 

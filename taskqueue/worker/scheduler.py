@@ -31,7 +31,8 @@ from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.schedules")
 RETRY_AFTER = 1.0  # seconds before trying a tick again when Redis is down
-LONGEST_SLEEP = 300.0  # re-plan at least this often (the offset is re-read then)
+EARLY_PAUSE = 0.005  # seconds, at least, before asking again for a tick not yet due
+LONGEST_SLEEP = 300.0  # re-plan at least this often (our clock may have been stepped)
 
 
 class Scheduler(threading.Thread):
@@ -76,12 +77,8 @@ class Scheduler(threading.Thread):
             name = min(plan, key=lambda n: plan[n] + self.entries[n][0].delay(plan[n]))
             entry, tick = self.entries[name], plan[name]
             pause = wait_seconds(entry[0], tick, self.now())
-            if pause > 0:
-                if pause > LONGEST_SLEEP:
-                    self.stop_flag.wait(LONGEST_SLEEP)
-                    self._sync()
-                else:
-                    self.stop_flag.wait(pause)
+            if pause > 0:  # no Redis command while nothing is due
+                self.stop_flag.wait(min(pause, LONGEST_SLEEP))
                 continue
             try:
                 fired = fire_tick(
@@ -97,8 +94,9 @@ class Scheduler(threading.Thread):
                 )
                 continue
             self.offset = fired.server_now - self.clock()
-            if fired.outcome == "early":
-                continue  # same tick, now that our offset is right
+            if fired.outcome == "early":  # same tick, once the server's clock is there
+                self.stop_flag.wait(max(EARLY_PAUSE, tick - fired.server_now))
+                continue
             self.fired += fired.outcome == "fired"
             plan[name] = next_attempt(entry[0], tick, self.now())
 
