@@ -175,3 +175,41 @@ def test_redis_down_is_broker_unavailable():
         firing.fire_tick(dead, entry(every=1), alias="default", tick=1.0, now=1.0)
     with pytest.raises(BrokerUnavailable):
         dead.schedule_states([("s", "default")])
+
+
+def test_no_schedules_no_thread(broker):
+    from taskqueue.worker import scheduler
+    from taskqueue.worker.stop import StopFlag
+
+    assert scheduler.start(broker, (), alias="default", stop=StopFlag()) is None
+
+
+def test_scheduler_threads_with_skewed_clocks_fire_each_tick_once(broker):
+    import time
+
+    from taskqueue.worker.scheduler import Scheduler
+    from taskqueue.worker.stop import StopFlag
+
+    stop = StopFlag()
+    threads = [
+        Scheduler(broker=broker, entries=(entry(every=1),), alias="default", stop=stop,
+                  clock=lambda skew=skew: time.time() + skew)
+        for skew in (-3.0, 0.0, 3.0)
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(pending(broker)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+    ticks = [env.schedule["tick"] for env in pending(broker)]
+    assert len(ticks) >= 3
+    assert len(set(ticks)) == len(ticks)
+    assert sum(t.fired for t in threads) == len(ticks)
+    assert all(
+        abs(t.offset + skew) < 0.5 for t, skew in zip(threads, (-3, 0, 3), strict=True)
+    )
