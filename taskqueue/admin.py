@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, path
 
 from taskqueue.tokens import APIToken
-from taskqueue.web import controls, dashboard
+from taskqueue.web import controls, dashboard, schedules
 
 if TYPE_CHECKING:
     TokenModelAdmin = admin.ModelAdmin[APIToken]
@@ -47,5 +47,6 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
         path("dead-letters/", view(dashboard.dead_letter_action), name="dead-letters"),
         path("cancel/", view(controls.cancel_action), name="cancel"),
         path("pause/", view(controls.pause_action), name="pause"),
+        path("schedules/", view(schedules.schedule_action), name="schedules"),
     ]
     return patterns, "taskqueue_dashboard"

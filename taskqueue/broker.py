@@ -18,6 +18,7 @@ from taskqueue.store.errors import translate_errors
 from taskqueue.store.gating import Gating
 from taskqueue.store.metadata import MetadataWrites
 from taskqueue.store.records import ResultReads
+from taskqueue.store.schedules import ScheduleStore
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
 from taskqueue.store.unique import UniqueEnqueuing
@@ -45,6 +46,7 @@ class Broker(
     Control,
     UniqueEnqueuing,
     Gating,
+    ScheduleStore,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

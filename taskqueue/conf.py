@@ -36,6 +36,7 @@ class QueueOptions:
     max_batch: int = 100
     legacy_task: str | None = None
     task_modules: tuple[str, ...] = ()
+    schedules: dict[str, Any] | None = None  # name -> spec (taskqueue/schedules.py)
     # task path -> its control options (taskqueue/taskoptions.py), checked
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -87,6 +88,10 @@ class QueueOptions:
             raise ImproperlyConfigured("worker timeout and grace must be positive")
         if self.time_limit is not None and self.time_limit <= 0:
             raise ImproperlyConfigured("OPTIONS TIME_LIMIT must be positive or None")
+        if self.schedules is not None:  # the shapes; tasks are checked by the worker
+            from taskqueue.schedules import parse_all
+
+            parse_all(self.schedules)
 
     @property
     def heartbeat_interval(self) -> float:

@@ -24,6 +24,7 @@ from taskqueue.protocol import (
     MAX_ATTEMPT,
     MAX_DEPTH,
     MAX_TIMESTAMP,
+    SCHEDULE_NAME_MAX,
     TRACE_LIMITS,
     UNIQUE_RE,
     VERSION,
@@ -162,6 +163,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         workflow=_workflow(value.get("workflow"), raw),
         metadata=_metadata(value.get("metadata"), raw),
         unique=_unique(value.get("unique"), raw),
+        schedule=None if "schedule" not in value else _schedule(value["schedule"], raw),
     )
 
 
@@ -226,6 +228,24 @@ def _unique(value: Any, raw: bytes) -> str | None:
         return None
     if type(value) is not str or not UNIQUE_RE.fullmatch(value):
         raise PoisonMessage("envelope field 'unique' is not a key digest", raw)
+    return value
+
+
+def _schedule(value: Any, raw: bytes) -> dict[str, Any] | None:
+    """The optional schedule a run was fired by, or PoisonMessage if not one in shape."""
+    if value is None:
+        return None
+    if (
+        type(value) is not dict
+        or type(value.get("name")) is not str
+        or not 0 < len(value["name"]) <= SCHEDULE_NAME_MAX
+        or not value.keys() <= {"name", "tick", "manual", "catch_up"}
+        or any(
+            type(value.get(flag, False)) is not bool for flag in ("manual", "catch_up")
+        )
+    ):
+        raise PoisonMessage("envelope field 'schedule' is not a schedule's tick", raw)
+    _timestamp(value.get("tick"), "schedule tick", raw)
     return value
 
 

@@ -28,6 +28,8 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:rate:<task path>               HASH   rate limit: "TAT" and "B:<id>" booked start times
     {Q}:slots:<task path>              HASH   concurrency cap: task id -> consumer running it
     {Q}:slots:<task path>:waiting      ZSET   messages deferred for a slot (also in scheduled)
+    {Q}:schedule:<name>                HASH   a schedule's state: last tick, last task id, paused, counters
+    {Q}:schedule:<name>:tick:<tick>    STRING a fired tick's marker (expires); Q is the schedule's queue
 
     P + "taskqueue:workers"            HASH   worker name -> JSON info (host, pid, current task)
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
@@ -148,6 +150,12 @@ class QueueKeys:
 
     def slots_waiting(self, task: str) -> str:
         return self.slots(task) + ":waiting"
+
+    def schedule(self, name: str) -> str:
+        return self.tag + ":schedule:" + name
+
+    def schedule_tick(self, name: str, tick: str) -> str:
+        return self.tag + ":schedule:" + name + ":tick:" + tick
 
     def inflight(self, consumer: str) -> str:
         return self.tag + ":inflight:" + consumer

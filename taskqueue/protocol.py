@@ -43,6 +43,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "workflow": (str, False),
     "metadata": (dict, False),
     "unique": (str, False),
+    "schedule": (dict, False),
 }
 UNIQUE_RE = re.compile(
     r"[0-9a-f]{40}"
@@ -50,6 +51,10 @@ UNIQUE_RE = re.compile(
 # The W3C trace context a traced enqueue writes (taskqueue/tracing.py): the
 # only keys a "trace" field may hold, with the most characters each may have.
 TRACE_LIMITS = {"traceparent": 128, "tracestate": 512}
+# What a run fired by a schedule carries (taskqueue/schedules.py): the
+# schedule's name and its tick (unix seconds), and "manual": true for a run
+# fired by `schedules run`, "catch_up": true for the one run of missed ticks.
+SCHEDULE_NAME_MAX = 200
 
 
 @dataclass(slots=True)
@@ -70,6 +75,7 @@ class Envelope:
     workflow: str | None = None  # the id of the workflow this task is a step of
     metadata: dict[str, Any] | None = None  # taskqueue/metadata.py (#141)
     unique: str | None = None  # the digest of a unique task's key
+    schedule: dict[str, Any] | None = None
     legacy: bool = field(default=False, compare=False)
     # The concurrency slot key this run holds (set by the worker's gate, not sent).
     held: str = field(default="", compare=False)
@@ -95,6 +101,8 @@ class Envelope:
             body["metadata"] = self.metadata
         if self.unique is not None:
             body["unique"] = self.unique
+        if self.schedule is not None:
+            body["schedule"] = self.schedule
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -118,6 +126,7 @@ class Envelope:
             workflow=self.workflow,
             metadata=self.metadata,
             unique=self.unique,
+            schedule=self.schedule,
         )
 
 

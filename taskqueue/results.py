@@ -268,6 +268,16 @@ class ResultRecord:
         kwargs = self.envelope.get("kwargs")
         return kwargs if isinstance(kwargs, dict) else {}
 
+    @property
+    def schedule(self) -> dict[str, Any] | None:
+        """The schedule that fired this run ({"name", "tick", ...}), if any and readable."""
+        mark = self.envelope.get("schedule")
+        if not isinstance(mark, dict) or not isinstance(mark.get("name"), str):
+            return None
+        tick = timestamp(mark.get("tick"))
+        flags = {k: True for k in ("manual", "catch_up") if mark.get(k) is True}
+        return {"name": mark["name"], "tick": tick, **flags}
+
     # What the record says about the task's attempts.
 
     @property

@@ -24,7 +24,7 @@ os.environ["REDIS_URL"] = _url
 os.environ.setdefault("TASKQUEUE_WORKER_TIMEOUT", "2")
 
 from project.settings import *  # noqa: E402, F403
-from project.settings import DATABASES, INSTALLED_APPS, VAR_DIR  # noqa: E402
+from project.settings import DATABASES, INSTALLED_APPS, TASKS, VAR_DIR  # noqa: E402
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
 
@@ -43,3 +43,12 @@ if os.environ.get("TQ_TEST_CLOCK_SKEW"):
 
     _skew, _real_time = float(os.environ["TQ_TEST_CLOCK_SKEW"]), _time.time
     _time.time = lambda: _real_time() + _skew
+
+# Schedules of a worker subprocess (tests/process/test_schedules.py): JSON of
+# OPTIONS["SCHEDULES"] for the default backend.
+if os.environ.get("TQ_TEST_SCHEDULES"):
+    import json as _json
+
+    TASKS["default"]["OPTIONS"]["SCHEDULES"] = _json.loads(
+        os.environ["TQ_TEST_SCHEDULES"]
+    )

@@ -433,3 +433,17 @@ def noop_rated() -> None:
 @options(concurrency=1_000_000)  # never full: the gate's and the release's cost
 def noop_capped() -> None:
     return None
+
+
+@task(takes_context=True)
+def scheduled_run(context: TaskContext, seconds: float = 0.0) -> None:
+    """A schedule's test task: appends "<task id> <start> <end>" (server-free
+    wall times) to the test's Redis list ``<prefix>test:runs``, sleeping between."""
+    from taskqueue.connection import make_client
+
+    started = time.time()
+    time.sleep(seconds)
+    client = make_client(os.environ["REDIS_URL"])
+    key = os.environ.get("TASKQUEUE_KEY_PREFIX", "") + "test:runs"
+    client.rpush(key, f"{context.task_result.id} {started} {time.time()}")
+    client.close()

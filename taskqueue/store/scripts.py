@@ -24,7 +24,7 @@ from taskqueue.store.wire import Client, Command, Wire
 
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
-    "workflow", "wait", "metadata", "cancel", "enqueue_unique", "gate",
+    "workflow", "wait", "metadata", "cancel", "enqueue_unique", "gate", "fire",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -45,6 +45,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "requeue": ("envelope", "requeue"),
     "enqueue_unique": ("envelope", "enqueue_unique"),
     "gate": ("gate", "gate_slots", "gate_rate"),
+    "fire": ("envelope", "fire", "fire_tick"),
 }  # fmt: skip
 
 

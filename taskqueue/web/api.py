@@ -97,6 +97,9 @@ def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
         }
         for e in record.errors
     ]
+    schedule = record.schedule
+    if schedule is not None:  # a run fired by a schedule (docs/schedules.md)
+        payload["schedule"] = {**schedule, "tick": _iso(schedule["tick"])}
     unreadable = record.unreadable
     if record.cancel is not None:
         payload["cancel"] = record.cancel

@@ -263,6 +263,9 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "title": "Queue dashboard",
         **_context(request),
     }
+    from taskqueue.web.schedules import schedules_context  # it imports this module
+
+    context.update(schedules_context(request))
     return TemplateResponse(request, "taskqueue/dashboard.html", context)
 
 

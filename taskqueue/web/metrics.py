@@ -13,6 +13,10 @@ What is served (``taskqueue.metrics`` records the event series):
   ``taskqueue_fleet_tasks_total{task,status}``, what every worker finished
   (same statuses as ``taskqueue_tasks_total``). Every endpoint serves the
   same values: do not sum them across endpoints.
+- schedule series, read from the schedules' state hashes by
+  ``ScheduleCollector``: ``taskqueue_schedule_fired_total{schedule}`` and
+  ``taskqueue_schedule_skipped_total{schedule,reason}`` (overlap | paused |
+  missed), counted by the fire script (so once per tick, fleet-wide).
 
 The site serves them at ``/metrics`` (``metrics_view``, staff or token);
 ``runworker --metrics-port`` from a thread (``start_http_server``).
@@ -27,6 +31,7 @@ from functools import cache
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
     GC_COLLECTOR,
@@ -38,10 +43,11 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from taskqueue import metrics
+from taskqueue import metrics, schedule_status
 from taskqueue.backends import backend_for
 from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS
 from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.firing import configured
 from taskqueue.metrics import STATUSES, fleet_field_parts
 from taskqueue.web.auth import authenticate
 from taskqueue.web.errors import AuthFailure
@@ -50,6 +56,7 @@ from taskqueue.web.overview import live_workers
 log = logging.getLogger("taskqueue.metrics")
 
 STATES = ("pending", "in_flight", "scheduled", "dead")
+SKIP_REASONS = ("overlap", "paused", "missed")
 
 
 class FleetCollector(Collector):
@@ -80,6 +87,54 @@ def _fleet_family() -> CounterMetricFamily:
         "taskqueue_fleet_tasks",
         "Tasks finished by all workers (from Redis), by task and status.",
         labels=["task", "status"],
+    )
+
+
+class ScheduleCollector(Collector):
+    """Each schedule's ticks fired and skipped (by reason), from its state hash.
+
+    Counted by the fire script itself, so every scrape of any process sees
+    the fleet's counts; with no schedules a scrape reads nothing from Redis.
+    """
+
+    def __init__(self, backend: str = DEFAULT_TASK_BACKEND_ALIAS) -> None:
+        self.alias = backend
+
+    def describe(self) -> Iterable[Metric]:
+        return list(_schedule_families())
+
+    def collect(self) -> Iterable[Metric]:
+        fired, skipped = _schedule_families()
+        backend = backend_for(self.alias)
+        try:
+            entries = configured(backend)
+            found = schedule_status.states(backend, entries) if entries else []
+        except BrokerUnavailable:
+            return []  # QueueCollector reports taskqueue_broker_up 0
+        except ImproperlyConfigured as exc:
+            log.warning("Metrics scrape: bad schedules: %s", exc)
+            return []
+        for (schedule, _), state in zip(entries, found, strict=True):
+            fired.add_metric([schedule.name], state.counts["fired"])
+            for reason in SKIP_REASONS:
+                skipped.add_metric(
+                    [schedule.name, reason], state.counts[f"skipped:{reason}"]
+                )
+        return [fired, skipped]
+
+
+def _schedule_families() -> tuple[CounterMetricFamily, CounterMetricFamily]:
+    return (
+        CounterMetricFamily(
+            "taskqueue_schedule_fired",
+            "Runs a schedule enqueued (its ticks, catch-up and manual runs).",
+            labels=["schedule"],
+        ),
+        CounterMetricFamily(
+            "taskqueue_schedule_skipped",
+            "Ticks of a schedule not run, by reason (overlap, paused, missed).",
+            labels=["schedule", "reason"],
+        ),
     )
 
 
@@ -151,6 +206,7 @@ def exposition_registry(backend: str = DEFAULT_TASK_BACKEND_ALIAS) -> CollectorR
             registry.register(collector)
     registry.register(QueueCollector(backend))
     registry.register(FleetCollector(backend))
+    registry.register(ScheduleCollector(backend))
     return registry
 
 

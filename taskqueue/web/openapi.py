@@ -103,6 +103,17 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "Present when the task was cancelled (its result "
                 "is then FAILED with taskqueue.exceptions.TaskCancelled)",
             },
+            "schedule": {
+                "type": "object",
+                "description": "Present on a run fired by a schedule (docs/schedules.md)",
+                "required": ["name", "tick"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "tick": _TIME,
+                    "manual": {"type": "boolean"},
+                    "catch_up": {"type": "boolean"},
+                },
+            },
             "unreadable": _UNREADABLE,
         },
     },

@@ -28,12 +28,13 @@ import logging
 from dataclasses import replace
 from typing import Any, cast
 
-from taskqueue import __version__, metrics, registry
+from taskqueue import __version__, firing, metrics, registry
 from taskqueue.backends import backend_for
 from taskqueue.blocking import WakeableBroker
 from taskqueue.broker import Broker
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import TaskQueueError
+from taskqueue.worker import scheduler
 from taskqueue.worker.cancels import CancelWatch
 from taskqueue.worker.config import WorkerConfig
 from taskqueue.worker.deadline import DeadlineSlot, Overdue
@@ -56,6 +57,7 @@ class Worker:
         self.name = config.worker_name
         self.stop = StopFlag()
         self.tasks: dict[str, Any] = {}
+        self.schedules: tuple[firing.Entry, ...] = ()
         self._heartbeat: Heartbeat | None = None
 
     def connect(self) -> WakeableBroker:
@@ -74,6 +76,7 @@ class Worker:
     def run(self) -> int:
         """Start, process until stopped (or drained with --burst), exit 0."""
         self.tasks = registry.tasks(self.options.task_modules)
+        self.schedules = firing.configured(self.backend)  # ImproperlyConfigured
         metrics.series_only_if_served()  # before forking: children inherit it
         broker = self.connect()
         broker.ping()
@@ -126,6 +129,7 @@ class Worker:
         else:
             pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
         limits = _thread_limits(pool)
+        self.start_scheduler(broker)
         with keeping_alive(heartbeat):
             watch.start()
             if limits is None:
@@ -147,6 +151,7 @@ class Worker:
         pool = SoloPool(lambda cid: self.consumer(broker, cid, watched), self.name)
         watchdog = Watchdog(pool.consumers[0])
         watch.terminate = terminator(pool.consumers[0])
+        self.start_scheduler(broker)
         with keeping_alive(heartbeat):
             watchdog.start()
             watch.start()
@@ -155,6 +160,12 @@ class Worker:
             finally:
                 watchdog.stop()
         return RECYCLED if code == 0 and pool.consumers[0].recycled else code
+
+    def start_scheduler(self, broker: Broker) -> None:
+        """Every worker process fires the schedules (a thread; none without any)."""
+        scheduler.start(
+            broker, self.schedules, alias=self.config.backend, stop=self.stop
+        )
 
     def _record_overdue(self, overdue: Overdue) -> None:
         """In the supervisor: a killed child's task timed out, its rest goes back."""

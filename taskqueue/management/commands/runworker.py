@@ -9,6 +9,7 @@ from argparse import ArgumentTypeError
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from taskqueue import logformat, metrics
@@ -122,6 +123,8 @@ class Command(TaskqueueCommand):
             raise CommandError(
                 f"cannot reach Redis at {mask_url(worker.options.redis_url)}: {exc}"
             ) from None
+        except ImproperlyConfigured as exc:  # a bad schedule (taskqueue/schedules.py)
+            raise CommandError(str(exc)) from None
         finally:
             clean_up()
             # The process exits next: exempt the heap from the interpreter's
