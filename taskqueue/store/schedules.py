@@ -119,7 +119,7 @@ class ScheduleStore(StoreCore):
         return [ScheduleState.parse(row) for row in rows]
 
     @translate_errors
-    def set_paused(self, name: str, queue: str, paused: bool) -> None:
+    def set_schedule_paused(self, name: str, queue: str, paused: bool) -> None:
         """Persisted: every worker's next fire of it reads it."""
         key = self.keys(queue).schedule(name)
         if paused:

@@ -96,7 +96,7 @@ def test_overlap_false_skips_while_the_last_run_is_queued_or_running(broker):
 def test_pause_is_persisted_and_a_manual_run_ignores_it(broker):
     e = entry(every=1, jitter=30)
     tick = current_tick(broker, 1)
-    broker.set_paused("s", "default", True)
+    broker.set_schedule_paused("s", "default", True)
     assert (
         firing.fire_tick(broker, e, alias="default", tick=tick - 1, now=tick).outcome
         == "paused"
@@ -107,7 +107,7 @@ def test_pause_is_persisted_and_a_manual_run_ignores_it(broker):
     (env,) = pending(broker)
     assert env.id == task_id
     assert env.schedule["manual"] is True
-    broker.set_paused("s", "default", False)
+    broker.set_schedule_paused("s", "default", False)
     assert (
         firing.fire_tick(broker, e, alias="default", tick=tick, now=tick).outcome
         == "fired"

@@ -139,7 +139,7 @@ def test_no_schedules_is_said_plainly(key_prefix):
 
 def test_metrics_count_fired_and_skipped_by_reason(scheduled):
     fire(scheduled, "tick")
-    scheduled.broker.set_paused("nightly", "default", True)
+    scheduled.broker.set_schedule_paused("nightly", "default", True)
     entry = schedule_status.find(scheduled, "nightly")
     tick = entry[0].latest(scheduled.broker.server_time())
     firing.fire_tick(
