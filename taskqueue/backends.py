@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from taskqueue import registry, tracing
-from taskqueue.broker import Broker, Outgoing
+from taskqueue.broker import Broker, Durability, Outgoing
 from taskqueue.compat import (
     DEFAULT_TASK_BACKEND_ALIAS,
     DEFAULT_TASK_QUEUE_NAME,
@@ -69,6 +69,7 @@ class RedisBackend(BaseTaskBackend):
                 self.config.redis_url,
                 embedded_dir=self.config.embedded_dir,
                 prefix=self.config.key_prefix,
+                durability=Durability.from_options(self.config),
             )
         return self._broker
 

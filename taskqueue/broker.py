@@ -12,6 +12,7 @@ from __future__ import annotations
 from taskqueue.connection import make_client, resolve_url
 from taskqueue.store.claim import Claimed, Claiming, ClaimPolicy, ClaimResult
 from taskqueue.store.dead import DeadLetters
+from taskqueue.store.durability import Durability
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
 from taskqueue.store.records import ResultReads
@@ -21,8 +22,8 @@ from taskqueue.store.wire import Client, SettleReplies
 from taskqueue.store.workers import Registry
 
 __all__ = [
-    "Broker", "ClaimPolicy", "ClaimResult", "Claimed", "Client", "Outgoing",
-    "QueueStats", "SettleReplies", "Settlement", "translate_errors",
+    "Broker", "ClaimPolicy", "ClaimResult", "Claimed", "Client", "Durability",
+    "Outgoing", "QueueStats", "SettleReplies", "Settlement", "translate_errors",
 ]  # fmt: skip
 
 
@@ -31,9 +32,16 @@ class Broker(Claiming, Enqueuing, ResultReads, DeadLetters, Registry, Statistics
 
     @classmethod
     def connect(
-        cls, url: str | None, *, embedded_dir: str | None = None, prefix: str = ""
-    ) -> Broker:
-        """A broker with its own client; starts the embedded server when needed."""
+        cls, url: str | None, *, embedded_dir: str | None = None, prefix: str = "",
+        durability: Durability | None = None,
+    ) -> Broker:  # fmt: skip
+        """A broker with its own client; starts the embedded server when needed.
+
+        ``durability`` (from DURABILITY "replicated") makes its enqueues,
+        claims and settles wait for replicas; None leaves them as they are.
+        """
         resolved = resolve_url(url, embedded_dir)
         client = make_client(resolved, socket_timeout=30, socket_connect_timeout=5)
-        return cls(client, url=resolved, prefix=prefix)
+        broker = cls(client, url=resolved, prefix=prefix)
+        broker.require_replicas(durability)
+        return broker

@@ -33,6 +33,15 @@ class QueueOptions:
     max_batch: int = 100
     legacy_task: str | None = None
     task_modules: tuple[str, ...] = ()
+    # "primary": acknowledged when the primary has it; "replicated": each
+    # enqueue, claim and settle also waits (WAIT) for MIN_REPLICAS replicas.
+    durability: str = "primary"
+    min_replicas: int = 1
+    # Seconds a write waits for its replicas. A replica acknowledges within a
+    # millisecond or two on a LAN; one second covers a replica that is busy
+    # (a fork for a snapshot, a slow fsync) while bounding what a web request
+    # spends on an enqueue when a replica is gone.
+    replication_timeout: float = 1.0
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> QueueOptions:
@@ -64,6 +73,7 @@ class QueueOptions:
             raise ImproperlyConfigured("worker timeout and grace must be positive")
         if self.time_limit is not None and self.time_limit <= 0:
             raise ImproperlyConfigured("OPTIONS TIME_LIMIT must be positive or None")
+        validate_durability(self)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -79,3 +89,29 @@ def _positive(name: str, raw: str) -> float:
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be positive")
     return value
+
+
+DURABILITIES = ("primary", "replicated")
+MAX_REPLICATION_TIMEOUT = 60.0  # a longer WAIT would outlast any request
+
+
+def validate_durability(options: QueueOptions) -> None:
+    """DURABILITY, MIN_REPLICAS and REPLICATION_TIMEOUT, or ImproperlyConfigured."""
+    if options.durability not in DURABILITIES:
+        raise ImproperlyConfigured(
+            f"OPTIONS DURABILITY must be one of {', '.join(DURABILITIES)}, "
+            f"not {options.durability!r}"
+        )
+    replicas = options.min_replicas
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ImproperlyConfigured("OPTIONS MIN_REPLICAS must be an integer >= 1")
+    timeout = options.replication_timeout
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0.001 <= timeout <= MAX_REPLICATION_TIMEOUT
+    ):
+        raise ImproperlyConfigured(
+            "OPTIONS REPLICATION_TIMEOUT must be a number of seconds from 0.001 "
+            f"to {MAX_REPLICATION_TIMEOUT:g}"
+        )

@@ -43,3 +43,11 @@ if os.environ.get("TQ_TEST_CLOCK_SKEW"):
 
     _skew, _real_time = float(os.environ["TQ_TEST_CLOCK_SKEW"]), _time.time
     _time.time = lambda: _real_time() + _skew
+
+# A worker subprocess with DURABILITY "replicated" (issue 20): TQ_TEST_DURABILITY
+# names the mode, TQ_TEST_REPLICATION_TIMEOUT the seconds a write waits.
+if os.environ.get("TQ_TEST_DURABILITY"):
+    TASKS["default"]["OPTIONS"].update(  # noqa: F405
+        DURABILITY=os.environ["TQ_TEST_DURABILITY"],
+        REPLICATION_TIMEOUT=float(os.environ.get("TQ_TEST_REPLICATION_TIMEOUT", "0.2")),
+    )
