@@ -177,3 +177,15 @@ def query_pause_query(seconds: float) -> int:
     Recipe.objects.count()
     time.sleep(seconds)
     return Recipe.objects.count()
+
+
+@task(takes_context=True)
+@options(max_retries=0)
+def record_run(context: TaskContext, path: str) -> None:
+    """One line per run, the task's id and the worker's pid (one O_APPEND write:
+    lines never mix), so a test counts how often each task ran, and where."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{context.task_result.id} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
