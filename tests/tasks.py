@@ -189,3 +189,11 @@ def record_run(context: TaskContext, path: str) -> None:
         os.write(fd, f"{context.task_result.id} {os.getpid()}\n".encode())
     finally:
         os.close(fd)
+
+
+@task(takes_context=True)
+@options(max_retries=0)
+def count_once_slowly(context: TaskContext, recipe_id: int, seconds: float) -> int:
+    """count_once that takes a while: a worker holds some in flight when cut off."""
+    time.sleep(seconds)
+    return int(count_once.func(context, recipe_id))
