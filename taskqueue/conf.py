@@ -42,6 +42,11 @@ class QueueOptions:
     # (a fork for a snapshot, a slow fsync) while bounding what a web request
     # spends on an enqueue when a replica is gone.
     replication_timeout: float = 1.0
+    # Dead letters wait for a person: 30 days outlives a results TTL (7 days)
+    # and an incident review; 10,000 per queue bounds the memory (each holds
+    # its message plus about 400 bytes) when a poison source floods a queue.
+    dead_letter_ttl: int = 30 * 24 * 3600
+    dead_letter_max: int = 10_000
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> QueueOptions:
@@ -74,6 +79,12 @@ class QueueOptions:
         if self.time_limit is not None and self.time_limit <= 0:
             raise ImproperlyConfigured("OPTIONS TIME_LIMIT must be positive or None")
         validate_durability(self)
+        for name in ("dead_letter_ttl", "dead_letter_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ImproperlyConfigured(
+                    f"OPTIONS {name.upper()} must be an integer >= 1"
+                )
 
     @property
     def heartbeat_interval(self) -> float:
