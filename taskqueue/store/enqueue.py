@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from taskqueue.exceptions import NotDurable, NotReplicated
 from taskqueue.keys import QueueKeys
 from taskqueue.protocol import WAKE
@@ -54,7 +56,7 @@ class Enqueuing(StoreCore):
         if self.replicated is not None:
             self._enqueue_replicated(self.replicated, k, batch)
         elif self.wire.plain is not None and batch.priority == 0 and batch.delay <= 0:
-            self.wire.send(*_plain_commands(k, batch))
+            _raise_in(self.wire.send(*_plain_commands(k, batch))[-1])
         else:
             self.scripts.call("enqueue", _script_keys(k), _script_argv(batch))
 
@@ -68,7 +70,10 @@ class Enqueuing(StoreCore):
         """
         try:
             if self.wire.plain is not None and batch.priority == 0 and batch.delay <= 0:
-                replicated.send(k.pending, _plain_commands(k, batch), "the enqueue")
+                replies = replicated.send(
+                    k.pending, _plain_commands(k, batch), "the enqueue"
+                )
+                _raise_in(replies[-1])
             else:
                 replicated.script("enqueue", _script_keys(k), _script_argv(batch))
         except NotReplicated as exc:
@@ -99,6 +104,14 @@ def _plain_commands(k: QueueKeys, batch: Outgoing) -> list[Command]:
         commands.append(("RPUSH", k.pending, *chunk))
     commands.append(("EXEC",))
     return commands
+
+
+def _raise_in(executed: Any) -> None:
+    """EXEC answers a command's error inside its reply: raise the first one
+    (a key of the wrong type), as the command alone would have."""
+    for reply in executed or ():
+        if isinstance(reply, redis.ResponseError):
+            raise reply
 
 
 def _script_keys(k: QueueKeys) -> list[str]:

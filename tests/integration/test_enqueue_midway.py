@@ -5,7 +5,10 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
+import pytest
+
 from taskqueue.broker import Outgoing
+from taskqueue.exceptions import BrokerError
 from taskqueue.store.enqueue import _plain_commands
 from taskqueue.store.wire import pack
 from tests.conftest import wait_until
@@ -31,3 +34,11 @@ def test_the_whole_write_enqueues(broker):
     broker.enqueue("default", Outgoing(["m1", "m2"], [b"a", b"b"]))
     assert broker.client.hkeys(k.ready) == [b"m1", b"m2"]
     assert broker.client.lrange(k.pending, 0, -1) == [b"a", b"b"]
+
+
+def test_an_error_inside_the_transaction_is_still_raised(broker):
+    """EXEC answers errors inside its reply; the enqueue raises them all the same."""
+    k = broker.keys("default")
+    broker.client.set(k.pending, b"not a list")
+    with pytest.raises(BrokerError, match="WRONGTYPE"):
+        broker.enqueue("default", Outgoing(["m1"], [b"a"]))
