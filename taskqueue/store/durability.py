@@ -101,7 +101,10 @@ class ReplicatedWrites:
         try:
             return self.send(keys[0], [command], f"the {name} script")[0]
         except redis.exceptions.NoScriptError:
-            self.scripts.load_all()
+            if self.wire.plain is None:  # only the slot's primary: others may be down
+                self.scripts.load_on_slot(name, keys[0])
+            else:
+                self.scripts.load_all()
         return self.send(keys[0], [command], f"the {name} script")[0]
 
     def _send_to_slot(self, key: str, batch: Sequence[Command]) -> list[Any]:
