@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from taskqueue import metadata as task_metadata
 from taskqueue import registry, taskoptions, tracing, unique
-from taskqueue.broker import Broker, Outgoing
+from taskqueue.broker import Broker, Durability, Outgoing
 from taskqueue.compat import (
     DEFAULT_TASK_BACKEND_ALIAS,
     DEFAULT_TASK_QUEUE_NAME,
@@ -73,6 +73,7 @@ class RedisBackend(BaseTaskBackend):
                 self.config.redis_url,
                 embedded_dir=self.config.embedded_dir,
                 prefix=self.config.key_prefix,
+                durability=Durability.from_options(self.config),
             )
         return self._broker
 

@@ -13,6 +13,7 @@ from taskqueue.connection import make_client, resolve_url
 from taskqueue.store.claim import Claimed, Claiming, ClaimPolicy, ClaimResult
 from taskqueue.store.control import Control
 from taskqueue.store.dead import DeadLetters
+from taskqueue.store.durability import Durability
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
 from taskqueue.store.gating import Gating
@@ -28,8 +29,8 @@ from taskqueue.store.workers import Registry
 from taskqueue.store.workflows import WorkflowStore
 
 __all__ = [
-    "Broker", "ClaimPolicy", "ClaimResult", "Claimed", "Client", "Outgoing",
-    "QueueStats", "SettleReplies", "Settlement", "translate_errors",
+    "Broker", "ClaimPolicy", "ClaimResult", "Claimed", "Client", "Durability",
+    "Outgoing", "QueueStats", "SettleReplies", "Settlement", "translate_errors",
 ]  # fmt: skip
 
 
@@ -52,9 +53,16 @@ class Broker(
 
     @classmethod
     def connect(
-        cls, url: str | None, *, embedded_dir: str | None = None, prefix: str = ""
-    ) -> Broker:
-        """A broker with its own client; starts the embedded server when needed."""
+        cls, url: str | None, *, embedded_dir: str | None = None, prefix: str = "",
+        durability: Durability | None = None,
+    ) -> Broker:  # fmt: skip
+        """A broker with its own client; starts the embedded server when needed.
+
+        ``durability`` (from DURABILITY "replicated") makes its enqueues,
+        claims and settles wait for replicas; None leaves them as they are.
+        """
         resolved = resolve_url(url, embedded_dir)
         client = make_client(resolved, socket_timeout=30, socket_connect_timeout=5)
-        return cls(client, url=resolved, prefix=prefix)
+        broker = cls(client, url=resolved, prefix=prefix)
+        broker.require_replicas(durability)
+        return broker

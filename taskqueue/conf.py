@@ -36,6 +36,20 @@ class QueueOptions:
     max_batch: int = 100
     legacy_task: str | None = None
     task_modules: tuple[str, ...] = ()
+    # "primary": acknowledged when the primary has it; "replicated": each
+    # enqueue, claim and settle also waits (WAIT) for MIN_REPLICAS replicas.
+    durability: str = "primary"
+    min_replicas: int = 1
+    # Seconds a write waits for its replicas. A replica acknowledges within a
+    # millisecond or two on a LAN; one second covers a replica that is busy
+    # (a fork for a snapshot, a slow fsync) while bounding what a web request
+    # spends on an enqueue when a replica is gone.
+    replication_timeout: float = 1.0
+    # Dead letters wait for a person: 30 days outlives a results TTL (7 days)
+    # and an incident review; 10,000 per queue bounds the memory (each holds
+    # its message plus about 400 bytes) when a poison source floods a queue.
+    dead_letter_ttl: int = 30 * 24 * 3600
+    dead_letter_max: int = 10_000
     schedules: dict[str, Any] | None = None  # name -> spec (taskqueue/schedules.py)
     # task path -> its control options (taskqueue/taskoptions.py), checked
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -92,6 +106,13 @@ class QueueOptions:
             from taskqueue.schedules import parse_all
 
             parse_all(self.schedules)
+        validate_durability(self)
+        for name in ("dead_letter_ttl", "dead_letter_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ImproperlyConfigured(
+                    f"OPTIONS {name.upper()} must be an integer >= 1"
+                )
 
     @property
     def heartbeat_interval(self) -> float:
@@ -112,3 +133,29 @@ def _positive(name: str, raw: str) -> float:
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be positive")
     return value
+
+
+DURABILITIES = ("primary", "replicated")
+MAX_REPLICATION_TIMEOUT = 60.0  # a longer WAIT would outlast any request
+
+
+def validate_durability(options: QueueOptions) -> None:
+    """DURABILITY, MIN_REPLICAS and REPLICATION_TIMEOUT, or ImproperlyConfigured."""
+    if options.durability not in DURABILITIES:
+        raise ImproperlyConfigured(
+            f"OPTIONS DURABILITY must be one of {', '.join(DURABILITIES)}, "
+            f"not {options.durability!r}"
+        )
+    replicas = options.min_replicas
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise ImproperlyConfigured("OPTIONS MIN_REPLICAS must be an integer >= 1")
+    timeout = options.replication_timeout
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0.001 <= timeout <= MAX_REPLICATION_TIMEOUT
+    ):
+        raise ImproperlyConfigured(
+            "OPTIONS REPLICATION_TIMEOUT must be a number of seconds from 0.001 "
+            f"to {MAX_REPLICATION_TIMEOUT:g}"
+        )

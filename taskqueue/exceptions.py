@@ -13,6 +13,33 @@ class BrokerUnavailable(TaskQueueError):
     """Redis could not be reached or answered with a connection error."""
 
 
+class NotReplicated(BrokerUnavailable):
+    """A write reached the primary, but fewer replicas than required confirmed it
+    within the timeout (DURABILITY "replicated"): a failover now could lose it."""
+
+    def __init__(self, message: str, *, acknowledged: int = 0, wanted: int = 1) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
+        self.wanted = wanted
+
+
+class NotDurable(NotReplicated):
+    """``enqueue()`` under DURABILITY "replicated" could not prove its tasks replicated.
+
+    The tasks may exist (the primary had them; a failover may or may not keep
+    them): ``task_ids`` names them. Check ``get_result(id)`` and enqueue again
+    only the ones that do not exist, or make the task idempotent (e.g.
+    ``once_per_task``) and enqueue it again; do not assume it was not queued.
+    """
+
+    def __init__(
+        self, message: str, *, task_ids: tuple[str, ...], acknowledged: int = 0,
+        wanted: int = 1,
+    ) -> None:  # fmt: skip
+        super().__init__(message, acknowledged=acknowledged, wanted=wanted)
+        self.task_ids = task_ids
+
+
 class InvalidBackend(TaskQueueError, ImproperlyConfigured):
     """``TASKS`` has no such alias, or its backend is not a taskqueue RedisBackend."""
 

@@ -52,3 +52,11 @@ if os.environ.get("TQ_TEST_SCHEDULES"):
     TASKS["default"]["OPTIONS"]["SCHEDULES"] = _json.loads(
         os.environ["TQ_TEST_SCHEDULES"]
     )
+
+# A worker subprocess with DURABILITY "replicated" (issue 20): TQ_TEST_DURABILITY
+# names the mode, TQ_TEST_REPLICATION_TIMEOUT the seconds a write waits.
+if os.environ.get("TQ_TEST_DURABILITY"):
+    TASKS["default"]["OPTIONS"].update(
+        DURABILITY=os.environ["TQ_TEST_DURABILITY"],
+        REPLICATION_TIMEOUT=float(os.environ.get("TQ_TEST_REPLICATION_TIMEOUT", "0.2")),
+    )

@@ -447,3 +447,23 @@ def scheduled_run(context: TaskContext, seconds: float = 0.0) -> None:
     key = os.environ.get("TASKQUEUE_KEY_PREFIX", "") + "test:runs"
     client.rpush(key, f"{context.task_result.id} {started} {time.time()}")
     client.close()
+
+
+@task(takes_context=True)
+@options(max_retries=0)
+def record_run(context: TaskContext, path: str) -> None:
+    """One line per run, the task's id and the worker's pid (one O_APPEND write:
+    lines never mix), so a test counts how often each task ran, and where."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{context.task_result.id} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+
+
+@task(takes_context=True)
+@options(max_retries=0)
+def count_once_slowly(context: TaskContext, recipe_id: int, seconds: float) -> int:
+    """count_once that takes a while: a worker holds some in flight when cut off."""
+    time.sleep(seconds)
+    return int(count_once.func(context, recipe_id))

@@ -75,6 +75,8 @@ class Claiming(Settling):
         keys, args = self._claim_call(
             queue, consumer, policy, moved=moved, reset=reset, number=number
         )
+        if self.replicated is not None:  # NotReplicated: the next claim resets
+            return _claim_result(self.replicated.script("claim", keys, args))
         return _claim_result(self.scripts.run("claim", keys, args))
 
     @translate_errors
@@ -103,19 +105,29 @@ class Claiming(Settling):
                 consumer, settles, ttl
             )
         commands = [self.scripts.evalsha("claim", keys, args)]
+        durability = None if self.replicated is None else self.replicated.durability
+        if durability is not None:  # WAIT behind the claim, and behind the settles
+            commands.append(durability.command())
         commands += [
             self.scripts.evalsha(
                 "settle", *self._settle_call(name, consumer, items, ttl=ttl)
             )
             for name, items in settles.items()
         ]
+        if durability is not None:
+            commands.append(durability.command())
         try:
-            reply, replies = self.wire.send_ahead(commands)
+            first, replies = self.wire.send_ahead(
+                commands, head=1 if durability is None else 2, durability=durability
+            )
         except redis.exceptions.NoScriptError:
             return self.claim(queue, consumer, policy, number=number), self._settle_now(
                 consumer, settles, ttl
             )
-        return _claim_result(reply), replies
+        if durability is not None and durability.short(first[1]):
+            replies.discard()  # the caller settles them again (harmless)
+            durability.check(first[1], "the claim")  # not run: the next claim resets
+        return _claim_result(first[0]), replies
 
     def _claim_call(
         self,

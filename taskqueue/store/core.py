@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from taskqueue.connection import mask_url
 from taskqueue.keys import QueueKeys
+from taskqueue.store.durability import Durability, ReplicatedWrites
 from taskqueue.store.errors import translate_errors
 from taskqueue.store.scripts import Scripts
 from taskqueue.store.wire import Client, Wire
@@ -24,6 +25,19 @@ class StoreCore:
         self.wire = Wire(client)
         self.scripts = Scripts(client, self.wire)
         self._keys: dict[str, QueueKeys] = {}
+        # DURABILITY "replicated": writes followed by WAIT; None (the default,
+        # "primary"): the hot path checks this attribute and nothing else.
+        self.replicated: ReplicatedWrites | None = None
+
+    def require_replicas(self, durability: Durability | None) -> None:
+        """Make enqueue, claim and settle wait for replicas (None: they do not)."""
+        self.replicated = (
+            None
+            if durability is None
+            else ReplicatedWrites(
+                self.client, self.wire, self.scripts, durability=durability
+            )
+        )
 
     @property
     def safe_url(self) -> str:

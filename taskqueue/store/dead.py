@@ -43,3 +43,11 @@ class DeadLetters(StoreCore):
         k = self.keys(queue)
         keys = [k.pending, k.dead, k.dead_index, k.dead_raw, k.redelivered]
         return int(self.scripts.call("dead", keys, [action, *ids]))
+
+    @translate_errors
+    def trim_dead(self, queue: str, *, ttl: int, most: int) -> int:
+        """Drop dead letters older than ``ttl`` seconds, then the oldest beyond
+        ``most`` (lua/deadcap.lua, by the time index); returns how many went."""
+        k = self.keys(queue)
+        keys = [k.dead, k.dead_index, k.dead_raw]
+        return int(self.scripts.call("deadcap", keys, [ttl, most]))

@@ -19,23 +19,28 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Errors after which nothing ran, or whose reply was lost: back off and retry.
-# Cluster errors (CLUSTERDOWN, TRYAGAIN, slot moves) are refused before a
-# script runs, so they are as safe to retry as a dropped connection.
+# Cluster errors (CLUSTERDOWN, TRYAGAIN, slot moves: MOVED, ASK) are refused
+# before a script runs, so they are as safe to retry as a dropped connection:
+# after a replica's promotion the client asks for the slot map again.
 UNAVAILABLE = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.exceptions.ClusterError,
     redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,  # and MovedError, its subclass
     redis.exceptions.RedisClusterException,
 )
 
 
 # Error replies of a server that refuses to work for now, before the command
 # (or a script's first write) changes anything: out of memory, a replica, a
-# failing disk, a long script, loading, no primary. An outage, like a cut.
+# failing disk, a long script, loading, no primary, a failover under way (a
+# primary that is handing over: FAILOVER; a blocked command ended by the
+# change of role: UNBLOCKED). An outage, like a cut.
 # Inside a script the code follows the script's name: matched as a word.
 REFUSED = re.compile(
-    r"\b(?:OOM|READONLY|MISCONF|BUSY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN|TRYAGAIN) "
+    r"\b(?:OOM|READONLY|MISCONF|BUSY|LOADING|MASTERDOWN|NOREPLICAS|CLUSTERDOWN"
+    r"|TRYAGAIN|FAILOVER|UNBLOCKED) "
 )
 
 

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 
 from taskqueue.store.errors import translate_errors
@@ -25,6 +26,7 @@ from taskqueue.store.wire import Client, Command, Wire
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
     "workflow", "wait", "metadata", "cancel", "enqueue_unique", "gate", "fire",
+    "deadcap",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -80,8 +82,34 @@ class Scripts:
         return self._registered[name]
 
     def call(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run a script through redis-py (which loads it if the server lacks it)."""
+        """Run a script through redis-py (which loads it if the server lacks it).
+
+        On a Cluster a missing script is loaded on the node of the key's
+        slot only: redis-py would load it on every primary, which fails while
+        one is down, and stop this queue although its own slot is up.
+        """
+        if self._wire.plain is None:
+            return self._call_on_slot(name, keys, args)
         return self._registered[name](keys=keys, args=args)
+
+    def _call_on_slot(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        sha = self._registered[name].sha
+        try:
+            return self._client.evalsha(sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.load_on_slot(name, keys[0])
+        return self._client.evalsha(sha, len(keys), *keys, *args)
+
+    @translate_errors
+    def load_on_slot(self, name: str, key: str) -> None:
+        """Load one script on the primary of ``key``'s slot (a Cluster)."""
+        client = self._client
+        if not isinstance(client, RedisCluster):
+            raise TypeError("only a cluster client has slots")
+        node = client.get_node_from_key(key)  # type: ignore[no-untyped-call]
+        client.execute_command(  # type: ignore[no-untyped-call]
+            "SCRIPT LOAD", source(name), target_nodes=node
+        )
 
     def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a script on the thread's held connection (the hot path: claim, settle).

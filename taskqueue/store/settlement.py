@@ -78,6 +78,8 @@ class Settling(StoreCore):
     ) -> int:
         """Record each outcome and release its message, atomically per call."""
         keys, argv = self._settle_call(queue, consumer, items, ttl=ttl)
+        if self.replicated is not None:  # NotReplicated: the caller settles again
+            return int(self.replicated.script("settle", keys, argv))
         return int(self.scripts.run("settle", keys, argv))
 
     def _settle_call(

@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import hiredis
 import redis
@@ -21,6 +21,9 @@ from redis.cluster import RedisCluster
 from redis.connection import Connection, ConnectionPool
 
 from taskqueue.store.errors import translate_errors
+
+if TYPE_CHECKING:
+    from taskqueue.store.durability import Durability
 
 Client: TypeAlias = redis.Redis | RedisCluster
 Command: TypeAlias = tuple[Any, ...]
@@ -84,26 +87,39 @@ class Wire:
             connection.connect()
         return connection
 
-    def send_ahead(self, commands: Sequence[Command]) -> tuple[Any, SettleReplies]:
-        """Send commands in one write; read the first reply, the rest later.
+    def send_ahead(
+        self, commands: Sequence[Command], *, head: int = 1,
+        durability: Durability | None = None,
+    ) -> tuple[list[Any], SettleReplies]:  # fmt: skip
+        """Send commands in one write; read the first ``head`` replies, the rest later.
 
         The rest are read by ``SettleReplies.wait()`` on a connection taken
-        from the pool and held for them until then. A NOSCRIPT first reply
-        reads and drops the rest before it is raised.
+        from the pool and held for them until then (with ``durability``, the
+        last of them is a WAIT's). A NOSCRIPT first reply reads and drops
+        the rest before it is raised.
         """
         pool = self.pool()
         connection = pool.get_connection()
-        replies = SettleReplies(pool, connection, len(commands) - 1)
+        replies = SettleReplies(
+            pool, connection, len(commands) - head, durability=durability
+        )
+        first: list[Any] = []
+        missing: redis.exceptions.NoScriptError | None = None
         try:
             connection.send_packed_command(pack(commands))
-            reply = connection.read_response()
-        except redis.exceptions.NoScriptError:
-            replies.discard()
-            raise
+            for _ in range(head):
+                try:
+                    first.append(connection.read_response())
+                except redis.exceptions.NoScriptError as exc:
+                    missing = missing or exc
+                    first.append(None)
         except BaseException:
             replies.abandon()
             raise
-        return reply, replies
+        if missing is not None:
+            replies.discard()
+            raise missing
+        return first, replies
 
     def pool(self) -> ConnectionPool:
         if self.plain is None:
@@ -123,9 +139,11 @@ class SettleReplies:
     """Replies to settle scripts that were sent ahead, on a connection held for them."""
 
     def __init__(
-        self, pool: ConnectionPool | None, connection: Connection | None, count: int
-    ) -> None:
+        self, pool: ConnectionPool | None, connection: Connection | None, count: int,
+        *, durability: Durability | None = None,
+    ) -> None:  # fmt: skip
         self.pool, self.connection, self.count = pool, connection, count
+        self.durability = durability  # set: the last reply is a WAIT's
 
     @translate_errors
     def wait(self) -> bool:
@@ -136,14 +154,17 @@ class SettleReplies:
             return True
         error: redis.ResponseError | None = None
         missing = False
+        last: Any = None
         try:
             for _ in range(self.count):
                 try:
-                    self.connection.read_response()
+                    last = self.connection.read_response()
                 except redis.exceptions.NoScriptError:
                     missing = True
                 except redis.ResponseError as exc:
                     error = error or exc
+            if self.durability is not None and not missing and error is None:
+                missing = not self._replicated(last)
         except BaseException:
             self.abandon()
             raise
@@ -152,8 +173,20 @@ class SettleReplies:
             raise error
         return not missing
 
+    def _replicated(self, acknowledged: Any) -> bool:
+        """The settles' WAIT confirmed them, or a second WAIT on this connection
+        (which covers the same writes) does: a replica that lagged once."""
+        durability, connection = self.durability, self.connection
+        if durability is None or not durability.short(acknowledged):
+            return True
+        if connection is None:
+            return False
+        connection.send_packed_command(pack([durability.command()]))
+        return not durability.short(connection.read_response())
+
     def discard(self) -> None:
         """Read and drop the replies (the caller settles again itself)."""
+        self.durability = None  # no second WAIT for replies nobody reads
         with contextlib.suppress(redis.ResponseError):
             self.wait()
 

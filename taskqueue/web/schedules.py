@@ -58,7 +58,9 @@ def schedule_action(request: HttpRequest) -> HttpResponse:
             )
         else:
             schedule, task = entry
-            backend.broker.set_schedule_paused(name, queue_of(schedule, task), action == "pause")
+            backend.broker.set_schedule_paused(
+                name, queue_of(schedule, task), action == "pause"
+            )
             messages.success(request, f"Schedule {name} {action}d.")
     except schedule_status.UnknownSchedule:
         messages.error(request, f"No schedule named {name[:200]!r}.")

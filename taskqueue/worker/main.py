@@ -31,7 +31,7 @@ from typing import Any, cast
 from taskqueue import __version__, firing, metrics, registry
 from taskqueue.backends import backend_for
 from taskqueue.blocking import WakeableBroker
-from taskqueue.broker import Broker
+from taskqueue.broker import Broker, Durability
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import TaskQueueError
 from taskqueue.worker import scheduler
@@ -65,6 +65,7 @@ class Worker:
             self.options.redis_url,
             embedded_dir=self.options.embedded_dir,
             prefix=self.options.key_prefix,
+            durability=Durability.from_options(self.options),
         )
         return cast(WakeableBroker, broker)  # connect() builds a cls
 

@@ -27,6 +27,7 @@ from taskqueue.exceptions import BrokerError, BrokerUnavailable
 from taskqueue.outcomes import Failed, Poison, RetryLater, Settled, Succeeded
 from taskqueue.protocol import Envelope
 from taskqueue.worker.clock import ServerClock
+from taskqueue.worker.deadcap import DeadLetterCap
 
 log = logging.getLogger("taskqueue.worker")
 PREVIEW_BYTES = 200
@@ -54,6 +55,7 @@ class Settler:
         self.finished_hook = finished
         self.record_metrics = metrics.recording()
         self.clock = ServerClock()  # synced by each claim (Fetcher.claim)
+        self.dead_cap = DeadLetterCap(broker, options)
         # Settles sent ahead whose replies are still to be read.
         self._unconfirmed: tuple[SettleReplies, Pending, list[Settled]] | None = None
 
@@ -71,6 +73,8 @@ class Settler:
             settlement.finished = self.clock.now()
             settlement.started = settlement.finished - duration
         self.pending.setdefault(queue, []).append(settlement)
+        if settlement.op == "dead":
+            self.dead_cap.note(queue)
         if self.record_metrics:
             metrics.record(outcome, queue)
         self.finished.append(outcome)
@@ -89,6 +93,7 @@ class Settler:
         self.pending = {}
         finished, self.finished = self.finished, []
         self._finished(finished)
+        self.dead_cap.enforce()
 
     def take(self) -> Pending:
         """Hand the collected settles to a caller that sends them (see ``sent``)."""
@@ -120,6 +125,7 @@ class Settler:
             for queue, items in pending.items():
                 self._write(queue, items)
         self._finished(finished)
+        self.dead_cap.enforce()
 
     def _finished(self, outcomes: list[Settled]) -> None:
         """Run the finished hook (task_finished receivers) for stored outcomes.

@@ -80,5 +80,7 @@ class Command(TaskqueueCommand):
             task_id = fire_now(backend.broker, entry, alias=backend.alias)
             self.stdout.write(f"{name}: one run enqueued, task {task_id}")
             return
-        backend.broker.set_schedule_paused(name, queue_of(schedule, task), action == "pause")
+        backend.broker.set_schedule_paused(
+            name, queue_of(schedule, task), action == "pause"
+        )
         self.stdout.write(f"{name}: {'paused' if action == 'pause' else 'resumed'}")
