@@ -70,6 +70,8 @@ class ThreadLimits(threading.Thread):
         elapsed = now - running.started
         last = self._raised.get(consumer.id)
         stage = last[1] if last is not None and last[0] is running else 0
+        if consumer.executor.is_async(running.envelope.task):
+            stage = 2  # cancelled by its own event loop: only the process is ours
         if soft and stage < 1 and elapsed > soft:
             stage = self._raise(consumer, running, thread_id=thread_id, stage=1)
         if hard and stage < 2 and elapsed > hard:
