@@ -69,7 +69,7 @@ def decoded(raw: bytes | None) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MetadataTaskResult(TaskResult[T]):
+class MetadataTaskResult(TaskResult):  # type: ignore[type-arg]  # (not generic on Django 6)
     """A TaskResult with the task's ``metadata`` (what #141 adds to TaskResult)."""
 
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RedisTask(Task[P, T]):
+class RedisTask(Task):  # type: ignore[type-arg]  # (not generic on Django 6)
     """A Task with #141's ``metadata``; everything else is Django's."""
 
     metadata: dict[str, Any] | None = None

@@ -95,6 +95,10 @@ _SCHEMAS: dict[str, Any] = {
             "attempts": {"type": "integer", "description": "Attempts that ran"},
             "args": {"type": "array", "items": {}},
             "kwargs": {"type": "object"},
+            "metadata": {
+                "type": "object",
+                "description": "The task's metadata (django/new-features#141); {} if none",
+            },
             "return_value": {"description": "Present only when SUCCESSFUL"},
             "errors": {"type": "array", "items": _ref("TaskError")},
             "cancel": {

@@ -10,8 +10,9 @@ still running ``grace`` seconds past its timeout (it swallowed the
 exception, or sits in C) cannot be stopped in place: the timeout is
 recorded (retried per its policy), every other consumer hands back what it
 holds (those tasks run again: delivery is at least once), and the process
-replaces itself with ``os.execv`` of the same command: same pid, fresh
-interpreter, so a process manager sees no exit.
+replaces itself with ``os.execv`` of the same command (every descriptor but
+stdin/out/err closed first): same pid, fresh interpreter, so a process
+manager sees no exit.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class ThreadLimits(threading.Thread):
         elapsed = now - running.started
         last = self._raised.get(consumer.id)
         stage = last[1] if last is not None and last[0] is running else 0
+        if consumer.executor.is_async(running.envelope.task):
+            stage = 2  # cancelled by its own event loop: only the process is ours
         if soft and stage < 1 and elapsed > soft:
             stage = self._raise(consumer, running, thread_id=thread_id, stage=1)
         if hard and stage < 2 and elapsed > hard:
@@ -104,5 +107,8 @@ class ThreadLimits(threading.Thread):
                 log.error("Redis unavailable: recovery will redeliver them")
             finally:
                 logging.shutdown()
+                # Sockets some libraries leave inheritable (libpq's) would keep
+                # their server sessions open in the new program: close them all.
+                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
                 # The same command line again (ours, not from a message).
                 os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606

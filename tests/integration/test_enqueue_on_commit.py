@@ -40,9 +40,13 @@ def test_enqueue_on_commit_waits_for_the_commit(broker):
 
 
 def test_enqueue_on_commit_never_pushes_a_rolled_back_task(broker):
-    with pytest.raises(Rollback), transaction.atomic():
-        tasks.add.enqueue_on_commit(1, 2)
-        raise Rollback
+    def enqueue_then_fail() -> None:
+        with transaction.atomic():
+            tasks.add.enqueue_on_commit(1, 2)
+            raise Rollback
+
+    with pytest.raises(Rollback):
+        enqueue_then_fail()
 
     assert pending(broker) == 0
 

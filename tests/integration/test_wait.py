@@ -38,22 +38,26 @@ def test_wait_returns_a_finished_task_at_once(broker, worker):
 
 
 def test_wait_wakes_when_another_thread_settles(broker, worker):
-    result = tasks.add.enqueue(1, 1)
-    settled_at: list[float] = []
+    def one_round() -> float:
+        result = tasks.add.enqueue(1, 1)
+        settled_at: list[float] = []
 
-    def settle_later() -> None:
-        time.sleep(0.3)
-        worker.step()
-        settled_at.append(time.monotonic())
+        def settle_later() -> None:
+            time.sleep(0.2)
+            worker.step()
+            settled_at.append(time.monotonic())
 
-    thread = threading.Thread(target=settle_later)
-    thread.start()
-    finished = taskqueue.wait(result.id, timeout=5)
-    woke_at = time.monotonic()
-    thread.join()
+        thread = threading.Thread(target=settle_later)
+        thread.start()
+        finished = taskqueue.wait(result.id, timeout=5)
+        woke_at = time.monotonic()
+        thread.join()
+        assert finished.return_value == 2
+        return woke_at - settled_at[0]
 
-    assert finished.return_value == 2
-    assert woke_at - settled_at[0] < 0.05
+    # The best of three: a loaded machine may deschedule a thread for a
+    # moment, but without the settle's token no round returns before 5 s.
+    assert min(one_round() for _ in range(3)) < 0.05
 
 
 def test_wait_times_out_with_a_timeout_error_and_leaves_no_waiter(broker, backend):
