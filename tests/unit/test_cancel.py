@@ -61,7 +61,8 @@ def test_before_start_and_after_run_turn_a_cancelled_task_into_a_failure():
 
     skipped = cancels.before_start(envelope)
     stopped = cancels.after_run(ran, 0.0)
-    assert isinstance(skipped, Failed) and isinstance(stopped, Failed)
+    assert isinstance(skipped, Failed)
+    assert isinstance(stopped, Failed)
     assert b"TaskCancelled" in skipped.error_json
     assert skipped.summary.startswith("TaskCancelled")
     poison = Poison("bad", "t1", envelope)
@@ -78,7 +79,8 @@ def test_pause_state_follows_the_claims_and_passes_cancels_on():
     state.claimed("b", "C")
 
     assert state.queues == {"a"}
-    assert state.all_of(["a"]) and not state.all_of(["a", "b"])
+    assert state.all_of(["a"])
+    assert not state.all_of(["a", "b"])
     assert len(state.next_look()) == 1
     state.claimed("a", "")
     assert state.queues == set()
