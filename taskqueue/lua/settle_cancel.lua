@@ -5,7 +5,8 @@
 if redis.call('EXISTS', cancels) == 1 then
   for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
     local task_id = ARGV[i + TASK_ID]
-    if task_id ~= '' and redis.call('LPOS', inflight, ARGV[i + RAW]) then
+    if task_id ~= '' and redis.call('HEXISTS', cancels, task_id) == 1
+      and redis.call('LPOS', inflight, ARGV[i + RAW]) then
       redis.call('HDEL', cancels, task_id)
     end
   end
