@@ -4,7 +4,8 @@
 -- KEYS[7] recent ids list
 -- ARGV[1] task id, ARGV[2] result ttl, ARGV[3] the TaskCancelled error JSON,
 -- ARGV[4] 'stop' (ask it to stop) or 'terminate' (stop its process),
--- ARGV[5] the channel that tells workers a queue has a cancel in flight
+-- ARGV[5] the channel that tells workers a queue has a cancel in flight,
+-- ARGV[6] the unique key prefix (a unique task taken out lets its key go)
 -- Returns 'UNKNOWN'; 'FINISHED'; 'CANCELLED' (taken out of the queue before it
 -- started: FAILED now); or 'FLAGGED' (claimed by a worker: the id goes into the
 -- cancel hash, and the worker holding it never starts it or asks it to stop).
@@ -31,6 +32,8 @@ end
 redis.call('HSET', record, 'status', 'FAILED', 'msg', msg, 'finished_at', server_now(),
   'error:cancel', ARGV[3])
 redis.call('HDEL', ready, id)
+local digest = string.match(msg, ',"unique":"(%x+)"}$') -- protocol.with_unique
+if digest and redis.call('GET', ARGV[6] .. digest) == id then redis.call('DEL', ARGV[6] .. digest) end
 redis.call('LPUSH', recent, id)
 redis.call('LTRIM', recent, 0, 199)
 return 'CANCELLED'

@@ -40,7 +40,7 @@ class Control(StoreCore):
             k.pending, k.prio, k.scheduled, k.ready, k.result(task_id), k.cancels,
             k.recent,
         ]  # fmt: skip
-        args = [task_id, ttl, error, mode, cancel_channel(self.prefix)]
+        args = [task_id, ttl, error, mode, cancel_channel(self.prefix), k.unique_prefix]
         reply = self.scripts.call("cancel", keys, args)
         state = reply.decode() if isinstance(reply, bytes) else str(reply)
         return state.lower()

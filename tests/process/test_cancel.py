@@ -181,3 +181,23 @@ def test_a_cancel_in_flight_survives_a_redis_restart(
         assert worker.wait(timeout=15) == 0
     finally:
         server.kill()
+
+
+def test_a_running_unique_task_cancelled_frees_its_key_when_it_settles(
+    broker, start_worker
+):
+    running = tasks.unique_sleep.enqueue(1.0, label="held")
+    worker = start_worker()
+    wait_until(
+        lambda: status(tasks.unique_sleep, running.id) == TaskResultStatus.RUNNING
+    )
+    assert taskqueue.cancel(running.id)
+    assert tasks.unique_sleep.enqueue(1.0, label="held").id == running.id  # held
+
+    wait_until(
+        lambda: status(tasks.unique_sleep, running.id) == TaskResultStatus.FAILED
+    )
+    assert_cancelled(tasks.unique_sleep, running.id)
+    assert tasks.unique_sleep.enqueue(1.0, label="held").id != running.id
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(timeout=15) == 0
