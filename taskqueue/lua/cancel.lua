@@ -18,7 +18,9 @@ if status == 'SUCCESSFUL' or status == 'FAILED' then return 'FINISHED' end
 local msg = redis.call('HGET', ready, id) or redis.call('HGET', record, 'msg')
 if not msg and not status then return 'UNKNOWN' end
 local removed = 0
-if msg then
+-- A workflow step stays where it is, flagged: the worker that claims it skips
+-- it and its settle stops the workflow (settle_workflow.lua), as for any step.
+if msg and not string.find(msg, ',"workflow":"', 1, true) then
   removed = redis.call('LREM', pending, 1, msg) + redis.call('ZREM', prio, msg)
     + redis.call('ZREM', scheduled, msg)
 end

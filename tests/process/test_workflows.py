@@ -147,3 +147,28 @@ def _workers_key(prefix: str) -> str:
     from taskqueue.keys import workers_key
 
     return workers_key(prefix)
+
+
+@pytest.mark.parametrize("cancelled", [0, 1], ids=["queued", "not-yet-released"])
+def test_a_cancelled_step_stops_its_chain(broker, run_command, cancelled):
+    flow = workflows.chain(
+        workflows.step(tasks.wf_add, 1),
+        workflows.step(tasks.wf_add, 2),
+        workflows.step(tasks.wf_add, 3),
+    ).enqueue()
+    # The first step is queued, the others not yet released: any can be cancelled.
+    assert taskqueue.cancel(flow.step_ids[cancelled])
+
+    done = run_command("runworker", "--burst")
+
+    assert done.returncode == 0, done.stderr
+    results = flow.results()
+    assert [r.status for r in results[:cancelled]] == ["SUCCESSFUL"] * cancelled
+    stopped = results[cancelled]
+    assert stopped.status == "FAILED"
+    assert stopped.errors[-1].exception_class_path.endswith("TaskCancelled")
+    for later in results[cancelled + 1 :]:
+        assert later.status == "FAILED"
+        assert later.errors[-1].exception_class_path.endswith("WorkflowStopped")
+    assert taskqueue.workflow_status(flow.id).status == "FAILED"
+    assert broker.stats("default").pending == 0
