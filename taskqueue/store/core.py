@@ -7,7 +7,11 @@ subclasses of it, and ``taskqueue.broker.Broker`` is all of them at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from taskqueue.connection import mask_url
+from taskqueue.exceptions import NotDurable, NotReplicated
 from taskqueue.keys import QueueKeys
 from taskqueue.store.durability import Durability, ReplicatedWrites
 from taskqueue.store.errors import translate_errors
@@ -38,6 +42,25 @@ class StoreCore:
                 self.client, self.wire, self.scripts, durability=durability
             )
         )
+
+    def enqueue_script(
+        self, name: str, keys: Sequence[str], args: Sequence[Any], *, ids: Sequence[str]
+    ) -> Any:
+        """Run a script that enqueues tasks (unique, workflow, schedule tick).
+
+        Under DURABILITY "replicated" it is followed by WAIT, like a plain
+        enqueue, and too few replicas raise NotDurable naming ``ids``.
+        """
+        if self.replicated is None:
+            return self.scripts.call(name, keys, args)
+        try:
+            return self.replicated.script(name, keys, args)
+        except NotReplicated as exc:
+            raise NotDurable(
+                f"enqueued on the primary, not proven replicated ({exc}); the "
+                "tasks may exist: check get_result(id) before enqueuing them again",
+                task_ids=tuple(ids), acknowledged=exc.acknowledged, wanted=exc.wanted,
+            ) from exc  # fmt: skip
 
     @property
     def safe_url(self) -> str:

@@ -98,7 +98,7 @@ class ScheduleStore(StoreCore):
         keys = [state, marker, k.pending, k.prio, k.ready]
         outcome, task_id, now, gap, catch = (
             item.decode() if isinstance(item, bytes) else str(item)
-            for item in self.scripts.call("fire", keys, argv)
+            for item in self.enqueue_script("fire", keys, argv, ids=[shot.task_id])
         )
         return Fired(outcome, task_id, float(now), _number(gap or None), catch)
 

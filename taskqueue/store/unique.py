@@ -29,7 +29,7 @@ class UniqueEnqueuing(StoreCore):
         for task_id, raw, digest in zip(batch.ids, batch.raws, digests, strict=True):
             argv += (task_id, batch.priority, batch.delay, raw, digest)
         keys = [k.pending, k.prio, k.scheduled, k.ready]
-        holders = self.scripts.call("enqueue_unique", keys, argv)
+        holders = self.enqueue_script("enqueue_unique", keys, argv, ids=batch.ids)
         return [h.decode() if isinstance(h, bytes) else str(h) for h in holders]
 
     @translate_errors

@@ -51,7 +51,8 @@ class WorkflowStore(StoreCore):
         for name, value in fields.items():
             argv.extend((name, value))
         keys = [k.pending, k.ready, k.workflow(workflow_id)]
-        return int(self.scripts.call("workflow", keys, argv))
+        ids = [task_id for task_id, _ in entries]
+        return int(self.enqueue_script("workflow", keys, argv, ids=ids))
 
     @translate_errors
     def workflow_record(

@@ -165,3 +165,27 @@ def test_the_backend_raises_not_durable_and_the_task_can_be_looked_up(
 
     (task_id,) = caught.value.task_ids
     assert tasks.add.get_result(task_id).status == TaskResultStatus.READY
+
+
+def test_enqueue_scripts_of_unique_tasks_and_workflows_wait_for_replicas(
+    servers, replicated
+):
+    replicated.load_scripts()
+    before = waits(servers.primary.port)
+    replicated.enqueue_unique(
+        "default", Outgoing(["u1"], [b'{"v":1,"id":"u1"}']), ["ab" * 20], hold=60
+    )
+    assert waits(servers.primary.port) == before + 1
+    servers.kill_replicas()
+
+    with pytest.raises(NotDurable) as caught:
+        replicated.enqueue_unique(
+            "default", Outgoing(["u2"], [b'{"v":1,"id":"u2"}']), ["cd" * 20], hold=60
+        )
+    assert caught.value.task_ids == ("u2",)
+    with pytest.raises(NotDurable) as caught:
+        replicated.start_workflow(
+            "default", "wf1", entries=[("s1", b'{"v":1,"id":"s1"}')], release=1,
+            fields={"kind": "chain", "n": 1}, ttl=60,
+        )  # fmt: skip
+    assert caught.value.task_ids == ("s1",)
