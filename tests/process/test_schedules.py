@@ -205,3 +205,14 @@ def test_pause_resume_and_run_from_the_command_reach_a_running_worker(
     wait_until(
         lambda: state(broker, "s").counts["fired"] >= fired_while_paused + 2, timeout=10
     )
+
+
+def test_each_prefork_child_runs_the_scheduler_and_each_tick_fires_once(
+    start_worker, broker, key_prefix
+):
+    worker = start_worker(
+        "--pool", "prefork", "-c", "2", env=env_for({"s": {"task": TASK, "every": 1}})
+    )
+    wait_until(lambda: len(runs(broker, key_prefix)) >= 4, timeout=25)
+    assert worker.output.count("Scheduler started") == 2
+    assert max(fired_ticks(broker, key_prefix).values()) == 1
