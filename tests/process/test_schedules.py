@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -56,6 +57,7 @@ def test_three_workers_and_a_kill_fire_each_tick_once(start_worker, broker, key_
     first = time.time()
     time.sleep(4)  # the schedule fires meanwhile; the kill lands mid-way
     workers[0].signal(signal.SIGKILL)
+    killed_at = time.time()
     workers[0].wait(timeout=10)
     workers.append(start_worker("--name", "replacement", env=env))
     wait_until(lambda: "Scheduler started" in workers[-1].output, timeout=20)
@@ -72,6 +74,11 @@ def test_three_workers_and_a_kill_fire_each_tick_once(start_worker, broker, key_
     ticks = fired_ticks(broker, key_prefix)
     span = range(int(min(ticks)), int(max(ticks)) + 1)
     lost = [t for t in span if t not in ticks]
+    sys.stdout.write(  # the figures, for pytest -s
+        f"\nevery 1 s, 3 workers, one SIGKILLed at {killed_at:.1f}: {len(span)} ticks "
+        f"elapsed, {len(ticks)} fired, lost {lost}, runs {len(runs(broker, key_prefix))}, "
+        f"most tasks for one tick {max(ticks.values())}\n"
+    )
     assert max(ticks.values()) == 1, "a tick ran as two tasks"
     assert len(lost) <= 1
     assert len(span) >= 9
@@ -198,3 +205,14 @@ def test_pause_resume_and_run_from_the_command_reach_a_running_worker(
     wait_until(
         lambda: state(broker, "s").counts["fired"] >= fired_while_paused + 2, timeout=10
     )
+
+
+def test_each_prefork_child_runs_the_scheduler_and_each_tick_fires_once(
+    start_worker, broker, key_prefix
+):
+    worker = start_worker(
+        "--pool", "prefork", "-c", "2", env=env_for({"s": {"task": TASK, "every": 1}})
+    )
+    wait_until(lambda: len(runs(broker, key_prefix)) >= 4, timeout=25)
+    assert worker.output.count("Scheduler started") == 2
+    assert max(fired_ticks(broker, key_prefix).values()) == 1
