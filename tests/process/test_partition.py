@@ -10,9 +10,7 @@ processed_count is 1 for every recipe.
 
 from __future__ import annotations
 
-import os
 import time
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,7 +19,8 @@ from taskqueue.backends import enqueue_many
 from taskqueue.compat import TaskResultStatus
 from tests import tasks
 from tests.conftest import wait_until
-from tests.helpers import TcpProxy
+from tests.helpers import PrivateRedis, TcpProxy
+from tests.process.test_crash import _ping, _point_backend_at
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 WORKER_TIMEOUT = 2.0  # tests/settings.py's TASKQUEUE_WORKER_TIMEOUT
@@ -46,18 +45,21 @@ def succeeded(task_id: str) -> bool:
 
 
 @pytest.mark.usefixtures("key_prefix")
-def test_a_worker_cut_off_loses_nothing_and_carries_on(start_worker):
-    redis_url = urlsplit(os.environ["REDIS_URL"])
-    proxies = [TcpProxy(redis_url.port or 6379) for _ in range(3)]
+def test_a_worker_cut_off_loses_nothing_and_carries_on(start_worker, settings):
+    # A TCP server of its own: the proxies need a port (the embedded server of a
+    # machine without Redis listens on a Unix socket).
+    server = PrivateRedis().start()
+    _point_backend_at(settings, server.url)
+    wait_until(lambda: _ping(server.url))
+    proxies = [TcpProxy(server.port) for _ in range(3)]
     try:
         workers = [
             start_worker(
-                "--queue",
-                "default",
-                env={"REDIS_URL": f"redis://127.0.0.1:{p.port}{redis_url.path}"},
+                "--queue", "default",
+                env={"REDIS_URL": f"redis://127.0.0.1:{p.port}/0"},
             )
             for p in proxies
-        ]
+        ]  # fmt: skip
         recipes, ids = wave(150, "A")
         cut, others = workers[0], workers[1:]
         wait_until(lambda: "Task received" in cut.output, timeout=30)
@@ -74,6 +76,7 @@ def test_a_worker_cut_off_loses_nothing_and_carries_on(start_worker):
     finally:
         for proxy in proxies:
             proxy.close()
+        server.kill()
 
     counts = Recipe.objects.filter(
         id__in=[r.id for r in recipes + later_recipes]
