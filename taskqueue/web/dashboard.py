@@ -33,6 +33,7 @@ from taskqueue.outcomes import MINUTE_COUNTER, Failed, Poison, RetryLater, Succe
 from taskqueue.results import ResultRecord, loads_or_none, timestamp
 from taskqueue.web.limits import limit_rows
 from taskqueue.web.overview import queue_overview
+from taskqueue.web.workers import worker_rows
 from taskqueue.web.workflows import workflow_url
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
@@ -197,24 +198,6 @@ def result_filters(
     }
 
 
-def _workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The API's worker entries plus what the table shows: start time and age."""
-    now = datetime.now(tz=UTC)
-    rows = []
-    for w in workers:
-        started, beat = (
-            _parse_iso(w.get("started_at")),
-            _parse_iso(w.get("heartbeat_at")),
-        )
-        age = round((now - beat).total_seconds(), 1) if beat else None
-        rows.append({**w, "started": started, "heartbeat_age": age})
-    return rows
-
-
-def _parse_iso(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
 def snapshot(
     backend: RedisBackend, filters: dict[str, str | None] | None = None
 ) -> dict[str, Any]:
@@ -224,7 +207,7 @@ def snapshot(
     points = throughput(backend.broker)
     return {
         "queues": overview["queues"],
-        "workers": _workers(overview["workers"]),
+        "workers": worker_rows(backend, overview["workers"]),
         "throughput": points,
         "chart": chart_bars(points),
         "recent_results": recent_results(
