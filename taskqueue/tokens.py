@@ -2,7 +2,8 @@
 
 A token key has 256 bits of entropy, so a fast hash is enough (nothing to
 brute-force) and lets every API request look its token up by an indexed
-column. The plain key exists only in the output of ``createapitoken``.
+column. The plain key exists only in the output of ``createapitoken`` or
+on the admin's "token created" page, each shown once.
 """
 
 from __future__ import annotations
@@ -50,3 +51,9 @@ class APIToken(models.Model):
             user=user, name=name, key_hash=hash_key(key), prefix=key[:8]
         )
         return token, key
+
+    def assign_key(self) -> str:
+        """Give this (unsaved) token a fresh key, as ``issue`` does; returns its only copy."""
+        key = secrets.token_urlsafe(32)
+        self.key_hash, self.prefix = hash_key(key), key[:8]
+        return key

@@ -6,7 +6,8 @@ seconds and swaps them in, so the page stays live without a full reload.
 Recent results take ``?status=`` and ``?queue=`` filters; the script passes
 the page's query string on to ``data/`` so a refresh keeps them.
 Requeue and delete are plain POST forms (CSRF) that need the
-``taskqueue.manage_queues`` permission.
+``taskqueue.manage_queues`` permission; deleting and "all of a queue" go
+through a confirmation page first.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from taskqueue.backends import RedisBackend, backend_for
 from taskqueue.broker import Broker
@@ -31,8 +32,10 @@ from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.outcomes import MINUTE_COUNTER, Failed, Poison, RetryLater, Succeeded
 from taskqueue.results import ResultRecord, loads_or_none, timestamp
+from taskqueue.web.confirmation import confirmation_page, confirmed
 from taskqueue.web.limits import limit_rows
 from taskqueue.web.overview import queue_overview
+from taskqueue.web.workers import worker_rows
 from taskqueue.web.workflows import workflow_url
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
@@ -197,24 +200,6 @@ def result_filters(
     }
 
 
-def _workers(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The API's worker entries plus what the table shows: start time and age."""
-    now = datetime.now(tz=UTC)
-    rows = []
-    for w in workers:
-        started, beat = (
-            _parse_iso(w.get("started_at")),
-            _parse_iso(w.get("heartbeat_at")),
-        )
-        age = round((now - beat).total_seconds(), 1) if beat else None
-        rows.append({**w, "started": started, "heartbeat_age": age})
-    return rows
-
-
-def _parse_iso(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) else None
-
-
 def snapshot(
     backend: RedisBackend, filters: dict[str, str | None] | None = None
 ) -> dict[str, Any]:
@@ -224,7 +209,7 @@ def snapshot(
     points = throughput(backend.broker)
     return {
         "queues": overview["queues"],
-        "workers": _workers(overview["workers"]),
+        "workers": worker_rows(backend, overview["workers"]),
         "throughput": points,
         "chart": chart_bars(points),
         "recent_results": recent_results(
@@ -285,21 +270,34 @@ def dashboard_data(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"html": html, "recent_html": recent, **numbers})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def dead_letter_action(request: HttpRequest) -> HttpResponse:
-    """Requeue or delete dead letters (by id, or all of a queue)."""
+    """Requeue or delete dead letters (by id, or all of a queue).
+
+    Deleting, and anything done to all of a queue, first shows a
+    confirmation page (taskqueue/web/confirmation.py) that says how many
+    dead letters it touches; only its second POST acts. Requeueing the
+    dead letters picked by id acts at once (nothing is lost).
+    """
     user: Any = request.user
     if not user.has_perm(MANAGE_PERMISSION):
         raise PermissionDenied
     backend = backend_for()
-    action = request.POST.get("action")
-    queue = request.POST.get("queue", "")
+    form = request.POST if request.method == "POST" else request.GET
+    action = form.get("action")
+    queue = form.get("queue", "")
     if action not in {"requeue", "delete"} or queue not in backend.queue_names:
         messages.error(request, "Unknown dead-letter action or queue.")
         return HttpResponseRedirect(reverse("taskqueue_dashboard:index"))
+    everything = bool(form.get("all"))
+    ids = list(dict.fromkeys(form.getlist("ids")))
     try:
-        ids = request.POST.getlist("ids")
-        if request.POST.get("all"):
+        if (everything or action == "delete") and not confirmed(request):
+            return _confirm_dead_letters(
+                request, backend, action=action, queue=queue, ids=ids,
+                everything=everything,
+            )  # fmt: skip
+        if everything:
             ids = backend.broker.dead_letter_ids(queue)
         done = backend.broker.dead_action(queue, action, ids)
     except BrokerUnavailable:
@@ -308,3 +306,30 @@ def dead_letter_action(request: HttpRequest) -> HttpResponse:
         verb = "Requeued" if action == "requeue" else "Deleted"
         messages.success(request, f"{verb} {done} dead letter(s) of queue {queue}.")
     return HttpResponseRedirect(reverse("taskqueue_dashboard:index"))
+
+
+def _confirm_dead_letters(
+    request: HttpRequest, backend: RedisBackend, *, action: str, queue: str,
+    ids: list[str], everything: bool,
+) -> HttpResponse:  # fmt: skip
+    """The confirmation page: how many dead letters the action would touch now."""
+    verb = "requeue" if action == "requeue" else "delete for good"
+    if everything:
+        count = backend.broker.stats(queue).dead
+        question = f"Are you sure you want to {verb} all dead letters of queue {queue}?"
+        fields = [("action", action), ("queue", queue), ("all", "1")]
+    else:
+        present = set(backend.broker.dead_letter_ids(queue))
+        ids = [dead_id for dead_id in ids if dead_id in present]
+        count = len(ids)
+        question = f"Are you sure you want to {verb} these dead letters of queue {queue}: {_listed(ids)}?"
+        fields = [("action", action), ("queue", queue), *(("ids", i) for i in ids)]
+    return confirmation_page(
+        request, question=question, count=count, fields=fields,
+        action_url=reverse("taskqueue_dashboard:dead-letters"),
+    )  # fmt: skip
+
+
+def _listed(ids: list[str], shown: int = 20) -> str:
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more

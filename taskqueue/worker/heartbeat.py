@@ -128,6 +128,7 @@ class Heartbeat(threading.Thread):
                 "current": [s.current for s in snapshots if s.current],
                 "processed": sum(s.processed for s in snapshots),
                 "consumers": [c.id for c in consumers],
+                "running": [s.running for s in snapshots if s.running],
                 **self.extra,
             }
         )

@@ -9,6 +9,7 @@ lost to a swap and the watchdog never acts on a task that already ended.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ class Running:
 class Snapshot:
     current: str | None  # the id of the sync task running now
     processed: int
+    running: dict[str, object] | None = None  # its path, queue and start (dashboard)
 
 
 class Status:
@@ -68,7 +70,8 @@ class Status:
 
     def snapshot(self) -> Snapshot:
         with self.lock:
-            return Snapshot(self._current, self._processed)
+            running, current = self._running, self._current
+            return Snapshot(current, self._processed, _shown(running, current))
 
     @property
     def processed(self) -> int:
@@ -79,3 +82,12 @@ class Status:
         with self.lock:
             counts, self._counts = self._counts, Counter()
         return counts
+
+
+def _shown(running: Running | None, current: str | None) -> dict[str, object] | None:
+    """The current task as the dashboard lists it; its start on the wall clock."""
+    if running is None or current is None or running.envelope.id != current:
+        return None
+    since = time.time() - (time.monotonic() - running.started)
+    return {"id": current, "task": running.envelope.task, "queue": running.queue,
+            "since": round(since, 3)}  # fmt: skip

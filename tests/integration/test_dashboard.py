@@ -83,9 +83,10 @@ def test_requeue_and_delete_from_the_dashboard(admin_client, parked, broker):
 
 
 def test_delete_all_of_a_queue(admin_client, parked, broker):
-    admin_client.post(
-        URL + "dead-letters/", {"action": "delete", "queue": "default", "all": "1"}
-    )
+    form = {"action": "delete", "queue": "default", "all": "1"}
+    assert admin_client.post(URL + "dead-letters/", form).status_code == 200
+    assert broker.stats("default").dead == 1  # the confirmation page only
+    admin_client.post(URL + "dead-letters/", {**form, "post": "yes"})
     assert broker.stats("default").dead == 0
     assert broker.stats("default").pending == 0
 
