@@ -13,19 +13,25 @@ from tests.conftest import wait_until
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def running(broker, start_worker, tmp_path):
+    """A worker running a task that stops when cancelled, set up before Chromium:
+    Playwright's sync API runs an event loop, inside which the ORM (which
+    enqueue() asks whether a transaction is open) would open a connection of
+    its own that nothing closes."""
+    marker = tmp_path / "seen"
+    task = tasks.stops_when_cancelled.enqueue(str(marker))
+    worker = start_worker(env={"TASKQUEUE_WORKER_TIMEOUT": "3"})  # a beat a second
+    wait_until(lambda: task.id.encode() in b"".join(broker.workers().values()))
+    return task, marker, worker
+
+
 @pytest.mark.usefixtures("admin_user")
 def test_cancel_a_running_task_then_pause_and_resume_a_queue(
-    chromium, live_server, broker, start_worker, tmp_path, monkeypatch
+    running, chromium, live_server, broker
 ):
-    # Playwright's sync API runs an event loop here; enqueue() asks the ORM
-    # whether a transaction is open, which Django refuses inside one.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     # Given a worker running a task that stops when cancelled
-    marker = tmp_path / "seen"
-    running = tasks.stops_when_cancelled.enqueue(str(marker))
-    worker = start_worker(env={"TASKQUEUE_WORKER_TIMEOUT": "3"})  # a beat a second
-    wait_until(lambda: b"current" in b"".join(broker.workers().values()))
-    wait_until(lambda: running.id.encode() in b"".join(broker.workers().values()))
+    running, marker, worker = running
     page = chromium.new_page(viewport={"width": 1280, "height": 1000})
     log_in(page, live_server.url)
 
