@@ -31,9 +31,11 @@ EXIT_CHILD_DIED = 1
 # The worker's grace period (runworker --grace): running tasks get this long.
 WORKER_GRACE = 5.0
 # How long the children get after our SIGTERM before SIGKILL: the worker's
-# grace plus time to hand back messages, deregister and exit. Escalating any
-# sooner would leave a worker registered that is gone.
-STOP_TIMEOUT = WORKER_GRACE + 3.0
+# grace plus time to hand back messages, deregister and exit (a prefork
+# supervisor forces its children at grace + 3 s: CHILD_EXIT_MARGIN in
+# taskqueue/worker/main.py). Escalating any sooner would leave a worker
+# registered that is gone.
+STOP_TIMEOUT = WORKER_GRACE + 5.0
 # After the children: how long other users of the embedded Redis (a prefork
 # worker's last children) get to go before we leave it running for them.
 LEAVE_WAIT = 2.0

@@ -89,12 +89,23 @@ class CancelFeed:
         self._channel = cancel_channel(store.prefix)
         self._subscribed = False
 
+    def subscribe(self) -> None:
+        """Subscribe now (``next`` does it too, after a cut); BrokerUnavailable if down."""
+        try:
+            self._subscribe()
+        except redis.RedisError as exc:
+            self.close()
+            raise BrokerUnavailable(f"Redis unavailable: {exc}") from exc
+
+    def _subscribe(self) -> None:
+        if not self._subscribed:
+            self._pubsub.subscribe(self._channel)
+            self._subscribed = True
+
     def next(self, timeout: float) -> str | None:
         """The next cancelled task id announced within timeout, or None."""
         try:
-            if not self._subscribed:
-                self._pubsub.subscribe(self._channel)
-                self._subscribed = True
+            self._subscribe()
             message = self._pubsub.get_message(timeout=timeout)
         except redis.RedisError as exc:  # a cut, or a server that refuses pub/sub
             self.close()

@@ -26,6 +26,7 @@ from taskqueue.broker import Broker
 from taskqueue.exceptions import TaskQueueError
 from taskqueue.outcomes import Failed, Outcome, Poison
 from taskqueue.protocol import Envelope
+from taskqueue.store.control import CancelFeed
 from taskqueue.worker.stop import StopFlag
 
 log = logging.getLogger("taskqueue.worker")
@@ -46,6 +47,20 @@ class CancelWatch(threading.Thread):
         self.terminate: Terminate | None = None  # prefork child: stop the process
         self._armed = threading.Event()
         self._lock = threading.Lock()  # one poll at a time
+        self._feed: CancelFeed | None = None
+
+    def start(self) -> None:
+        """Subscribe before the consumers claim anything, then watch in the thread.
+
+        A cancel published before the subscription is heard by no one: a
+        task claimed before it is then cancelled would run on.
+        """
+        self._feed = self.broker.subscribe_cancels()
+        try:
+            self._feed.subscribe()
+        except TaskQueueError:
+            self._armed.set()  # Redis is down: read the hashes once it is back
+        super().start()
 
     def note(self, control: str) -> None:
         """A claim's control flags: 'C' means some task of that queue is cancelled.
@@ -59,7 +74,7 @@ class CancelWatch(threading.Thread):
             self.poll()
 
     def run(self) -> None:
-        feed = self.broker.subscribe_cancels()
+        feed = self._feed or self.broker.subscribe_cancels()
         while not self.stop.requested:
             try:
                 announced = feed.next(POLL_EVERY if self._armed.is_set() else 1.0)

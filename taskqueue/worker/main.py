@@ -28,6 +28,8 @@ import logging
 from dataclasses import replace
 from typing import Any, cast
 
+import orjson
+
 from taskqueue import __version__, firing, metrics, registry
 from taskqueue.backends import backend_for
 from taskqueue.blocking import WakeableBroker
@@ -47,6 +49,9 @@ from taskqueue.worker.threadlimits import ThreadLimits
 from taskqueue.worker.watchdog import Watchdog, abandon_killed, terminator
 
 log = logging.getLogger("taskqueue.worker")
+# A prefork supervisor forces its children only once their own grace is over
+# and they had this long to hand back their batch, deregister and exit.
+CHILD_EXIT_MARGIN = 3.0
 
 
 class Worker:
@@ -89,7 +94,7 @@ class Worker:
                 self._run_child, self.config, self.stop, on_overdue=self._record_overdue
             )
             install(
-                self.stop, self.config.grace,
+                self.stop, self.config.grace + CHILD_EXIT_MARGIN,
                 on_hard_exit=lambda: self._forget_children(pool, broker),
             )  # fmt: skip
             code = pool.run()
@@ -100,14 +105,21 @@ class Worker:
         return code
 
     def _forget_children(self, pool: PreforkPool, broker: Broker) -> None:
-        """Forced exit: kill the children and drop their worker info (no ghosts)."""
-        pids = list(pool.children)
+        """Forced exit: kill the children, drop their info and idle consumers (no ghosts).
+
+        A consumer that still holds messages stays registered: recovery hands
+        them back once its heartbeat is old (deregister keeps it).
+        """
+        names = [f"{self.name}/{pid}" for pid in pool.children]
         pool.kill_children()
         try:
-            for pid in pids:
-                broker.set_worker(f"{self.name}/{pid}", None)
+            infos = broker.workers()
+            for name in names:
+                for consumer in _consumer_ids(infos.get(name)):
+                    broker.deregister(self.config.queues, consumer)
+                broker.set_worker(name, None)
         except TaskQueueError:
-            pass  # the entries age out (Heartbeat.forget_after)
+            pass  # the entries age out (Heartbeat.forget_after, recovery)
 
     def _forget_self(self) -> None:
         """Forced exit of a solo/threads worker: deregister what holds nothing."""
@@ -223,3 +235,14 @@ def _thread_limits(pool: SoloPool | ThreadPool) -> ThreadLimits | None:
     if not isinstance(pool, ThreadPool) or not pool.consumers[0].executor.any_limits():
         return None
     return ThreadLimits(pool.threads)
+
+
+def _consumer_ids(info: bytes | None) -> list[str]:
+    """The consumer ids in a worker's info (heartbeat.py); [] if unreadable."""
+    try:
+        consumers = orjson.loads(info or b"{}").get("consumers")
+    except (orjson.JSONDecodeError, AttributeError):
+        return []
+    if not isinstance(consumers, list):
+        return []
+    return [c for c in consumers if isinstance(c, str)]

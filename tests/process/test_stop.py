@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 
+import orjson
 import pytest
 
 from taskqueue.compat import TaskResultStatus
@@ -98,3 +100,34 @@ def test_a_sigterm_after_ctrl_c_lets_the_clean_stop_finish(start_worker, broker)
     assert worker.wait(timeout=15) == 0, worker.output
     assert tasks.sleep_for.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
     assert not registered(broker, ("default", "high"))
+
+
+def test_a_forced_prefork_stop_leaves_only_the_consumer_that_holds_a_task(
+    start_worker, broker
+):
+    # Given a prefork worker: one child running a long task, the other idle
+    result = tasks.sleep_for.enqueue(30.0)
+    worker = start_worker("--pool", "prefork", "--concurrency", "2", "--name", "forced")
+    wait_until(
+        lambda: tasks.sleep_for.get_result(result.id).status == TaskResultStatus.RUNNING
+    )
+    infos = wait_until(lambda: _two_children(broker))
+    idle = next(info["pid"] for info in infos if not info["running"])
+    os.kill(idle, signal.SIGSTOP)  # it cannot deregister before the forced stop
+
+    # When the user presses Ctrl-C twice (the children ignore SIGINT)
+    worker.signal(signal.SIGINT)
+    wait_until(lambda: "stopping (Ctrl-C again to force)" in worker.output)
+    worker.signal(signal.SIGINT)
+
+    # Then no worker is listed, the idle child's consumer is gone, and the busy
+    # one stays registered with its task, for recovery to hand back
+    assert worker.wait(timeout=5) == 1, worker.output
+    assert broker.workers() == {}
+    assert broker.client.zcard(broker.keys("default").consumers) == 1
+    assert broker.stats("default").in_flight == 1
+
+
+def _two_children(broker) -> list[dict] | None:
+    infos = [orjson.loads(raw) for raw in broker.workers().values()]
+    return infos if len(infos) == 2 and any(i["running"] for i in infos) else None
