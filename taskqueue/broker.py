@@ -17,6 +17,7 @@ from taskqueue.store.durability import Durability
 from taskqueue.store.enqueue import Enqueuing, Outgoing
 from taskqueue.store.errors import translate_errors
 from taskqueue.store.gating import Gating
+from taskqueue.store.messages import MessageReads
 from taskqueue.store.metadata import MetadataWrites
 from taskqueue.store.records import ResultReads
 from taskqueue.store.schedules import ScheduleStore
@@ -48,6 +49,7 @@ class Broker(
     UniqueEnqueuing,
     Gating,
     ScheduleStore,
+    MessageReads,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

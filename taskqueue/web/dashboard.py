@@ -35,6 +35,7 @@ from taskqueue.results import ResultRecord, loads_or_none, timestamp
 from taskqueue.web import visibility
 from taskqueue.web.confirmation import confirmation_page, confirmed
 from taskqueue.web.limits import limit_rows
+from taskqueue.web.messages import back_url
 from taskqueue.web.overview import queue_overview
 from taskqueue.web.workers import worker_rows
 from taskqueue.web.workflows import workflow_url
@@ -312,7 +313,7 @@ def dead_letter_action(request: HttpRequest) -> HttpResponse:
     else:
         verb = "Requeued" if action == "requeue" else "Deleted"
         messages.success(request, f"{verb} {done} dead letter(s) of queue {queue}.")
-    return HttpResponseRedirect(reverse("taskqueue_dashboard:index"))
+    return HttpResponseRedirect(back_url(request, reverse("taskqueue_dashboard:index")))
 
 
 def _confirm_dead_letters(
@@ -320,17 +321,24 @@ def _confirm_dead_letters(
     ids: list[str], everything: bool,
 ) -> HttpResponse:  # fmt: skip
     """The confirmation page: how many dead letters the action would touch now."""
+    given = back_url(request, "")  # a message page sends its own URL
+    back = [("back", given)] if given else []
     verb = "requeue" if action == "requeue" else "delete for good"
     if everything:
         count = backend.broker.stats(queue).dead
         question = f"Are you sure you want to {verb} all dead letters of queue {queue}?"
-        fields = [("action", action), ("queue", queue), ("all", "1")]
+        fields = [("action", action), ("queue", queue), ("all", "1"), *back]
     else:
         present = set(backend.broker.dead_letter_ids(queue))
         ids = [dead_id for dead_id in ids if dead_id in present]
         count = len(ids)
         question = f"Are you sure you want to {verb} these dead letters of queue {queue}: {_listed(ids)}?"
-        fields = [("action", action), ("queue", queue), *(("ids", i) for i in ids)]
+        fields = [
+            ("action", action),
+            ("queue", queue),
+            *(("ids", i) for i in ids),
+            *back,
+        ]
     return confirmation_page(
         request, question=question, count=count, fields=fields,
         action_url=reverse("taskqueue_dashboard:dead-letters"),
