@@ -9,7 +9,9 @@ import redis
 
 from taskqueue.broker import Broker
 from tests import tasks
+from tests.conftest import wait_until
 from tests.helpers import PrivateRedis
+from tests.replication import _answers
 
 
 @pytest.mark.django_db(transaction=True)  # enqueue() waits for a commit
@@ -37,7 +39,9 @@ def test_the_pending_page_order_is_the_order_a_worker_runs_them(
 @pytest.fixture
 def private_broker():
     server = PrivateRedis().start()
+    wait_until(lambda: _answers(server.port))
     broker = Broker.connect(server.url)
+    broker.client.ping()  # the connection is set up before anything is counted
     yield broker, redis.Redis(port=server.port)
     broker.close()
     server.kill()
