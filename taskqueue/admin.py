@@ -99,9 +99,15 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
         path("cancel/", view(controls.cancel_action), name="cancel"),
         path("pause/", view(controls.pause_action), name="pause"),
         path("schedules/", view(schedules.schedule_action), name="schedules"),
-        path("<str:queue>/pending/", view(messages.pending_view), name="pending"),
-        path("<str:queue>/scheduled/", view(messages.scheduled_view), name="scheduled"),
-        path("<str:queue>/dead/", view(messages.dead_view), name="dead"),
+        path(
+            "messages/<str:queue>/pending/", view(messages.pending_view), name="pending"
+        ),
+        path(
+            "messages/<str:queue>/scheduled/",
+            view(messages.scheduled_view),
+            name="scheduled",
+        ),
+        path("messages/<str:queue>/dead/", view(messages.dead_view), name="dead"),
         path("cancel-many/", view(messages.cancel_messages), name="cancel-messages"),
     ]
     return patterns, "taskqueue_dashboard"

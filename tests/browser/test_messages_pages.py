@@ -71,5 +71,7 @@ def test_dead_letters_page_to_the_oldest_and_delete_it(
     page.get_by_role("button", name="Yes, I\u2019m sure").click()
 
     expect(page.locator(".messagelist")).to_contain_text("Deleted 1 dead letter(s)")
-    expect(page).to_have_url(f"{live_server.url}/admin/queues/default/dead/?page=2")
+    expect(page).to_have_url(
+        f"{live_server.url}/admin/queues/messages/default/dead/?page=2"
+    )
     assert sorted(broker.dead_letter_ids("default")) == sorted(newer)

@@ -47,11 +47,9 @@ def test_dashboard_shows_counts_throughput_and_dead_letters(
 
     page = admin_client.get(URL).content.decode()
 
-    pending = (
-        '<a href="/admin/queues/default/pending/" title="Pending messages of default">'
-    )
+    pending = '<a href="/admin/queues/messages/default/pending/" title="Pending messages of default">'
     assert f'<td class="num pending">{pending}1</a></td>' in page
-    dead = '<a href="/admin/queues/default/dead/" title="Dead letters of default">'
+    dead = '<a href="/admin/queues/messages/default/dead/" title="Dead letters of default">'
     assert f'<td class="num dead">{dead}1</a></td>' in page
     assert "garbage that is not json" in page
     assert parked[0] in page

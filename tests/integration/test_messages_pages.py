@@ -11,6 +11,7 @@ from django.test import Client
 
 from taskqueue.compat import TaskResultStatus
 from taskqueue.web import messages as pages
+from taskqueue.web.message_rows import task_link
 from tests import tasks
 from tests.integration.api_fixtures import redis_down  # noqa: F401
 
@@ -66,22 +67,28 @@ def test_pending_is_in_claim_order_and_pages_reach_the_end(
     low = tasks.add.using(priority=-3).enqueue(0, 0).id
     urgent = tasks.add.using(priority=5).enqueue(0, 0).id
 
-    seen = every_page(admin_client, "/admin/queues/default/pending/")
+    seen = every_page(admin_client, "/admin/queues/messages/default/pending/")
 
     assert seen == [[urgent, plain[0]], [plain[1], plain[2]], [low]]
-    html = admin_client.get("/admin/queues/default/pending/?page=3").content.decode()
+    html = admin_client.get(
+        "/admin/queues/messages/default/pending/?page=3"
+    ).content.decode()
     assert "5\u20135 of 5" in html
     assert "Page 3 of 3" in html
     assert "tests.tasks.add" in html
     assert "0, 0" in html
-    assert f'href="/api/tasks/{low}/"' in html  # no admin task page in this tree
+    # The admin's task page when the tree has one, else the JSON API's detail.
+    assert f'href="{task_link(low)}"' in html
+    assert task_link(low) in {f"/admin/queues/tasks/{low}/", f"/api/tasks/{low}/"}
 
 
 def test_scheduled_is_next_due_first_with_due_time_and_attempt(admin_client, broker):
     later = tasks.add.using(run_after=timedelta(hours=2)).enqueue(1, 1).id
     sooner = tasks.add.using(run_after=timedelta(hours=1)).enqueue(2, 2).id
 
-    html = admin_client.get("/admin/queues/default/scheduled/").content.decode()
+    html = admin_client.get(
+        "/admin/queues/messages/default/scheduled/"
+    ).content.decode()
 
     assert ids_on(html) == [sooner, later]
     assert re.search(r'<td class="due">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</td>', html)
@@ -93,7 +100,7 @@ def test_hostile_messages_all_render_escaped_and_short(admin_client, broker):
                 b'{"v":1,"id":"x' + b"A" * (2 << 20) + b'"}'):  # fmt: skip
         broker.push_raw("default", raw)
 
-    page = admin_client.get("/admin/queues/default/pending/")
+    page = admin_client.get("/admin/queues/messages/default/pending/")
 
     html = page.content.decode()
     assert page.status_code == 200
@@ -110,10 +117,22 @@ def test_hostile_messages_all_render_escaped_and_short(admin_client, broker):
 @pytest.mark.parametrize(
     ("url", "status", "text"),
     [
-        ("/admin/queues/nope/pending/", 404, "No queue named &#x27;nope&#x27;."),
-        ("/admin/queues/default/dead/?page=0", 400, "Page must be a number"),
-        ("/admin/queues/default/scheduled/?page=x%3Cy", 400, "not &#x27;x&lt;y&#x27;"),
-        ("/admin/queues/default/pending/?page=99999999999", 400, "Page must be"),
+        (
+            "/admin/queues/messages/nope/pending/",
+            404,
+            "No queue named &#x27;nope&#x27;.",
+        ),
+        ("/admin/queues/messages/default/dead/?page=0", 400, "Page must be a number"),
+        (
+            "/admin/queues/messages/default/scheduled/?page=x%3Cy",
+            400,
+            "not &#x27;x&lt;y&#x27;",
+        ),
+        (
+            "/admin/queues/messages/default/pending/?page=99999999999",
+            400,
+            "Page must be",
+        ),
     ],
 )
 def test_bad_queue_or_page_gets_a_clear_message(admin_client, url, status, text):
@@ -124,21 +143,23 @@ def test_bad_queue_or_page_gets_a_clear_message(admin_client, url, status, text)
 
 @pytest.mark.usefixtures("redis_down")
 def test_redis_down_is_said_on_the_page(admin_client):
-    page = admin_client.get("/admin/queues/default/pending/")
+    page = admin_client.get("/admin/queues/messages/default/pending/")
     assert page.status_code == 503
     assert "Redis is unavailable" in page.content.decode()
 
 
 def test_pages_are_staff_only(client, db):
-    assert client.get("/admin/queues/default/pending/").status_code == 302  # login
+    assert (
+        client.get("/admin/queues/messages/default/pending/").status_code == 302
+    )  # login
     user = User.objects.create_user("plain", password="pw")
     client.force_login(user)
-    assert client.get("/admin/queues/default/dead/").status_code == 302
+    assert client.get("/admin/queues/messages/default/dead/").status_code == 302
 
 
 def test_cancel_needs_manage_queues_and_csrf(staff_client, broker):
     task = tasks.add.enqueue(1, 2)
-    html = staff_client.get("/admin/queues/default/pending/").content.decode()
+    html = staff_client.get("/admin/queues/messages/default/pending/").content.decode()
     assert ids_on(html) == [task.id]
     assert "Cancel" not in html
 
@@ -160,7 +181,7 @@ def _post(client, page_url: str, data: dict) -> object:
 
 def test_one_cancel_acts_at_once_and_returns_to_the_page(manager_client, broker):
     kept, doomed = tasks.add.enqueue(1, 1), tasks.add.enqueue(2, 2)
-    back = "/admin/queues/default/pending/?page=1"
+    back = "/admin/queues/messages/default/pending/?page=1"
 
     done = _post(manager_client, back, {"ids": doomed.id, "back": back})
 
@@ -175,7 +196,7 @@ def test_one_cancel_acts_at_once_and_returns_to_the_page(manager_client, broker)
 def test_cancel_selected_asks_first_saying_how_many(manager_client, broker):
     picked = [tasks.add.using(run_after=timedelta(hours=1)).enqueue(i, i).id
               for i in range(2)]  # fmt: skip
-    back = "/admin/queues/default/scheduled/?page=1"
+    back = "/admin/queues/messages/default/scheduled/?page=1"
 
     asked = _post(manager_client, back, {"ids": picked, "bulk": "1", "back": back})
 
@@ -203,7 +224,7 @@ def parked(broker, run_command):
 def test_dead_letters_paged_newest_first_with_ids_and_raw_bytes(
     admin_client, small_pages, parked, broker
 ):
-    seen, here = [], "/admin/queues/default/dead/"
+    seen, here = [], "/admin/queues/messages/default/dead/"
     html = admin_client.get(here).content.decode()
     seen += re.findall(r'<tr data-dead-id="([^"]+)"', html)
     assert "&lt;0&gt;" in html or r"\xffgarbage 1" in html
@@ -213,7 +234,7 @@ def test_dead_letters_paged_newest_first_with_ids_and_raw_bytes(
 
     assert seen == list(reversed(parked))  # dead_letter_ids is oldest first
     assert "garbage &lt;0&gt;" in html  # the oldest, last
-    back = "/admin/queues/default/dead/?page=2"
+    back = "/admin/queues/messages/default/dead/?page=2"
     done = admin_client.post(
         "/admin/queues/dead-letters/",
         {"action": "requeue", "queue": "default", "ids": parked[0], "back": back},

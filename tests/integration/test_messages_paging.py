@@ -25,7 +25,7 @@ def test_the_pending_page_order_is_the_order_a_worker_runs_them(
         tasks.add.enqueue(4, 4).id,
         tasks.add.using(priority=7).enqueue(5, 5).id,
     ]
-    html = admin_client.get("/admin/queues/default/pending/").content.decode()
+    html = admin_client.get("/admin/queues/messages/default/pending/").content.decode()
     shown = re.findall(r'<tr data-task-id="([^"]*)"', html)
     assert sorted(shown) == sorted(ids)
 
