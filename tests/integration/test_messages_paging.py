@@ -24,6 +24,7 @@ def test_the_pending_page_order_is_the_order_a_worker_runs_them(
         tasks.add.using(priority=5).enqueue(3, 3).id,
         tasks.add.enqueue(4, 4).id,
         tasks.add.using(priority=7).enqueue(5, 5).id,
+        tasks.add.enqueue(6, 6).id,  # three plain, two high, one low: no two alike
     ]
     html = admin_client.get("/admin/queues/messages/default/pending/").content.decode()
     shown = re.findall(r'<tr data-task-id="([^"]*)"', html)
