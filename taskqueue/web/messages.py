@@ -2,7 +2,8 @@
 
 Paged (``?page=N``, PAGE_SIZE rows) with a fixed number of Redis commands
 per page (taskqueue/store/messages.py). Staff only (the URLs are wrapped in
-``admin.site.admin_view``); the actions need ``taskqueue.manage_queues``.
+``admin.site.admin_view``); arguments and message bytes need
+``taskqueue.view_tasks``, the actions ``taskqueue.manage_queues``.
 Cancel is a plain POST form per row (acts at once) plus "Cancel selected"
 (checkboxes), which first shows the confirmation page saying how many tasks
 it touches. Dead letters reuse the dashboard's requeue/delete action, sent
@@ -27,12 +28,15 @@ from taskqueue.compat import TaskResultDoesNotExist
 from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.store.messages import Page
+from taskqueue.web import visibility
 from taskqueue.web.confirmation import confirmation_page, confirmed
 from taskqueue.web.message_rows import dead_rows, pending_rows, scheduled_rows
 
 MANAGE_PERMISSION = "taskqueue.manage_queues"
 PAGE_SIZE = 50
 MAX_PAGE = 10_000_000
+# What a staff user without view_tasks does not see (docs/permissions.md).
+HIDDEN_FIELDS = {"args": visibility.HIDDEN, "raw": visibility.HIDDEN}
 KINDS = {"pending": "Pending", "scheduled": "Scheduled", "dead": "Dead letters"}
 
 
@@ -95,10 +99,12 @@ def _context(request: HttpRequest, kind: str, queue: str) -> dict[str, Any]:
     except InvalidRedisURL as exc:
         raise BadRequest(str(exc), status=503) from None
     user: Any = request.user
+    viewer = visibility.can_view(user)
     return {
-        "rows": rows,
+        "rows": rows if viewer else [{**row, **HIDDEN_FIELDS} for row in rows],
         "paging": _paging(kind, queue, number=number, total=page.total),
         "can_manage": user.has_perm(MANAGE_PERMISSION),
+        "can_view": viewer,
     }
 
 

@@ -242,3 +242,16 @@ def test_dead_letters_paged_newest_first_with_ids_and_raw_bytes(
     )
     assert done.redirect_chain == [(back, 302)]
     assert broker.dead_letter_ids("default") == parked[1:]
+
+
+def test_without_view_tasks_arguments_and_bytes_are_hidden(staff_client, broker):
+    task = tasks.add.enqueue(12345, 67890)
+    broker.push_raw("default", b"secret-bytes")
+
+    html = staff_client.get("/admin/queues/messages/default/pending/").content.decode()
+
+    assert ids_on(html)[0] == task.id
+    assert "tests.tasks.add" in html  # task paths and ids stay
+    assert "12345" not in html
+    assert "secret-bytes" not in html
+    assert "needs the <code>taskqueue.view_tasks</code> permission" in html

@@ -78,6 +78,18 @@ ADMIN = [
     ("post", "/admin/queues/cancel/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
     ("post", "/admin/queues/pause/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
     ("post", "/admin/queues/schedules/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
+    (
+        "get",
+        "/admin/queues/messages/default/pending/",
+        (LOGIN, LOGIN, 200, 200, 200, 200),
+    ),
+    (
+        "get",
+        "/admin/queues/messages/default/scheduled/",
+        (LOGIN, LOGIN, 200, 200, 200, 200),
+    ),
+    ("get", "/admin/queues/messages/default/dead/", (LOGIN, LOGIN, 200, 200, 200, 200)),
+    ("post", "/admin/queues/cancel-many/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
 ]
 
 
