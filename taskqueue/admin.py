@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from taskqueue.tokens import APIToken
-from taskqueue.web import controls, dashboard, schedules
+from taskqueue.web import controls, dashboard, schedules, taskpage, taskpage_actions
 
 if TYPE_CHECKING:
     TokenModelAdmin = admin.ModelAdmin[APIToken]
@@ -95,5 +95,11 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
         path("cancel/", view(controls.cancel_action), name="cancel"),
         path("pause/", view(controls.pause_action), name="pause"),
         path("schedules/", view(schedules.schedule_action), name="schedules"),
+        path("tasks/<str:task_id>/", view(taskpage.task_page), name="task"),
+        path(
+            "tasks/<str:task_id>/action/",
+            view(taskpage_actions.task_action),
+            name="task-action",
+        ),
     ]
     return patterns, "taskqueue_dashboard"

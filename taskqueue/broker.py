@@ -19,6 +19,7 @@ from taskqueue.store.errors import translate_errors
 from taskqueue.store.gating import Gating
 from taskqueue.store.metadata import MetadataWrites
 from taskqueue.store.records import ResultReads
+from taskqueue.store.retries import RetryLinks
 from taskqueue.store.schedules import ScheduleStore
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
@@ -48,6 +49,7 @@ class Broker(
     UniqueEnqueuing,
     Gating,
     ScheduleStore,
+    RetryLinks,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

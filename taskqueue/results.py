@@ -6,7 +6,10 @@ dashboard, the backend and the commands see typed attributes, never a field
 name. Its fields (``Field``): ``msg`` (the envelope as last queued),
 ``status``, ``started_at``, ``last_attempted_at``, ``finished_at`` (unix
 seconds), ``worker`` (the consumer running it now), ``worker:<attempt>``
-(the consumer that ran each finished attempt), ``return`` (JSON), and
+(the consumer that ran each finished attempt, then, since the task page,
+that attempt's start and finish: ``"<consumer> <start> <finish>"``; the
+consumer alone in records written before), ``return`` (JSON),
+``retry_of`` / ``retried_as:<id>`` (the task page's Retry links), and
 ``error:<attempt>`` / ``error:dead`` (JSON: class, args, str, traceback,
 written by ``error_json`` and ``reason_json``).
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,11 +47,13 @@ class Field:
     WORKER_OF = "worker:"  # + the attempt it ran
     ERROR_OF = "error:"  # + the attempt that failed, "dead", or "cancel"
     CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
+    RETRY_OF = "retry_of"  # the task this one retries (web/taskpage_actions.py)
+    RETRIED_AS = "retried_as:"  # + a retry's id; the value is when it was made
     NAMES = (
         MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
-        METADATA, CANCEL,
+        METADATA, CANCEL, RETRY_OF,
     )  # fmt: skip
-    PREFIXES = (WORKER_OF, ERROR_OF)
+    PREFIXES = (WORKER_OF, ERROR_OF, RETRIED_AS)
     TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order
 
 
@@ -77,11 +82,16 @@ def error_json(exc: BaseException) -> bytes:
     )
 
 
-def reason_json(exception_class: str, message: str) -> bytes:
-    """An error record for an outcome with no Python exception (poison, limits)."""
-    return orjson.dumps(
-        {"class": exception_class, "args": [message], "str": message, "traceback": ""}
-    )
+def reason_json(exception_class: str, message: str, *, dead_id: str = "") -> bytes:
+    """An error record for an outcome with no Python exception (poison, limits);
+    a dead-lettered task's names its dead letter (the task page's Requeue)."""
+    error = {
+        "class": exception_class,
+        "args": [message],
+        "str": message,
+        "traceback": "",
+    }
+    return orjson.dumps({**error, "dead_id": dead_id} if dead_id else error)
 
 
 def _jsonable(value: Any) -> Any:
@@ -130,18 +140,25 @@ class StoredError:
     args: list[Any]
     text: str  # str() of the exception
     traceback: str
+    dead_id: str = ""  # the dead letter holding the message, for a dead-lettered task
+    attempt: int | None = None  # the attempt that failed; None for "dead", "cancel"
 
     @classmethod
     def parse(cls, raw: bytes) -> StoredError:
         value = loads_or_none(raw)
         if not isinstance(value, dict):
             return cls(None, [], "(unreadable error record)", "")
-        name, args = value.get("class"), value.get("args")
+        name, args, dead_id = (
+            value.get("class"),
+            value.get("args"),
+            value.get("dead_id"),
+        )
         return cls(
             name if isinstance(name, str) else None,
             args if isinstance(args, list) else [],
             str(value.get("str", "")),
             str(value.get("traceback", "")),
+            dead_id if isinstance(dead_id, str) else "",
         )
 
 
@@ -151,6 +168,7 @@ _MSG, _STATUS, _WORKER, _RETURN = (
 _WORKER_OF, _ERROR_OF = Field.WORKER_OF.encode(), Field.ERROR_OF.encode()
 _METADATA = Field.METADATA.encode()
 _CANCEL = Field.CANCEL.encode()
+_RETRY_OF, _RETRIED_AS = Field.RETRY_OF.encode(), Field.RETRIED_AS.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
 _LAST_ERROR = 10**9  # the order of an error field with no attempt number (dead)
 
@@ -166,24 +184,54 @@ def _text(raw: bytes | None) -> str | None:
     return raw.decode(errors="replace") if raw is not None else None
 
 
+Span = tuple[datetime | None, datetime | None]  # one attempt's (start, finish)
+
+
+def _worker_value(raw: bytes) -> tuple[str, Span]:
+    """A ``worker:<attempt>`` value: "<consumer> <start> <finish>", or (older
+    records) the consumer alone, whose span is then unknown."""
+    text = raw.decode(errors="replace")
+    name, _, rest = text.rpartition(" ")
+    head, _, start = name.rpartition(" ")
+    span = (timestamp(start), timestamp(rest))
+    if head and None not in span:
+        return head, span
+    return text, (None, None)
+
+
 def _attempt_fields(
     raw: Mapping[bytes, bytes],
-) -> tuple[tuple[str, ...], tuple[StoredError, ...]]:
-    """Finished attempts' workers and the stored errors, each in attempt order."""
+) -> tuple[tuple[str, ...], tuple[StoredError, ...], tuple[Span, ...]]:
+    """Finished attempts' workers, the stored errors and the attempts' spans,
+    each in attempt order."""
     workers, errors = [], []
     for name, value in raw.items():
         if name.startswith(_ERROR_OF):
             suffix = name.removeprefix(_ERROR_OF)
-            order = int(suffix) if suffix.isdigit() else _LAST_ERROR
-            errors.append((order, StoredError.parse(value)))
+            number = int(suffix) if suffix.isdigit() else None
+            error = replace(StoredError.parse(value), attempt=number)
+            errors.append((_LAST_ERROR if number is None else number, error))
         elif name.startswith(_WORKER_OF):
             attempt = name.removeprefix(_WORKER_OF)
             if attempt.isdigit():
-                workers.append((int(attempt), value.decode(errors="replace")))
+                workers.append((int(attempt), _worker_value(value)))
+    workers.sort(key=lambda item: item[0])
     return (
-        tuple(worker for _, worker in sorted(workers)),
+        tuple(worker for _, (worker, _span) in workers),
         tuple(error for _, error in sorted(errors, key=lambda item: item[0])),
+        tuple(span for _, (_worker, span) in workers),
     )
+
+
+def _retries(raw: Mapping[bytes, bytes]) -> tuple[str, ...]:
+    """The ids of the retries made of a task (``retried_as:<id>``), oldest first."""
+    made = [
+        (timestamp(value), name.removeprefix(_RETRIED_AS).decode(errors="replace"))
+        for name, value in raw.items()
+        if name.startswith(_RETRIED_AS)
+    ]
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return tuple(task_id for _, task_id in sorted(made, key=lambda m: m[0] or epoch))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +255,9 @@ class ResultRecord:
     return_json: bytes | None
     metadata_json: bytes | None = None  # as the running task saved it
     cancel: str | None = None  # how it was cancelled ('stop', 'terminate'), if it was
+    spans: tuple[Span, ...] = ()  # each finished attempt's (start, finish), if stored
+    retry_of: str | None = None  # the task this one is a Retry of
+    retried_as: tuple[str, ...] = ()  # the Retries made of this task
 
     @classmethod
     def parse(
@@ -218,7 +269,7 @@ class ResultRecord:
             raw = {_STATUS: b"READY", **raw, _MSG: ready}
         envelope = loads_or_none(raw.get(_MSG))
         times = {name: timestamp(raw.get(key)) for name, key in _TIMES}
-        finished_by, errors = _attempt_fields(raw)
+        finished_by, errors, spans = _attempt_fields(raw)
         return cls(
             envelope=envelope if isinstance(envelope, dict) else {},
             has_message=_MSG in raw,
@@ -235,6 +286,9 @@ class ResultRecord:
             return_json=raw.get(_RETURN),
             metadata_json=raw.get(_METADATA),
             cancel=_text(raw.get(_CANCEL)),
+            spans=spans,
+            retry_of=_text(raw.get(_RETRY_OF)),
+            retried_as=_retries(raw),
         )
 
     # The stored message, read as a reader may (each field typed or None).
