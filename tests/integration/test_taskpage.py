@@ -48,9 +48,13 @@ def test_a_task_retried_twice_shows_every_attempt_with_its_span_and_traceback(
         assert f'<tr data-attempt="{attempt}">' in html
     assert '<tr data-attempt="4">' not in html
     assert html.count('<td class="tq-worker">inproc.test</td>') == 3
-    assert html.count('<strong class="tq-error-class">builtins.ValueError</strong>') == 3
-    assert html.count('<pre class="tq-traceback">Traceback (most recent call last)') == 3
-    assert 'raise ValueError(message)' in html
+    assert (
+        html.count('<strong class="tq-error-class">builtins.ValueError</strong>') == 3
+    )
+    assert (
+        html.count('<pre class="tq-traceback">Traceback (most recent call last)') == 3
+    )
+    assert "raise ValueError(message)" in html
     # every attempt has its own start, finish and duration (widened worker:<n>)
     starts = page.context["attempts"]
     assert all(a["start"] and a["finish"] and a["duration"] for a in starts)
@@ -76,7 +80,9 @@ def test_a_successful_task_shows_its_return_value_and_metadata(
     assert '<td class="tq-status status-successful">SUCCESSFUL</td>' in html
     assert '<pre class="tq-return">5</pre>' in html
     progress = admin_client.get(page_url(progressed.id)).content.decode()
-    assert '<pre class="tq-metadata">{\n  &quot;progress&quot;: 100\n}</pre>' in progress
+    assert (
+        '<pre class="tq-metadata">{\n  &quot;progress&quot;: 100\n}</pre>' in progress
+    )
 
 
 def test_a_queued_task_has_no_attempt_and_a_cancel_button(admin_client):
@@ -105,7 +111,8 @@ def test_a_record_written_the_old_way_still_shows_its_attempts(admin_client, bro
 
     rows = page.context["attempts"]
     assert [r["worker"] for r in rows] == ["w.1", "w.2"]
-    assert rows[0]["start"].timestamp() == 1700000000 and rows[0]["finish"] is None
+    assert rows[0]["start"].timestamp() == 1700000000
+    assert rows[0]["finish"] is None
     assert rows[1]["start"].timestamp() == 1700000010
     assert rows[1]["duration"] == "2.50 s"
 
@@ -117,7 +124,9 @@ def test_unknown_expired_or_malformed_ids_get_a_404_page(admin_client):
         assert "it is unknown, or its result has expired" in page.content.decode()
 
 
-def test_a_damaged_record_still_renders_and_names_what_is_unreadable(admin_client, broker):
+def test_a_damaged_record_still_renders_and_names_what_is_unreadable(
+    admin_client, broker
+):
     key = broker.keys("default").result("damaged")
     broker.client.hset(key, mapping={
         "msg": b"\xff not json", "status": "WEIRD", "worker:1": b"\xfe",
@@ -134,7 +143,8 @@ def test_a_damaged_record_still_renders_and_names_what_is_unreadable(admin_clien
     assert "(unreadable)" in html
 
 
-def test_redis_down_says_so(admin_client, redis_down):
+@pytest.mark.usefixtures("redis_down")
+def test_redis_down_says_so(admin_client):
     page = admin_client.get(page_url("0" * 32))
 
     assert page.status_code == 503
@@ -152,7 +162,10 @@ def test_links_to_its_workflow_and_schedule(admin_client, broker):
     html = admin_client.get(page_url("linked")).content.decode()
 
     assert f'href="/api/workflows/wf{"a" * 30}/"' in html
-    assert '<td class="tq-schedule"><a href="/admin/queues/#tq-schedules">nightly</a>' in html
+    assert (
+        '<td class="tq-schedule"><a href="/admin/queues/#tq-schedules">nightly</a>'
+        in html
+    )
 
 
 def test_the_dashboard_links_task_ids_to_their_page(admin_client, worker):

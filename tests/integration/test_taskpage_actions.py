@@ -59,12 +59,15 @@ def test_retry_enqueues_the_same_call_linked_both_ways_and_it_runs(
         [str(path)], 3, "default",
     )  # fmt: skip
     worker.run_until(
-        lambda: tasks.fails_until_file_exists.get_result(new_id).status
-        == TaskResultStatus.SUCCESSFUL
+        lambda: (
+            tasks.fails_until_file_exists.get_result(new_id).status
+            == TaskResultStatus.SUCCESSFUL
+        )
     )
     new_page = admin_client.get(page_url(new_id)).content.decode()
-    assert f'<td class="tq-retry-of"><a href="{page_url(failed.id)}">{failed.id}</a>' in (
-        new_page
+    assert (
+        f'<td class="tq-retry-of"><a href="{page_url(failed.id)}">{failed.id}</a>'
+        in (new_page)
     )
     assert '<pre class="tq-return">&quot;found it&quot;</pre>' in new_page
 
@@ -101,12 +104,18 @@ def test_requeue_puts_a_dead_lettered_task_back(admin_client, worker, broker):
     assert f'<td class="tq-dead">{dead_id} (queue default)</td>' in page
     assert 'value="requeue"' in page
 
-    answer = admin_client.post(action_url(poisoned.id), {"action": "requeue"}, follow=True)
+    answer = admin_client.post(
+        action_url(poisoned.id), {"action": "requeue"}, follow=True
+    )
 
-    assert _messages(answer) == [f"Requeued task {poisoned.id} (dead letter {dead_id})."]
+    assert _messages(answer) == [
+        f"Requeued task {poisoned.id} (dead letter {dead_id})."
+    ]
     assert (broker.stats("default").dead, broker.stats("default").pending) == (0, 1)
     assert 'value="requeue"' not in answer.content.decode()
-    again = admin_client.post(action_url(poisoned.id), {"action": "requeue"}, follow=True)
+    again = admin_client.post(
+        action_url(poisoned.id), {"action": "requeue"}, follow=True
+    )
     assert _messages(again) == [f"Task {poisoned.id} has no dead letter to requeue."]
 
 
