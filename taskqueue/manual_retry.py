@@ -12,9 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from taskqueue import registry
-from taskqueue.compat import DEFAULT_TASK_BACKEND_ALIAS, TaskResultDoesNotExist
+from taskqueue.compat import (
+    DEFAULT_TASK_BACKEND_ALIAS,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+)
 from taskqueue.protocol import ID_RE
 from taskqueue.results import ResultRecord
+
+FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 
 
 class NotRetryable(ValueError):
@@ -24,7 +30,8 @@ class NotRetryable(ValueError):
 def retry(task_id: str, *, alias: str = DEFAULT_TASK_BACKEND_ALIAS) -> Any:
     """Enqueue a copy of task ``task_id``; returns its TaskResult.
 
-    Raises TaskResultDoesNotExist (unknown or expired id), NotRetryable,
+    Only a finished task (SUCCESSFUL or FAILED) is retried. Raises
+    TaskResultDoesNotExist (unknown or expired id), NotRetryable,
     BrokerUnavailable (Redis down).
     """
     if not ID_RE.fullmatch(task_id):
@@ -36,6 +43,8 @@ def retry(task_id: str, *, alias: str = DEFAULT_TASK_BACKEND_ALIAS) -> Any:
     if stored is None:
         raise TaskResultDoesNotExist(task_id)
     record = ResultRecord.parse(*stored)
+    if record.status not in FINISHED:  # a second copy of a live task: cancel it first
+        raise NotRetryable("it has not finished")
     task = _registered(record, backend.config.task_modules)
     queue = record.queue_name if record.queue_name in backend.queue_names else None
     changes: dict[str, Any] = {"backend": alias}

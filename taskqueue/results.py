@@ -23,51 +23,30 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from taskqueue import metadata as task_metadata
 from taskqueue.compat import TaskError, TaskResult, TaskResultStatus
+from taskqueue.record_attempts import Span, StoredError, attempt_fields, retries
+from taskqueue.record_values import (
+    DEAD_ERROR_FIELD,
+    Field,
+    error_field,
+    iso,
+    known_field,
+    loads_or_none,
+    timestamp,
+)
 
-
-class Field:
-    """The record's field names, as the scripts (and the settle) write them."""
-
-    MSG = "msg"
-    STATUS = "status"
-    STARTED_AT = "started_at"
-    LAST_ATTEMPTED_AT = "last_attempted_at"
-    FINISHED_AT = "finished_at"
-    WORKER = "worker"
-    RETURN = "return"
-    METADATA = "metadata"  # JSON, saved by the running task (taskqueue/metadata.py)
-    WORKER_OF = "worker:"  # + the attempt it ran
-    ERROR_OF = "error:"  # + the attempt that failed, "dead", or "cancel"
-    CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
-    RETRY_OF = "retry_of"  # the task this one retries (web/taskpage_actions.py)
-    RETRIED_AS = "retried_as:"  # + a retry's id; the value is when it was made
-    NAMES = (
-        MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
-        METADATA, CANCEL, RETRY_OF,
-    )  # fmt: skip
-    PREFIXES = (WORKER_OF, ERROR_OF, RETRIED_AS)
-    TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order
-
-
-DEAD_ERROR_FIELD = f"{Field.ERROR_OF}dead"  # the reason of a dead-lettered task
-
-
-def error_field(attempt: int) -> str:
-    """The field that holds the error of one failed attempt."""
-    return f"{Field.ERROR_OF}{attempt}"
-
-
-def known_field(name: str) -> bool:
-    """Whether ``name`` is a field ResultRecord reads (its own or a prefixed one)."""
-    return name in Field.NAMES or name.startswith(Field.PREFIXES)
+__all__ = [
+    "DEAD_ERROR_FIELD", "Field", "ResultRecord", "StoredError", "UnreadableRecord",
+    "error_field", "error_json", "iso", "known_field", "loads_or_none", "reason_json",
+    "timestamp",
+]  # fmt: skip
 
 
 def error_json(exc: BaseException) -> bytes:
@@ -106,71 +85,13 @@ class UnreadableRecord(ValueError):
     """A stored record too damaged to name its task or status (the JSON API still shows it)."""
 
 
-def timestamp(raw: Any) -> datetime | None:
-    """Seconds since the epoch (number, bytes or str) as UTC; None if unreadable."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(float(raw), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def iso(raw: Any) -> str | None:
-    """ISO 8601 (UTC) for a stored unix time; None if absent or unreadable."""
-    when = timestamp(raw)
-    return when.isoformat() if when is not None else None
-
-
-def loads_or_none(raw: bytes | None) -> Any:
-    """JSON or None: a reader's view of a field that may hold anything."""
-    if raw is None:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredError:
-    """One ``error:*`` field; ``exception_class`` is None when it could not be read."""
-
-    exception_class: str | None
-    args: list[Any]
-    text: str  # str() of the exception
-    traceback: str
-    dead_id: str = ""  # the dead letter holding the message, for a dead-lettered task
-    attempt: int | None = None  # the attempt that failed; None for "dead", "cancel"
-
-    @classmethod
-    def parse(cls, raw: bytes) -> StoredError:
-        value = loads_or_none(raw)
-        if not isinstance(value, dict):
-            return cls(None, [], "(unreadable error record)", "")
-        name, args, dead_id = (
-            value.get("class"),
-            value.get("args"),
-            value.get("dead_id"),
-        )
-        return cls(
-            name if isinstance(name, str) else None,
-            args if isinstance(args, list) else [],
-            str(value.get("str", "")),
-            str(value.get("traceback", "")),
-            dead_id if isinstance(dead_id, str) else "",
-        )
-
-
 _MSG, _STATUS, _WORKER, _RETURN = (
     name.encode() for name in (Field.MSG, Field.STATUS, Field.WORKER, Field.RETURN)
 )
-_WORKER_OF, _ERROR_OF = Field.WORKER_OF.encode(), Field.ERROR_OF.encode()
 _METADATA = Field.METADATA.encode()
 _CANCEL = Field.CANCEL.encode()
-_RETRY_OF, _RETRIED_AS = Field.RETRY_OF.encode(), Field.RETRIED_AS.encode()
+_RETRY_OF = Field.RETRY_OF.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
-_LAST_ERROR = 10**9  # the order of an error field with no attempt number (dead)
 
 
 def _status(raw: bytes) -> TaskResultStatus | None:
@@ -182,56 +103,6 @@ def _status(raw: bytes) -> TaskResultStatus | None:
 
 def _text(raw: bytes | None) -> str | None:
     return raw.decode(errors="replace") if raw is not None else None
-
-
-Span = tuple[datetime | None, datetime | None]  # one attempt's (start, finish)
-
-
-def _worker_value(raw: bytes) -> tuple[str, Span]:
-    """A ``worker:<attempt>`` value: "<consumer> <start> <finish>", or (older
-    records) the consumer alone, whose span is then unknown."""
-    text = raw.decode(errors="replace")
-    name, _, rest = text.rpartition(" ")
-    head, _, start = name.rpartition(" ")
-    span = (timestamp(start), timestamp(rest))
-    if head and None not in span:
-        return head, span
-    return text, (None, None)
-
-
-def _attempt_fields(
-    raw: Mapping[bytes, bytes],
-) -> tuple[tuple[str, ...], tuple[StoredError, ...], tuple[Span, ...]]:
-    """Finished attempts' workers, the stored errors and the attempts' spans,
-    each in attempt order."""
-    workers, errors = [], []
-    for name, value in raw.items():
-        if name.startswith(_ERROR_OF):
-            suffix = name.removeprefix(_ERROR_OF)
-            number = int(suffix) if suffix.isdigit() else None
-            error = replace(StoredError.parse(value), attempt=number)
-            errors.append((_LAST_ERROR if number is None else number, error))
-        elif name.startswith(_WORKER_OF):
-            attempt = name.removeprefix(_WORKER_OF)
-            if attempt.isdigit():
-                workers.append((int(attempt), _worker_value(value)))
-    workers.sort(key=lambda item: item[0])
-    return (
-        tuple(worker for _, (worker, _span) in workers),
-        tuple(error for _, error in sorted(errors, key=lambda item: item[0])),
-        tuple(span for _, (_worker, span) in workers),
-    )
-
-
-def _retries(raw: Mapping[bytes, bytes]) -> tuple[str, ...]:
-    """The ids of the retries made of a task (``retried_as:<id>``), oldest first."""
-    made = [
-        (timestamp(value), name.removeprefix(_RETRIED_AS).decode(errors="replace"))
-        for name, value in raw.items()
-        if name.startswith(_RETRIED_AS)
-    ]
-    epoch = datetime.min.replace(tzinfo=UTC)
-    return tuple(task_id for _, task_id in sorted(made, key=lambda m: m[0] or epoch))
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +140,7 @@ class ResultRecord:
             raw = {_STATUS: b"READY", **raw, _MSG: ready}
         envelope = loads_or_none(raw.get(_MSG))
         times = {name: timestamp(raw.get(key)) for name, key in _TIMES}
-        finished_by, errors, spans = _attempt_fields(raw)
+        finished_by, errors, spans = attempt_fields(raw)
         return cls(
             envelope=envelope if isinstance(envelope, dict) else {},
             has_message=_MSG in raw,
@@ -288,7 +159,7 @@ class ResultRecord:
             cancel=_text(raw.get(_CANCEL)),
             spans=spans,
             retry_of=_text(raw.get(_RETRY_OF)),
-            retried_as=_retries(raw),
+            retried_as=retries(raw),
         )
 
     # The stored message, read as a reader may (each field typed or None).

@@ -27,6 +27,7 @@ from taskqueue.backends import RedisBackend, backend_for
 from taskqueue.compat import TaskResultStatus
 from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
+from taskqueue.manual_retry import FINISHED
 from taskqueue.protocol import ID_RE
 from taskqueue.results import ResultRecord, StoredError
 from taskqueue.web.controls import MANAGE_PERMISSION
@@ -98,7 +99,7 @@ def describe(
         "retried_as": [_link(i) for i in record.retried_as],
         "dead_letter": _dead_letter(backend, record),
         "can_cancel": status in UNFINISHED,
-        "can_retry": status in {TaskResultStatus.FAILED, TaskResultStatus.SUCCESSFUL},
+        "can_retry": status in FINISHED,
     }
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from taskqueue.backends import backend_for
 from taskqueue.cancellation import cancel
 from taskqueue.compat import TaskResultDoesNotExist
+from taskqueue.connection import InvalidRedisURL
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.manual_retry import NotRetryable, retry
 from taskqueue.protocol import ID_RE
@@ -46,7 +47,7 @@ def task_action(request: HttpRequest, task_id: str) -> HttpResponse:
             act(request, task_id)
         except TaskResultDoesNotExist:
             messages.error(request, f"No task with id {task_id} (unknown or expired).")
-        except BrokerUnavailable:
+        except (BrokerUnavailable, InvalidRedisURL):
             messages.error(request, "Redis is unavailable; nothing was changed.")
     return HttpResponseRedirect(task_url(task_id))
 

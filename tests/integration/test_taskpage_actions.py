@@ -150,3 +150,14 @@ def test_each_action_needs_manage_queues_and_csrf(action, admin_user, broker):
     manager = Client()
     manager.force_login(User.objects.get(pk=staff.pk))
     assert manager.post(action_url(queued.id), {"action": action}).status_code == 302
+
+
+def test_retry_refuses_a_task_that_has_not_finished(admin_client, broker):
+    queued = tasks.add.enqueue(1, 2)
+
+    answer = admin_client.post(action_url(queued.id), {"action": "retry"}, follow=True)
+
+    assert _messages(answer) == [
+        f"Task {queued.id} cannot be retried: it has not finished."
+    ]
+    assert broker.stats("default").pending == 1
