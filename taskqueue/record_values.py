@@ -27,7 +27,7 @@ class Field:
     WORKER_OF = "worker:"  # + the attempt it ran
     ERROR_OF = "error:"  # + the attempt that failed, "dead", or "cancel"
     CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
-    RETRY_OF = "retry_of"  # the task this one retries (web/taskpage_actions.py)
+    RETRY_OF = "retry_of"  # the task this one retries (store/retries.py)
     RETRIED_AS = "retried_as:"  # + a retry's id; the value is when it was made
     NAMES = (
         MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
