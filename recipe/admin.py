@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from recipe.models import Recipe
 from recipe.tasks import process_recipe
+from taskqueue import enqueuer
 from taskqueue.backends import enqueue_many
 from taskqueue.exceptions import BrokerUnavailable
 
@@ -58,7 +59,8 @@ class RecipeAdmin(RecipeModelAdmin):
         """Queue every selected recipe in one Redis round trip, on commit."""
         ids = list(queryset.values_list("pk", flat=True))
         try:
-            enqueue_many(process_recipe, [((), {"recipe_id": pk}) for pk in ids])
+            with enqueuer.acting_for(request.user):
+                enqueue_many(process_recipe, [((), {"recipe_id": pk}) for pk in ids])
         except BrokerUnavailable:
             self.message_user(
                 request, "Redis is unavailable; nothing was queued.", messages.ERROR

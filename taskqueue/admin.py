@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from taskqueue import enqueuer
 from taskqueue.tokens import APIToken
 from taskqueue.web import controls, dashboard, schedules, taskpage, taskpage_actions
 
@@ -87,7 +88,10 @@ class APITokenAdmin(TokenModelAdmin):
 
 def dashboard_urls() -> tuple[list[URLPattern], str]:
     """The dashboard's URLs (staff only), to include under the admin prefix."""
-    view = admin.site.admin_view
+
+    def view(function: Any) -> Any:  # staff only; its enqueues are recorded for them
+        return admin.site.admin_view(enqueuer.records_user(function))
+
     patterns = [
         path("", view(dashboard.dashboard_view), name="index"),
         path("data/", view(dashboard.dashboard_data), name="data"),

@@ -23,8 +23,8 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
+from taskqueue import enqueuer, registry, taskoptions, tracing, unique
 from taskqueue import metadata as task_metadata
-from taskqueue import registry, taskoptions, tracing, unique
 from taskqueue.broker import Broker, Durability, Outgoing
 from taskqueue.compat import (
     DEFAULT_TASK_BACKEND_ALIAS,
@@ -38,7 +38,7 @@ from taskqueue.compat import (
 )
 from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import InvalidBackend
-from taskqueue.protocol import CallEncoder, with_metadata
+from taskqueue.protocol import CallEncoder, with_by, with_metadata
 from taskqueue.ready import ReadyList, ReadyResults
 from taskqueue.results import ResultRecord, UnreadableRecord
 from taskqueue.signals import SignalGate
@@ -352,6 +352,9 @@ class _TaskPlan:
             raise TypeError(f"Task arguments must be JSON: {exc}") from None
         if self.metadata_json:
             raw = with_metadata(raw, self.metadata_json)
+        by = enqueuer.current()
+        if by is not None:
+            raw = with_by(raw, by)
         if len(raw) > self.limit:
             raise ValueError(
                 f"Task message of {len(raw)} bytes is over the {self.limit}-byte limit"

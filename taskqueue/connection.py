@@ -166,10 +166,17 @@ def _sentinel_client(url: str, **options: Any) -> redis.Redis:
         )
     service, db = path[0], int(path[1]) if len(path) > 1 else 0
     options.pop("health_check_interval", None)
+    timeout = options.get("socket_connect_timeout", 5)
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         _hosts(parts.netloc, 26379),
-        socket_timeout=options.get("socket_connect_timeout", 5),
-    )
+        # Asking the sentinels is not retried by redis-py either (it backed
+        # off for 4.5 s per unreachable sentinel): the worker's outage
+        # backoff asks again.
+        sentinel_kwargs={
+            "socket_timeout": timeout, "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+        },
+    )  # fmt: skip
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         service,
         db=db,

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from taskqueue.enqueuer import BY_MAX
 from taskqueue.exceptions import PoisonMessage
 from taskqueue.legacy import parse_literal
 from taskqueue.protocol import (
@@ -164,6 +165,7 @@ def _envelope(value: dict[str, Any], raw: bytes, queue: str) -> Envelope:
         metadata=_metadata(value.get("metadata"), raw),
         unique=_unique(value.get("unique"), raw),
         schedule=None if "schedule" not in value else _schedule(value["schedule"], raw),
+        by=None if "by" not in value else _by(value["by"], raw),
     )
 
 
@@ -219,6 +221,15 @@ def _workflow(value: Any, raw: bytes) -> str | None:
         return None
     if type(value) is not str or not ID_RE.fullmatch(value):
         raise PoisonMessage("envelope field 'workflow' is not a workflow id", raw)
+    return value
+
+
+def _by(value: Any, raw: bytes) -> str | None:
+    """The optional enqueuing user's pk (taskqueue/enqueuer.py), or PoisonMessage."""
+    if value is None:
+        return None
+    if type(value) is not str or not 0 < len(value) <= BY_MAX:
+        raise PoisonMessage(f"envelope field 'by' is not 1-{BY_MAX} characters", raw)
     return value
 
 

@@ -44,6 +44,7 @@ FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "metadata": (dict, False),
     "unique": (str, False),
     "schedule": (dict, False),
+    "by": (str, False),
 }
 UNIQUE_RE = re.compile(
     r"[0-9a-f]{40}"
@@ -76,6 +77,7 @@ class Envelope:
     metadata: dict[str, Any] | None = None  # taskqueue/metadata.py (#141)
     unique: str | None = None  # the digest of a unique task's key
     schedule: dict[str, Any] | None = None
+    by: str | None = None  # the pk of the user it was enqueued for (enqueuer.py)
     legacy: bool = field(default=False, compare=False)
     # The concurrency slot key this run holds (set by the worker's gate, not sent).
     held: str = field(default="", compare=False)
@@ -103,6 +105,8 @@ class Envelope:
             body["unique"] = self.unique
         if self.schedule is not None:
             body["schedule"] = self.schedule
+        if self.by is not None:
+            body["by"] = self.by
         rest = orjson.dumps(body)
         head = '{"v":%d,"id":%s,"p":%d,' % (  # noqa: UP031 (bytes-exact prefix)
             VERSION,
@@ -127,6 +131,7 @@ class Envelope:
             metadata=self.metadata,
             unique=self.unique,
             schedule=self.schedule,
+            by=self.by,
         )
 
 
@@ -177,6 +182,11 @@ def with_trace(raw: bytes, trace_json: bytes) -> bytes:
 def with_metadata(raw: bytes, metadata_json: bytes) -> bytes:
     """A canonical message with a ``metadata`` field added (after any ``trace``)."""
     return b'%s,"metadata":%s}' % (raw[:-1], metadata_json)
+
+
+def with_by(raw: bytes, by: str) -> bytes:
+    """A canonical message with a ``by`` field (the enqueuing user's pk) added."""
+    return b'%s,"by":%s}' % (raw[:-1], orjson.dumps(by))
 
 
 def with_unique(raw: bytes, digest: str) -> bytes:

@@ -184,6 +184,12 @@ class ResultRecord:
         return timestamp(self.envelope.get("enqueued_at"))
 
     @property
+    def enqueued_by(self) -> str | None:
+        """The pk of the user it was enqueued for (taskqueue/enqueuer.py), if known."""
+        by = self.envelope.get("by")
+        return by if isinstance(by, str) and by else None
+
+    @property
     def args(self) -> list[Any]:
         args = self.envelope.get("args")
         return args if isinstance(args, list) else []

@@ -36,9 +36,19 @@ class APIToken(models.Model):
 
     class Meta:
         verbose_name = "API token"
-        # The dashboard's write actions need this; it lives here because the
-        # app's only other model is the idempotency ledger.
-        permissions = [("manage_queues", "Can requeue and delete dead letters")]
+        # The app's permissions (docs/permissions.md); they live here because
+        # the app's only other model is the idempotency ledger.
+        permissions = [
+            (
+                "manage_queues",
+                "Can retry, cancel, requeue and delete tasks, pause queues and "
+                "run schedules",
+            ),
+            (
+                "view_tasks",
+                "Can see task arguments, return values, metadata and tracebacks",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"

@@ -8,8 +8,8 @@
 -- KEYS[9] the queue's list, KEYS[10] the workflow key prefix (settle_workflow.lua),
 -- KEYS[11] waiting hash (settle_notify.lua wakes the waiters of finished tasks)
 -- KEYS[12] cancel hash (settle_cancel.lua)
--- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl, then
--- SETTLE_FIELDS values per message (settle_args.lua).
+-- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl,
+-- ARGV[4] the stride, then SETTLE_FIELDS values per message (settle_args.lua).
 -- Every argument is checked before anything is written: one bad argument fails
 -- the whole call with nothing changed, never half a batch.
 -- A message no longer in my inflight (recovered by others) is left alone.

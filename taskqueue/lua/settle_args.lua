@@ -1,6 +1,6 @@
 -- settle, section 2: the arguments of each message, laid out in one place.
--- After the call's own three (consumer id, result key prefix, result ttl),
--- each message has SETTLE_FIELDS values, one per field of
+-- After the call's own four (consumer id, result key prefix, result ttl, the
+-- stride), each message has SETTLE_FIELDS values, one per field of
 -- taskqueue.store.settlement.Settlement, in the order they are declared there
 -- (Settlement.argv() writes them). The offset of each field is its name:
 --   OP done|retry|dead; RAW the message as claimed; TASK_ID ('' if none);
@@ -11,13 +11,16 @@
 --   this script's time stand); MSG the envelope to record when it is not RAW
 --   (a wrapped legacy message), '' when it is; WORKFLOW the workflow id of a
 --   step ('' for a task in none: settle_workflow.lua); UNIQUE and SLOT
---   (settle_limits.lua).
-local SETTLE_FIELDS, SETTLE_FIRST = 17, 4
+--   (settle_limits.lua). Those last three are sent only when some message of
+--   the call needs them (WIDE); otherwise the stride is 14 and they read ''.
+local SETTLE_FIELDS, SETTLE_FIRST = tonumber(ARGV[4]), 5
+local WIDE = SETTLE_FIELDS == 17
 local OP, RAW, TASK_ID, STATUS, PAYLOAD, ERROR_FIELD, ERROR_JSON = 0, 1, 2, 3, 4, 5, 6
 local DELAY, DEAD_ID, ATTEMPT, REDELIVERED, STARTED, FINISHED, MSG = 7, 8, 9, 10, 11, 12, 13
 local WORKFLOW, UNIQUE, SLOT = 14, 15, 16
 
 -- n messages, each well formed, or an error reply before anything is written.
+if not (WIDE or SETTLE_FIELDS == 14) then return redis.error_reply('ERR settle: bad stride') end
 local n = (#ARGV - SETTLE_FIRST + 1) / SETTLE_FIELDS
 if n == 0 then return 0 end
 if n ~= math.floor(n) or not ttl then return redis.error_reply('ERR settle: bad argument count') end

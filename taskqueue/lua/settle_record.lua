@@ -15,7 +15,7 @@ for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
   local delay, attempt = tonumber(ARGV[i + DELAY]), ARGV[i + ATTEMPT]
   if in_order or redis.call('LREM', inflight, 1, raw) == 1 then
     settled = settled + 1
-    if ARGV[i + WORKFLOW] ~= '' then flows[#flows + 1] = i end
+    if WIDE and ARGV[i + WORKFLOW] ~= '' then flows[#flows + 1] = i end
     if ARGV[i + REDELIVERED] == '1' then redis.call('HDEL', redelivered, raw) end
     if op == 'retry' then
       redis.call('ZADD', scheduled, now + delay, payload)

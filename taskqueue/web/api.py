@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import server_error as django_server_error
 
-from taskqueue import registry, waiting
+from taskqueue import enqueuer, registry, waiting
 from taskqueue.backends import backend_for
 from taskqueue.cancellation import cancel
 from taskqueue.compat import TaskResultDoesNotExist, TaskResultStatus
@@ -24,7 +24,7 @@ from taskqueue.results import ResultRecord
 from taskqueue.web.endpoint import endpoint
 from taskqueue.web.errors import ApiError, json_error
 from taskqueue.web.openapi import SCHEMA
-from taskqueue.web.overview import queue_overview
+from taskqueue.web.overview import queue_overview, without_current_tasks
 
 MAX_WAIT = 30  # seconds a GET /api/tasks/<id>/?wait= may hold its request
 MANAGE_QUEUES = "taskqueue.manage_queues"
@@ -39,6 +39,8 @@ def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
     """
     backend = backend_for()
     seconds = _wait_seconds(request.GET.get("wait"))
+    if not request.user.has_perm(enqueuer.VIEW_TASKS):
+        _check_own(backend, task_id, request.user)  # before any wait
     if seconds:
         queue = waiting.find_queue(backend, task_id, None)
         if queue is not None:
@@ -51,6 +53,19 @@ def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
     if path is not None and path not in registry.tasks(backend.config.task_modules):
         raise ApiError(404, f"No task with id {task_id!r} (task {path} is unknown)")
     return JsonResponse(payload)
+
+
+def _check_own(backend: Any, task_id: str, user: Any) -> None:
+    """404 for an unknown task, 403 for one the caller did not enqueue (docs/permissions.md)."""
+    stored = backend.broker.result_record(task_id, backend.queue_names)
+    if stored is None:
+        raise ApiError(404, f"No task with id {task_id!r}")
+    if not enqueuer.may_view(user, ResultRecord.parse(*stored).enqueued_by):
+        raise ApiError(
+            403,
+            f"Permission {enqueuer.VIEW_TASKS!r} is required to see a task "
+            "you did not enqueue",
+        )
 
 
 def _wait_seconds(raw: str | None) -> float:
@@ -87,6 +102,7 @@ def describe(task_id: str, record: ResultRecord) -> dict[str, Any]:
         "args": record.args,
         "kwargs": record.kwargs,
         "metadata": record.metadata,
+        "enqueued_by": record.enqueued_by,
     }
     if status == TaskResultStatus.SUCCESSFUL and record.has_return:
         payload["return_value"] = record.return_value
@@ -131,7 +147,11 @@ def _iso(value: datetime | None) -> str | None:
 
 @endpoint("GET")
 def queues(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(queue_overview(backend_for()))
+    """Queues and workers; a worker's current tasks only for ``view_tasks`` holders."""
+    overview = queue_overview(backend_for())
+    if not request.user.has_perm(enqueuer.VIEW_TASKS):
+        overview = without_current_tasks(overview)
+    return JsonResponse(overview)
 
 
 @endpoint("GET", public=True)

@@ -32,6 +32,7 @@ from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.outcomes import MINUTE_COUNTER, Failed, Poison, RetryLater, Succeeded
 from taskqueue.results import ResultRecord, loads_or_none, timestamp
+from taskqueue.web import visibility
 from taskqueue.web.confirmation import confirmation_page, confirmed
 from taskqueue.web.limits import limit_rows
 from taskqueue.web.overview import queue_overview
@@ -236,7 +237,13 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     except InvalidRedisURL as exc:  # its message is masked already
         return {"error": str(exc), **choices}
     user: Any = request.user
-    return {**data, **choices, "can_manage": user.has_perm(MANAGE_PERMISSION)}
+    viewer = visibility.can_view(user)
+    if not viewer:
+        data = visibility.redacted(data)
+    return {
+        **data, **choices, "can_manage": user.has_perm(MANAGE_PERMISSION),
+        "can_view": viewer,
+    }  # fmt: skip
 
 
 @require_GET

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from taskqueue import enqueuer
 from taskqueue.compat import TaskResult
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.web.auth import authenticate, require_permission
@@ -77,7 +78,8 @@ def endpoint(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
                 _guard(request, allowed, permission=permission, public=public)
-                return view(request, *args, **kwargs)
+                with enqueuer.acting_for(getattr(request, "user", None)):
+                    return view(request, *args, **kwargs)
             except ApiError as exc:  # AuthFailure too
                 response = json_error(exc.status, exc.message)
                 if exc.status == 405:

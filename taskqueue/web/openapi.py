@@ -99,6 +99,11 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "The task's metadata (django/new-features#141); {} if none",
             },
+            "enqueued_by": {
+                "type": ["string", "null"],
+                "description": "The pk of the user whose request enqueued it "
+                "(API or admin), null when not enqueued by a web request",
+            },
             "return_value": {"description": "Present only when SUCCESSFUL"},
             "errors": {"type": "array", "items": _ref("TaskError")},
             "cancel": {

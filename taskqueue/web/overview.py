@@ -86,3 +86,23 @@ def heartbeat_age(info: bytes, now: float) -> float:
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return float("inf")
     return max(0.0, now - beat)
+
+
+def without_current_tasks(overview: dict[str, Any]) -> dict[str, Any]:
+    """The overview for a caller without ``taskqueue.view_tasks``: no task ids.
+
+    A worker's ``current`` becomes null and its ``running`` entries keep the
+    task path, queue and start, not the id (docs/permissions.md).
+    """
+    workers = []
+    for worker in overview["workers"]:
+        shown = {**worker, "current": None} if "current" in worker else dict(worker)
+        running = worker.get("running")
+        if isinstance(running, list):
+            shown["running"] = [
+                {k: v for k, v in item.items() if k != "id"}
+                for item in running
+                if isinstance(item, dict)
+            ]
+        workers.append(shown)
+    return {**overview, "workers": workers}

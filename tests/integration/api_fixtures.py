@@ -22,7 +22,10 @@ def recipe(db):
 @pytest.fixture
 def editor(db):
     user = User.objects.create_user("editor", password="pw-editor")
-    user.user_permissions.add(Permission.objects.get(codename="change_recipe"))
+    user.user_permissions.add(
+        Permission.objects.get(codename="change_recipe"),
+        Permission.objects.get(codename="view_tasks"),  # reads tasks others enqueued
+    )
     return user
 
 

@@ -27,7 +27,9 @@ CANCELLED = "taskqueue.exceptions.TaskCancelled"
 @pytest.fixture
 def manager(db):
     user = User.objects.create_user("manager", password="pw-manager")
-    user.user_permissions.add(Permission.objects.get(codename="manage_queues"))
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["manage_queues", "view_tasks"])
+    )
     return user
 
 

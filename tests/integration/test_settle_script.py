@@ -15,7 +15,7 @@ import redis
 from taskqueue.broker import ClaimPolicy, Settlement
 from taskqueue.exceptions import BrokerError
 from taskqueue.store.scripts import compose
-from taskqueue.store.settlement import SETTLE_FIELDS
+from taskqueue.store.settlement import SETTLE_FIELDS, SHORT_FIELDS
 
 POLICY = ClaimPolicy(max_batch=10, worker_timeout=60, result_ttl=60)
 # settle_args.lua names each field's offset after the Python field.
@@ -87,9 +87,45 @@ def test_the_arguments_are_the_settlement_fields_in_their_declared_order():
     assert outcome.argv()[SETTLE_FIELDS.index("raw")] == b"raw"
 
 
+def test_a_call_with_no_step_nor_limit_sends_the_short_stride(broker):
+    k = broker.keys("default")
+    plain = [Settlement("done", b"r1", "t1", "SUCCESSFUL", b"1")]
+    step = Settlement("done", b"r2", "t2", "SUCCESSFUL", b"1", workflow="w1")
+
+    _, short = broker._settle_call("default", "c1", plain, ttl=60)
+    _, wide = broker._settle_call("default", "c1", [*plain, step], ttl=60)
+
+    assert short == [
+        "c1",
+        k.result_prefix,
+        60,
+        SHORT_FIELDS,
+        *plain[0].argv()[:SHORT_FIELDS],
+    ]
+    assert len(wide) == 4 + 2 * len(SETTLE_FIELDS)
+    assert wide[3] == len(SETTLE_FIELDS)
+    assert wide[-3:] == ["w1", "", ""]
+
+
+def test_a_short_settle_records_and_releases_and_a_bad_stride_is_refused(broker):
+    held = claim_all(broker, [b'{"v":1,"id":"a1"}'])
+    k = broker.keys("default")
+    fields = Settlement("done", held[0], "a1", "SUCCESSFUL", b"7").argv(wide=False)
+    header = ["c1", k.result_prefix, 60]
+    keys, _ = broker._settle_call("default", "c1", [], ttl=60)
+
+    with pytest.raises(redis.ResponseError, match="settle: bad stride"):
+        broker.scripts.run("settle", keys, [*header, 15, *fields])
+    assert_nothing_written(broker, held)
+
+    assert broker.scripts.run("settle", keys, [*header, SHORT_FIELDS, *fields]) == 1
+    assert broker.client.hget(k.result("a1"), "return") == b"7"
+    assert broker.stats("default").in_flight == 0
+
+
 def test_lua_reads_each_field_at_the_offset_python_writes_it(broker):
     script = compose("settle", "settle_args") + OFFSETS
-    call = ["c1", "prefix:", 60, *Settlement("done", b"raw").argv()]
+    call = ["c1", "prefix:", 60, len(SETTLE_FIELDS), *Settlement("done", b"raw").argv()]
 
     offsets = broker.client.eval(script, 8, *["{t}:k"] * 8, *call)
 
@@ -191,7 +227,8 @@ def run_settle(broker, fields: list) -> int:
         k.inflight("c1"), k.scheduled, k.redelivered, k.dead, k.dead_index,
         k.dead_raw, k.recent, k.ready,
     ]  # fmt: skip
-    return broker.scripts.run("settle", keys, ["c1", k.result_prefix, 60, *fields])
+    header = ["c1", k.result_prefix, 60, len(SETTLE_FIELDS)]
+    return broker.scripts.run("settle", keys, [*header, *fields])
 
 
 def assert_nothing_written(broker, held: list[bytes]) -> None:
