@@ -13,6 +13,7 @@ taskqueue/web/taskpage_actions.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from taskqueue import enqueuer
 from taskqueue.backends import RedisBackend, backend_for
 from taskqueue.compat import TaskResultStatus
 from taskqueue.connection import InvalidRedisURL, mask_url
@@ -58,6 +60,8 @@ def task_page(request: HttpRequest, task_id: str) -> HttpResponse:
             return TemplateResponse(request, TEMPLATE, context, status=404)
         record = ResultRecord.parse(*stored)
         context.update(describe(backend, task_id, record))
+        if not enqueuer.may_view(request.user, record.enqueued_by):
+            context.update(hidden(context))
     except BrokerUnavailable:
         where = mask_url(backend.config.redis_url)
         context["error"] = f"Redis is unavailable ({where}); the task cannot be read."
@@ -101,6 +105,21 @@ def describe(
         "can_cancel": status in UNFINISHED,
         "can_retry": status in FINISHED,
     }
+
+
+def hidden(shown: dict[str, Any]) -> dict[str, Any]:
+    """What replaces a task's contents for a user without ``view_tasks``
+    (docs/permissions.md): its path, status, times and ids stay; its
+    arguments, return value, metadata, error messages and tracebacks go."""
+    return {
+        "contents_hidden": True,
+        "args_json": None, "kwargs_json": None, "return_json": None,
+        "metadata_json": None, "other_errors": [],
+        "attempts": [
+            {**a, "error": a["error"] and replace(a["error"], args=[], text="", traceback="")}
+            for a in shown["attempts"]
+        ],
+    }  # fmt: skip
 
 
 def attempts(record: ResultRecord) -> list[dict[str, Any]]:

@@ -78,6 +78,12 @@ ADMIN = [
     ("post", "/admin/queues/cancel/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
     ("post", "/admin/queues/pause/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
     ("post", "/admin/queues/schedules/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
+    ("get", "/admin/queues/tasks/{task}/", (LOGIN, LOGIN, 200, 200, 200, 200)),
+    (
+        "post",
+        "/admin/queues/tasks/{task}/action/",
+        (LOGIN, LOGIN, 403, 403, BACK, BACK),
+    ),
 ]
 
 

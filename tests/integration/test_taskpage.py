@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 
 from taskqueue.compat import TaskResultStatus
 from tests import tasks
@@ -175,3 +177,22 @@ def test_the_dashboard_links_task_ids_to_their_page(admin_client, worker):
     html = admin_client.get("/admin/queues/").content.decode()
 
     assert f'href="{page_url(failed.id)}"' in html
+
+
+def test_staff_without_view_tasks_see_no_contents_of_the_task(admin_client, worker):
+    """docs/permissions.md: path, status, times and ids only."""
+    failed = tasks.always_fails.enqueue("secret argument")
+    settle(worker, failed)
+    staff = User.objects.create_user("staff", password="pw", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+
+    html = client.get(page_url(failed.id)).content.decode()
+
+    assert '<td class="tq-status status-failed">FAILED</td>' in html
+    assert "tests.tasks.always_fails" in html
+    assert "builtins.ValueError" in html
+    assert "secret argument" not in html
+    assert "Traceback" not in html
+    assert "they need the <code>taskqueue.view_tasks</code> permission" in html
+    assert "secret argument" in admin_client.get(page_url(failed.id)).content.decode()

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from taskqueue.compat import TaskResultStatus
+from taskqueue.results import ResultRecord
 from tests import tasks
 from tests.inprocess import InProcessWorker
 
@@ -38,7 +39,7 @@ def _messages(response) -> list[str]:
 
 
 def test_retry_enqueues_the_same_call_linked_both_ways_and_it_runs(
-    admin_client, worker, tmp_path
+    admin_client, worker, tmp_path, broker
 ):
     path = tmp_path / "needed"
     failed = tasks.fails_until_file_exists.using(priority=3).enqueue(str(path))
@@ -54,6 +55,10 @@ def test_retry_enqueues_the_same_call_linked_both_ways_and_it_runs(
     assert f'<td class="tq-retried-as"><a href="{page_url(new_id)}">{new_id}</a>' in (
         answer.content.decode()
     )
+    stored = ResultRecord.parse(*broker.result_record(new_id, ["default"]))
+    assert stored.enqueued_by == str(
+        User.objects.get(username="admin").pk
+    )  # who pressed it
     retried = tasks.fails_until_file_exists.get_result(new_id)
     assert (retried.args, retried.task.priority, retried.task.queue_name) == (
         [str(path)], 3, "default",
