@@ -19,7 +19,14 @@ from django.urls import URLPattern, path, reverse
 
 from taskqueue import enqueuer
 from taskqueue.tokens import APIToken
-from taskqueue.web import controls, dashboard, messages, schedules
+from taskqueue.web import (
+    controls,
+    dashboard,
+    messages,
+    schedules,
+    taskpage,
+    taskpage_actions,
+)
 
 if TYPE_CHECKING:
     TokenModelAdmin = admin.ModelAdmin[APIToken]
@@ -109,5 +116,11 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
         ),
         path("messages/<str:queue>/dead/", view(messages.dead_view), name="dead"),
         path("cancel-many/", view(messages.cancel_messages), name="cancel-messages"),
+        path("tasks/<str:task_id>/", view(taskpage.task_page), name="task"),
+        path(
+            "tasks/<str:task_id>/action/",
+            view(taskpage_actions.task_action),
+            name="task-action",
+        ),
     ]
     return patterns, "taskqueue_dashboard"

@@ -20,6 +20,7 @@ from taskqueue.store.gating import Gating
 from taskqueue.store.messages import MessageReads
 from taskqueue.store.metadata import MetadataWrites
 from taskqueue.store.records import ResultReads
+from taskqueue.store.retries import RetryLinks
 from taskqueue.store.schedules import ScheduleStore
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
@@ -50,6 +51,7 @@ class Broker(
     Gating,
     ScheduleStore,
     MessageReads,
+    RetryLinks,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

@@ -6,7 +6,10 @@ dashboard, the backend and the commands see typed attributes, never a field
 name. Its fields (``Field``): ``msg`` (the envelope as last queued),
 ``status``, ``started_at``, ``last_attempted_at``, ``finished_at`` (unix
 seconds), ``worker`` (the consumer running it now), ``worker:<attempt>``
-(the consumer that ran each finished attempt), ``return`` (JSON), and
+(the consumer that ran each finished attempt, then, since the task page,
+that attempt's start and finish: ``"<consumer> <start> <finish>"``; the
+consumer alone in records written before), ``return`` (JSON),
+``retry_of`` / ``retried_as:<id>`` (the task page's Retry links), and
 ``error:<attempt>`` / ``error:dead`` (JSON: class, args, str, traceback,
 written by ``error_json`` and ``reason_json``).
 
@@ -21,48 +24,29 @@ from __future__ import annotations
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from taskqueue import metadata as task_metadata
 from taskqueue.compat import TaskError, TaskResult, TaskResultStatus
+from taskqueue.record_attempts import Span, StoredError, attempt_fields, retries
+from taskqueue.record_values import (
+    DEAD_ERROR_FIELD,
+    Field,
+    error_field,
+    iso,
+    known_field,
+    loads_or_none,
+    timestamp,
+)
 
-
-class Field:
-    """The record's field names, as the scripts (and the settle) write them."""
-
-    MSG = "msg"
-    STATUS = "status"
-    STARTED_AT = "started_at"
-    LAST_ATTEMPTED_AT = "last_attempted_at"
-    FINISHED_AT = "finished_at"
-    WORKER = "worker"
-    RETURN = "return"
-    METADATA = "metadata"  # JSON, saved by the running task (taskqueue/metadata.py)
-    WORKER_OF = "worker:"  # + the attempt it ran
-    ERROR_OF = "error:"  # + the attempt that failed, "dead", or "cancel"
-    CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
-    NAMES = (
-        MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
-        METADATA, CANCEL,
-    )  # fmt: skip
-    PREFIXES = (WORKER_OF, ERROR_OF)
-    TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order
-
-
-DEAD_ERROR_FIELD = f"{Field.ERROR_OF}dead"  # the reason of a dead-lettered task
-
-
-def error_field(attempt: int) -> str:
-    """The field that holds the error of one failed attempt."""
-    return f"{Field.ERROR_OF}{attempt}"
-
-
-def known_field(name: str) -> bool:
-    """Whether ``name`` is a field ResultRecord reads (its own or a prefixed one)."""
-    return name in Field.NAMES or name.startswith(Field.PREFIXES)
+__all__ = [
+    "DEAD_ERROR_FIELD", "Field", "ResultRecord", "StoredError", "UnreadableRecord",
+    "error_field", "error_json", "iso", "known_field", "loads_or_none", "reason_json",
+    "timestamp",
+]  # fmt: skip
 
 
 def error_json(exc: BaseException) -> bytes:
@@ -77,11 +61,16 @@ def error_json(exc: BaseException) -> bytes:
     )
 
 
-def reason_json(exception_class: str, message: str) -> bytes:
-    """An error record for an outcome with no Python exception (poison, limits)."""
-    return orjson.dumps(
-        {"class": exception_class, "args": [message], "str": message, "traceback": ""}
-    )
+def reason_json(exception_class: str, message: str, *, dead_id: str = "") -> bytes:
+    """An error record for an outcome with no Python exception (poison, limits);
+    a dead-lettered task's names its dead letter (the task page's Requeue)."""
+    error = {
+        "class": exception_class,
+        "args": [message],
+        "str": message,
+        "traceback": "",
+    }
+    return orjson.dumps({**error, "dead_id": dead_id} if dead_id else error)
 
 
 def _jsonable(value: Any) -> Any:
@@ -96,63 +85,13 @@ class UnreadableRecord(ValueError):
     """A stored record too damaged to name its task or status (the JSON API still shows it)."""
 
 
-def timestamp(raw: Any) -> datetime | None:
-    """Seconds since the epoch (number, bytes or str) as UTC; None if unreadable."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(float(raw), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def iso(raw: Any) -> str | None:
-    """ISO 8601 (UTC) for a stored unix time; None if absent or unreadable."""
-    when = timestamp(raw)
-    return when.isoformat() if when is not None else None
-
-
-def loads_or_none(raw: bytes | None) -> Any:
-    """JSON or None: a reader's view of a field that may hold anything."""
-    if raw is None:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredError:
-    """One ``error:*`` field; ``exception_class`` is None when it could not be read."""
-
-    exception_class: str | None
-    args: list[Any]
-    text: str  # str() of the exception
-    traceback: str
-
-    @classmethod
-    def parse(cls, raw: bytes) -> StoredError:
-        value = loads_or_none(raw)
-        if not isinstance(value, dict):
-            return cls(None, [], "(unreadable error record)", "")
-        name, args = value.get("class"), value.get("args")
-        return cls(
-            name if isinstance(name, str) else None,
-            args if isinstance(args, list) else [],
-            str(value.get("str", "")),
-            str(value.get("traceback", "")),
-        )
-
-
 _MSG, _STATUS, _WORKER, _RETURN = (
     name.encode() for name in (Field.MSG, Field.STATUS, Field.WORKER, Field.RETURN)
 )
-_WORKER_OF, _ERROR_OF = Field.WORKER_OF.encode(), Field.ERROR_OF.encode()
 _METADATA = Field.METADATA.encode()
 _CANCEL = Field.CANCEL.encode()
+_RETRY_OF = Field.RETRY_OF.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
-_LAST_ERROR = 10**9  # the order of an error field with no attempt number (dead)
 
 
 def _status(raw: bytes) -> TaskResultStatus | None:
@@ -164,26 +103,6 @@ def _status(raw: bytes) -> TaskResultStatus | None:
 
 def _text(raw: bytes | None) -> str | None:
     return raw.decode(errors="replace") if raw is not None else None
-
-
-def _attempt_fields(
-    raw: Mapping[bytes, bytes],
-) -> tuple[tuple[str, ...], tuple[StoredError, ...]]:
-    """Finished attempts' workers and the stored errors, each in attempt order."""
-    workers, errors = [], []
-    for name, value in raw.items():
-        if name.startswith(_ERROR_OF):
-            suffix = name.removeprefix(_ERROR_OF)
-            order = int(suffix) if suffix.isdigit() else _LAST_ERROR
-            errors.append((order, StoredError.parse(value)))
-        elif name.startswith(_WORKER_OF):
-            attempt = name.removeprefix(_WORKER_OF)
-            if attempt.isdigit():
-                workers.append((int(attempt), value.decode(errors="replace")))
-    return (
-        tuple(worker for _, worker in sorted(workers)),
-        tuple(error for _, error in sorted(errors, key=lambda item: item[0])),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +126,9 @@ class ResultRecord:
     return_json: bytes | None
     metadata_json: bytes | None = None  # as the running task saved it
     cancel: str | None = None  # how it was cancelled ('stop', 'terminate'), if it was
+    spans: tuple[Span, ...] = ()  # each finished attempt's (start, finish), if stored
+    retry_of: str | None = None  # the task this one is a Retry of
+    retried_as: tuple[str, ...] = ()  # the Retries made of this task
 
     @classmethod
     def parse(
@@ -218,7 +140,7 @@ class ResultRecord:
             raw = {_STATUS: b"READY", **raw, _MSG: ready}
         envelope = loads_or_none(raw.get(_MSG))
         times = {name: timestamp(raw.get(key)) for name, key in _TIMES}
-        finished_by, errors = _attempt_fields(raw)
+        finished_by, errors, spans = attempt_fields(raw)
         return cls(
             envelope=envelope if isinstance(envelope, dict) else {},
             has_message=_MSG in raw,
@@ -235,6 +157,9 @@ class ResultRecord:
             return_json=raw.get(_RETURN),
             metadata_json=raw.get(_METADATA),
             cancel=_text(raw.get(_CANCEL)),
+            spans=spans,
+            retry_of=_text(raw.get(_RETRY_OF)),
+            retried_as=retries(raw),
         )
 
     # The stored message, read as a reader may (each field typed or None).

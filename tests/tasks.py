@@ -467,3 +467,13 @@ def count_once_slowly(context: TaskContext, recipe_id: int, seconds: float) -> i
     """count_once that takes a while: a worker holds some in flight when cut off."""
     time.sleep(seconds)
     return int(count_once.func(context, recipe_id))
+
+
+@task
+@options(max_retries=0)
+def fails_until_file_exists(path: str) -> str:
+    """Fails (no retries) while ``path`` is missing: a Retry pressed after the
+    file is written succeeds, with the same arguments."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no file at {path}")
+    return "found it"

@@ -32,7 +32,10 @@ for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
       else
         fields[5], fields[6] = 'finished_at', finished ~= '0' and finished or now
       end
-      if op ~= 'dead' then fields[#fields + 1] = 'worker:' .. attempt; fields[#fields + 1] = me end
+      if op ~= 'dead' then -- 'worker:<attempt>' = '<me> <start> <finish>' (results.py)
+        local span = started ~= '0' and (' ' .. started .. ' ' .. (finished ~= '0' and finished or now)) or ''
+        fields[#fields + 1] = 'worker:' .. attempt; fields[#fields + 1] = me .. span
+      end
       if op == 'done' and payload ~= '' then fields[#fields + 1] = 'return'; fields[#fields + 1] = payload end
       if ARGV[i + ERROR_FIELD] ~= '' then
         fields[#fields + 1] = ARGV[i + ERROR_FIELD]; fields[#fields + 1] = ARGV[i + ERROR_JSON]

@@ -36,6 +36,11 @@ class DeadLetters(StoreCore):
         return [i.decode() for i in ids]
 
     @translate_errors
+    def has_dead_letter(self, queue: str, dead_id: str) -> bool:
+        """Whether the dead letter is still parked (not requeued or deleted)."""
+        return bool(self.client.hexists(self.keys(queue).dead_raw, dead_id))
+
+    @translate_errors
     def dead_action(self, queue: str, action: str, ids: Sequence[str]) -> int:
         """Requeue (delivery count reset) or delete dead letters; returns how many."""
         if not ids:

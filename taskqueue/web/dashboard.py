@@ -146,7 +146,7 @@ def result_row(task_id: str, record: ResultRecord, queue: str) -> dict[str, Any]
         "error_class": (last.exception_class if last else None) or "",
         "error": last.text if last else "",
         "metadata": _metadata_label(record.metadata),
-        "url": reverse("taskqueue:task-detail", args=[task_id]),
+        "url": reverse("taskqueue_dashboard:task", kwargs={"task_id": task_id}),
         "workflow_url": workflow_url(record),
     }
 

@@ -77,7 +77,7 @@ def _task(item: dict[str, Any], now: float) -> dict[str, Any]:
     since: Any = item.get("since")
     numeric = isinstance(since, int | float) and not isinstance(since, bool)
     try:
-        url = reverse("taskqueue:task-detail", args=[item["id"]])
+        url = reverse("taskqueue_dashboard:task", kwargs={"task_id": item["id"]})
     except NoReverseMatch:  # an id no URL can hold (anyone can write to Redis)
         url = ""
     return {

@@ -244,7 +244,9 @@ class Settler:
             reason,
         )
         error = (
-            results.reason_json("taskqueue.exceptions.PoisonMessage", reason)
+            results.reason_json(
+                "taskqueue.exceptions.PoisonMessage", reason, dead_id=dead_id
+            )
             if task_id
             else b""
         )

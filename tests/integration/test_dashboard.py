@@ -138,7 +138,7 @@ def test_recent_results_show_status_task_duration_and_error(admin_client, settle
     page = admin_client.get(URL).content.decode()
     assert f'data-task-id="{ok}" data-status="SUCCESSFUL"' in page
     assert f'data-task-id="{bad}" data-status="FAILED"' in page
-    assert f'href="/api/tasks/{bad}/"' in page
+    assert f'href="/admin/queues/tasks/{bad}/"' in page  # its task page
     assert "taskqueue.exceptions.PermanentError</strong>: cannot ever work" in page
 
     rows = _rows(admin_client.get(URL + "data/").json())

@@ -54,7 +54,7 @@ def test_current_task_shows_path_link_age_and_saved_progress(
     page = admin_client.get("/admin/queues/").content.decode()
 
     assert "<code>app.resize</code>" in page
-    assert f'<a href="/api/tasks/{task_id}/">{task_id}</a>' in page
+    assert f'<a href="/admin/queues/tasks/{task_id}/">{task_id}</a>' in page
     assert "running for 12 s" in page or "running for 13 s" in page
     assert "progress=40" in page
 

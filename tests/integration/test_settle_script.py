@@ -150,7 +150,7 @@ def test_every_field_lands_where_the_settle_writes_it(broker):
 
     assert broker.client.hgetall(k.result("r1")) | {b"started_at": b"-"} == {
         b"status": b"READY", b"msg": b'{"v":1,"id":"r1","next":1}',
-        b"worker:2": b"c1", b"error:2": b'{"class":"E"}',
+        b"worker:2": b"c1 10.250000 11.500000", b"error:2": b'{"class":"E"}',
         b"last_attempted_at": b"10.250000", b"worker": b"c1", b"started_at": b"-",
     }  # fmt: skip
     assert 60 < broker.client.ttl(k.result("r1")) <= 90

@@ -38,7 +38,7 @@ def test_running_task_then_clean_exit_leaves_the_list_at_once(
         timeout=15,
     )
     assert "tests.tasks.reports_progress" in html
-    assert f'<a href="/api/tasks/{result.id}/">{result.id}</a>' in html
+    assert f'<a href="/admin/queues/tasks/{result.id}/">{result.id}</a>' in html
     assert "running for " in html
     [row] = _workers(admin_client)
     assert row["lost"] is False

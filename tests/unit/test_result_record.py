@@ -63,7 +63,8 @@ def test_the_grep_finds_the_fields_the_scripts_write():
 
 
 def test_every_field_the_record_reads_is_written_by_a_script():
-    assert set(Field.NAMES) <= set(WRITTEN)
+    # retry_of is the one written from Python: the task page's Retry (store/retries.py)
+    assert set(Field.NAMES) - {Field.RETRY_OF} <= set(WRITTEN)
 
 
 @pytest.mark.parametrize("name", WRITTEN + WRITTEN_BY_THE_SETTLE)
