@@ -70,15 +70,29 @@ def _no_session_outlives_the_run(
             wait_until(lambda: not _other_sessions(connection), timeout=15)
         except AssertionError:
             leaked = _other_sessions(connection)
+            owners = [_owner(row[2]) for row in leaked]
             raise AssertionError(
-                f"database sessions outlive the run: {leaked}"
+                f"database sessions outlive the run: {leaked}, held by {owners}"
             ) from None
+
+
+def _owner(client_port: Any) -> str:
+    """Which local process holds a leaked session's socket (and its last SQL)."""
+    import psutil
+
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == client_port and conn.pid:
+            proc = psutil.Process(conn.pid)
+            own = " (this test process)" if conn.pid == os.getpid() else ""
+            return f"pid {conn.pid}{own}: {' '.join(proc.cmdline())[:300]}"
+    return "no local process"
 
 
 def _other_sessions(connection: Any) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid, application_name, client_port, backend_start, state "
+            "SELECT pid, application_name, client_port, backend_start, state, "
+            "left(query, 200) "
             "FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid()"
         )
