@@ -101,6 +101,9 @@ class ReplicatedCluster(ClusterView):
         try:
             for node in self.nodes:
                 node.start(server, bus_option=True)
+            # Other test runs pick ports above 30000 too: a node that lost the
+            # race for its port exits, and another server answers there.
+            wait_until(lambda: all(_ours(node) for node in self.nodes), timeout=10)
             _create(masters)
             for node in self.nodes:
                 with node.client() as client:
@@ -165,6 +168,17 @@ class ReplicatedCluster(ClusterView):
         for node in self.nodes:
             node.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _ours(node: Node) -> bool:
+    """Is the server answering on the node's port the process we started?"""
+    if node.proc is None or node.proc.poll() is not None:
+        raise RuntimeError(f"redis-server on port {node.port} exited (port taken?)")
+    try:
+        with node.client() as client:
+            return int(client.info("server")["process_id"]) == node.proc.pid
+    except redis.RedisError:
+        return False
 
 
 def _node_id(node: Node) -> str:
