@@ -110,6 +110,12 @@ def twice_detail(outcome: Any) -> dict[str, object]:
             "twice_on_one_worker": same}  # fmt: skip
 
 
+def switches(workdir: Path) -> int:
+    """How many times the first sentinel switched the master (+switch-master)."""
+    log = workdir / "sentinel-0.log"
+    return log.read_text().count("+switch-master") if log.exists() else -1
+
+
 def one_run(mode: str, cluster: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="tq-failover-") as tmp:
         workdir = Path(tmp)
@@ -135,7 +141,10 @@ def one_run(mode: str, cluster: bool) -> dict[str, object]:
                 start = max(0, out.stderr.find("left: "))
                 return {"mode": mode, "error": out.stderr[start:][:2500],
                         "acknowledged": 0, "lost": 0, "twice": 0}  # fmt: skip
-            return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+            run = dict(json.loads(out.stdout.strip().splitlines()[-1]))
+            if not cluster:  # more than one means a second failover: a split brain
+                run["switches"] = switches(workdir)
+            return run
         finally:
             sentinels.close()
 
