@@ -52,8 +52,8 @@ def child(url: str, mode: str, workdir: Path, *, cluster: bool) -> None:
     ]
     broker = backend_for("default").broker
     try:
-        # Both registered before the kill, as in the test: a worker that starts
-        # while a master is down and not yet replaced may exit at once.
+        # Both registered before the kill, as in the tests (with Sentinel, a
+        # worker that starts while no primary is known exits at once).
         wait_until(lambda: len(broker.workers()) == len(workers), timeout=60)
         outcome = run_failover(
             sentinels,
