@@ -195,10 +195,18 @@ def _cluster_client(url: str, **options: Any) -> RedisCluster:
         for host, port in _hosts(parts.netloc, 6379)
     ]
     options.pop("health_check_interval", None)
-    return RedisCluster(
+    retry = options.pop("retry")
+    # The client asks its default node (the first master) for COMMAND as it is
+    # made; with no retry a fresh process could not start while that master is
+    # down, though the other masters serve their slots. So the start-up may try
+    # other nodes; every command after it has the caller's retry (none).
+    client = RedisCluster(
         startup_nodes=nodes,
         password=unquote(parts.password) if parts.password else None,
         username=unquote(parts.username) if parts.username else None,
         ssl=parts.scheme.startswith("rediss"),
+        retry=Retry(NoBackoff(), len(nodes) + 2),
         **options,
     )
+    client.set_retry(retry)
+    return client

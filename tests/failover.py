@@ -103,6 +103,7 @@ class SentinelSet(SentinelView):
             conf = workdir / f"sentinel-{n}.conf"
             conf.write_text(
                 f"port {port}\nbind 127.0.0.1\ndir {workdir}\n"
+                f"logfile {workdir / f'sentinel-{n}.log'}\n"
                 f"sentinel monitor {SERVICE} 127.0.0.1 {self.old_primary} 2\n"
                 f"sentinel down-after-milliseconds {SERVICE} 1000\n"
                 f"sentinel failover-timeout {SERVICE} 5000\n"

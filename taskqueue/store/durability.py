@@ -112,15 +112,20 @@ class ReplicatedWrites:
 
         redis-py's cluster calls may route each command elsewhere, and WAIT
         has no key: so the batch goes to that node's own client. A MOVED or
-        ASK reply (the slot moved, a replica was promoted) refreshes the
-        slot map before it is raised as an outage.
+        ASK reply (the slot moved, a replica was promoted), and a node that
+        cannot be reached (a killed master, before and after its replica is
+        promoted), refresh the slot map before they are raised as outages.
         """
         cluster = self.client
         if not isinstance(cluster, RedisCluster):
             raise TypeError("only a cluster client has slots")
         node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
         pool = cluster.get_redis_connection(node).connection_pool
-        connection = pool.get_connection()
+        try:
+            connection = pool.get_connection()  # connects: the node may be dead
+        except BaseException:
+            _refresh_slots(cluster)  # else every retry goes to the dead node
+            raise
         replies: list[Any] = []
         error: redis.ResponseError | None = None
         try:

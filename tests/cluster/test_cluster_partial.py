@@ -87,3 +87,26 @@ def _sees_down(nodes: list[Node], port: int) -> bool:
         listing = text if isinstance(text, str) else str(text)
         return f":{port}@" in listing and "fail" in listing
     return False
+
+
+def test_a_broker_made_while_the_first_master_is_down_claims_on_the_others(
+    partial_cluster,
+):
+    """The client's start-up asks the first master (slot 0's) for COMMAND: with
+    that master down, a worker or web process starting now still connects."""
+    url = "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in partial_cluster)
+    first = partial_cluster[0]  # owns slot 0: the client's default node
+    first.stop()
+    wait_until(lambda: _sees_down(partial_cluster, first.port), timeout=30)
+
+    broker = Broker.connect(url, prefix="f:")  # raised BrokerUnavailable before
+    up = next(
+        queue
+        for queue in (f"q{n}" for n in range(20))
+        if broker.client.get_node_from_key(broker.keys(queue).pending).port
+        != first.port
+    )
+    broker.enqueue(up, Outgoing(["z1"], [b'{"v":1,"id":"z1"}'], priority=0))
+    taken = broker.claim(up, "c1", POLICY)
+    assert [m.raw for m in taken.messages] == [b'{"v":1,"id":"z1"}']
+    broker.close()
