@@ -19,7 +19,7 @@ from django.urls import URLPattern, path, reverse
 
 from taskqueue import enqueuer
 from taskqueue.tokens import APIToken
-from taskqueue.web import controls, dashboard, schedules
+from taskqueue.web import controls, dashboard, schedules, tasklist
 
 if TYPE_CHECKING:
     TokenModelAdmin = admin.ModelAdmin[APIToken]
@@ -95,6 +95,7 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
     patterns = [
         path("", view(dashboard.dashboard_view), name="index"),
         path("data/", view(dashboard.dashboard_data), name="data"),
+        path("tasks/", view(tasklist.task_list_view), name="tasks"),
         path("dead-letters/", view(dashboard.dead_letter_action), name="dead-letters"),
         path("cancel/", view(controls.cancel_action), name="cancel"),
         path("pause/", view(controls.pause_action), name="pause"),

@@ -22,6 +22,7 @@ from taskqueue.store.records import ResultReads
 from taskqueue.store.schedules import ScheduleStore
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
+from taskqueue.store.tasklist import TaskIndexReads
 from taskqueue.store.unique import UniqueEnqueuing
 from taskqueue.store.waiting import Waiting
 from taskqueue.store.wire import Client, SettleReplies
@@ -48,6 +49,7 @@ class Broker(
     UniqueEnqueuing,
     Gating,
     ScheduleStore,
+    TaskIndexReads,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

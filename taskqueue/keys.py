@@ -18,6 +18,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:finished                       ZSET   finished task id -> finish time (server clock), trimmed at the result ttl
     {Q}:workflow:<id>                  HASH   a workflow's steps and messages (expires)
     {Q}:workflow:<id>:done             HASH   step task id -> final status, once per step
     {Q}:waiting                        HASH   task id -> number of waiters (only while one waits)
@@ -108,6 +109,11 @@ class QueueKeys:
     @property
     def recent(self) -> str:
         return self.tag + ":recent"
+
+    @property
+    def finished(self) -> str:
+        """The task list's index: finished task id -> finish time."""
+        return self.tag + ":finished"
 
     @property
     def waiting(self) -> str:
