@@ -79,3 +79,15 @@ def test_tasks_run_by_a_worker_are_indexed_with_their_records(broker, run_comman
     assert all(abs(e.score - start) < 30 for e in entries)
     records = broker.row_records(entries)
     assert {r[b"status"] for r in records} == {b"SUCCESSFUL", b"FAILED"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_cancelled_before_it_started_is_indexed(broker):
+    queued = tasks.add.enqueue(1, 2)
+
+    assert (
+        broker.cancel("default", queued.id, mode="stop", ttl=60, error=b"{}")
+        == "cancelled"
+    )
+
+    assert [e.task_id for e in broker.index_slice(["default"], count=10)] == [queued.id]
