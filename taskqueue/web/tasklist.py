@@ -44,6 +44,7 @@ class Page:
     # When a filtered scan stopped before filling the page: how far it read.
     searched_to: datetime | None = None
     newest_first: bool = True  # the order the page read the index in
+    scanned: int = 0  # index entries the page read
 
 
 def task_page(backend: RedisBackend, query: TaskQuery) -> Page:
@@ -63,7 +64,7 @@ def task_page(backend: RedisBackend, query: TaskQuery) -> Page:
     )  # fmt: skip
     rows, last = _rows(backend, query, entries, limit=PAGE_SIZE)
     more = last + 1 < len(entries) or len(entries) == window
-    page = Page(rows=rows, newest_first=newest_first)
+    page = Page(rows=rows, newest_first=newest_first, scanned=last + 1)
     stop = entries[last] if entries and more else None
     if stop is not None and len(rows) < PAGE_SIZE:
         page.searched_to = _when(stop.score)

@@ -122,4 +122,11 @@ def _time(
 
 
 def _local(when: datetime | None) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if when else ""
+    """A time as ``<input type=datetime-local>`` shows it (UTC, to the µs if need be)."""
+    if when is None:
+        return ""
+    return (
+        when.astimezone(UTC)
+        .replace(tzinfo=None)
+        .isoformat(timespec="seconds" if not when.microsecond else "microseconds")
+    )
