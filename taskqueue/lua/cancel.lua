@@ -1,7 +1,7 @@
 -- cancel: stop a task that has not finished (docs/cancel.md).
 -- KEYS[1] pending list, KEYS[2] prio, KEYS[3] scheduled, KEYS[4] ready hash,
 -- KEYS[5] the task's result record, KEYS[6] the queue's cancel hash,
--- KEYS[7] recent ids list, KEYS[8] finished index (the task list's, settle_record.lua)
+-- KEYS[7] recent ids list, KEYS[8] finished index (the task list's, settle_index.lua)
 -- ARGV[1] task id, ARGV[2] result ttl, ARGV[3] the TaskCancelled error JSON,
 -- ARGV[4] 'stop' (ask it to stop) or 'terminate' (stop its process),
 -- ARGV[5] the channel that tells workers a queue has a cancel in flight,

@@ -8,7 +8,7 @@
 -- KEYS[9] the queue's list, KEYS[10] the workflow key prefix (settle_workflow.lua),
 -- KEYS[11] waiting hash (settle_notify.lua wakes the waiters of finished tasks)
 -- KEYS[12] cancel hash (settle_cancel.lua)
--- KEYS[13] finished index zset: task id -> finish time (settle_record.lua)
+-- KEYS[13] finished index zset: task id -> finish time (settle_index.lua)
 -- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl,
 -- ARGV[4] the stride, then SETTLE_FIELDS values per message (settle_args.lua).
 -- Every argument is checked before anything is written: one bad argument fails

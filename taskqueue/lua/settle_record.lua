@@ -9,8 +9,7 @@ for j = 1, n do
   in_order = head[j] == ARGV[SETTLE_FIRST + (j - 1) * SETTLE_FIELDS + RAW]
 end
 if in_order then redis.call('LTRIM', inflight, n, -1) end
-local settled, recent, flows = 0, {}, {}
-local indexed = {} -- score, id pairs for the finished index (below)
+local settled, recent, flows, indexed = 0, {}, {}, {} -- indexed: settle_index.lua
 for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
   local raw, op, task_id, payload = ARGV[i + RAW], ARGV[i + OP], ARGV[i + TASK_ID], ARGV[i + PAYLOAD]
   local delay, attempt = tonumber(ARGV[i + DELAY]), ARGV[i + ATTEMPT]
@@ -46,13 +45,7 @@ for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
       redis.call('HSET', rk, unpack(fields))
       redis.call('EXPIRE', rk, math.ceil(ttl + delay))
       recent[#recent + 1] = task_id
-      -- The task list's index (taskqueue/store/tasklist.py): finished tasks
-      -- only, scored by the server clock; the n-th of the batch 1 µs later,
-      -- so that pages over the index rarely meet equal scores.
-      if op ~= 'retry' then
-        indexed[#indexed + 1] = now + #indexed / 2 * 1e-6
-        indexed[#indexed + 1] = task_id
-      end
+      if op ~= 'retry' then indexed[#indexed + 1] = task_id end
     end
   end
 end
@@ -60,10 +53,4 @@ if #recent > 0 then
   redis.call('HDEL', ready, unpack(recent))
   redis.call('LPUSH', recent_ids, unpack(recent))
   redis.call('LTRIM', recent_ids, 0, 199)
-end
--- One ZADD per settle call for the whole batch (a task settled again moves,
--- it is never listed twice), and one trim of what expired with its result.
-if #indexed > 0 then
-  redis.call('ZADD', finished_index, unpack(indexed))
-  redis.call('ZREMRANGEBYSCORE', finished_index, '-inf', '(' .. (now - ttl))
 end

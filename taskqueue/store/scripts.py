@@ -40,7 +40,7 @@ FILES: dict[str, tuple[str, ...]] = {
     ),
     "settle": (
         "settle", "settle_args", "settle_cancel", "settle_limits", "settle_record",
-        "settle_workflow",
+        "settle_index", "settle_workflow",
         "settle_notify", "settle_reply",
     ),
     "enqueue": ("envelope", "enqueue"),

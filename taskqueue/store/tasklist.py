@@ -2,7 +2,7 @@
 
 The settle script adds every finished task to its queue's index, scored by
 the server clock, and trims what expired with its result
-(``lua/settle_record.lua``). A page reads a bounded slice of each queue's
+(``lua/settle_index.lua``). A page reads a bounded slice of each queue's
 index (one ZRANGE per queue) and then a bounded number of records (one HMGET
 each), in two round trips: its cost does not grow with what the retention
 holds. An index entry whose record expired (or was deleted) reads as gone.

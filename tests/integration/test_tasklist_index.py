@@ -1,4 +1,4 @@
-"""The finished index the settle script keeps (``{Q}:finished``, settle_record.lua)."""
+"""The finished index the settle script keeps (``{Q}:finished``, settle_index.lua)."""
 
 from __future__ import annotations
 
