@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
 
 from tests.integration.api_fixtures import redis_down  # noqa: F401
 from tests.tasklist_seed import RARE, seed, seed_id, seed_path, seed_status
@@ -132,8 +133,15 @@ def test_redis_down_is_said_on_the_page(admin_client):
     assert "Redis is unavailable" in response.content.decode()
 
 
-def test_staff_only_and_linked_from_the_dashboard(client, admin_client):
+def test_staff_only_and_linked_from_the_dashboard(client, admin_client, seeded):
+    assert client.get(URL).status_code == 302  # anonymous: the login page
+    plain = User.objects.create_user("plain", password="pw")
+    client.force_login(plain)
     assert client.get(URL).status_code == 302
+    # Staff with no permission: ids, paths and statuses are theirs to see (docs/permissions.md).
+    staff = User.objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(staff)
+    assert len(ids(client.get(URL).content.decode())) == 50
     assert (
         'href="/admin/queues/tasks/"'
         in admin_client.get("/admin/queues/").content.decode()
