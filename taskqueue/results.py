@@ -44,9 +44,10 @@ class Field:
     WORKER_OF = "worker:"  # + the attempt it ran
     ERROR_OF = "error:"  # + the attempt that failed, "dead", or "cancel"
     CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
+    BUCKET = "bucket"  # the minute whose task list bucket lists it (settle_index.lua)
     NAMES = (
         MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
-        METADATA, CANCEL,
+        METADATA, CANCEL, BUCKET,
     )  # fmt: skip
     PREFIXES = (WORKER_OF, ERROR_OF)
     TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order
@@ -151,6 +152,7 @@ _MSG, _STATUS, _WORKER, _RETURN = (
 _WORKER_OF, _ERROR_OF = Field.WORKER_OF.encode(), Field.ERROR_OF.encode()
 _METADATA = Field.METADATA.encode()
 _CANCEL = Field.CANCEL.encode()
+_BUCKET = Field.BUCKET.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
 _LAST_ERROR = 10**9  # the order of an error field with no attempt number (dead)
 
@@ -207,6 +209,7 @@ class ResultRecord:
     return_json: bytes | None
     metadata_json: bytes | None = None  # as the running task saved it
     cancel: str | None = None  # how it was cancelled ('stop', 'terminate'), if it was
+    bucket: int | None = None  # the minute whose task list bucket lists it
 
     @classmethod
     def parse(
@@ -235,6 +238,7 @@ class ResultRecord:
             return_json=raw.get(_RETURN),
             metadata_json=raw.get(_METADATA),
             cancel=_text(raw.get(_CANCEL)),
+            bucket=_minute(raw.get(_BUCKET)),
         )
 
     # The stored message, read as a reader may (each field typed or None).
@@ -377,3 +381,11 @@ class ResultRecord:
         if self.has_return:
             object.__setattr__(result, "_return_value", self.return_value)
         return result
+
+
+def _minute(value: bytes | None) -> int | None:
+    """A stored minute (unix seconds // 60), None when absent or unreadable."""
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,11 +1,13 @@
-"""Seeding the task list's index fast: result hashes and index entries written
+"""Seeding the task list's index fast: result hashes and index buckets written
 directly, in pipelines (what a settle writes, without running 100,000 tasks).
 
 Task ``i`` is ``seed-<i>`` (zero-padded), finished ``i`` ms after ``BASE``;
 its path is ``PATHS[i % 4]`` (``RARE`` for every thousandth, from 999) and
 every seventh one FAILED. The hash has the
 fields ``ResultRecord`` reads for a row: ``msg`` (the envelope: task, queue),
-``status``, ``started_at`` and ``finished_at``.
+``status``, ``started_at``, ``finished_at`` and ``bucket`` (its finish minute,
+whose bucket ``{Q}:finished:<minute>`` lists it, in finish order; at 1,000 a
+second a minute's bucket holds 60,000).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def finished_at(i: int) -> float:
     return BASE + i / 1000
 
 
+def minute_of(i: int) -> int:
+    return int(finished_at(i) // 60)
+
+
 def seed(broker: Any, start: int, stop: int, queue: str = "default") -> None:
     """Tasks ``start`` .. ``stop - 1`` of ``queue``, as settled ones."""
     k = broker.keys(queue)
@@ -53,9 +59,12 @@ def seed(broker: Any, start: int, stop: int, queue: str = "default") -> None:
                 pipe.hset(k.result(seed_id(i)), mapping={
                     "msg": orjson.dumps(envelope), "status": seed_status(i),
                     "started_at": repr(finished_at(i) - 0.25),
-                    "finished_at": repr(finished_at(i)),
+                    "finished_at": repr(finished_at(i)), "bucket": minute_of(i),
                 })  # fmt: skip
-            pipe.zadd(
-                k.finished, {seed_id(i): finished_at(i) for i in range(low, high)}
-            )
+            buckets: dict[int, list[str]] = {}
+            for i in range(low, high):
+                buckets.setdefault(minute_of(i), []).append(seed_id(i))
+            for minute, ids in buckets.items():
+                pipe.rpush(k.finished_prefix + str(minute), *ids)
+                pipe.zadd(k.finished_minutes, {str(minute): minute})
             pipe.execute()

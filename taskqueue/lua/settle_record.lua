@@ -31,6 +31,7 @@ for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
         fields[4] = payload
       else
         fields[5], fields[6] = 'finished_at', finished ~= '0' and finished or now
+        fields[7], fields[8] = 'bucket', minute -- the index bucket that lists it
       end
       if op ~= 'dead' then fields[#fields + 1] = 'worker:' .. attempt; fields[#fields + 1] = me end
       if op == 'done' and payload ~= '' then fields[#fields + 1] = 'return'; fields[#fields + 1] = payload end

@@ -1,11 +1,18 @@
-"""The task list's reads: the finished index (``{Q}:finished``) and the records behind it.
+"""The task list's reads: the finished index's minute buckets and the records behind them.
 
-The settle script adds every finished task to its queue's index, scored by
-the server clock, and trims what expired with its result
-(``lua/settle_index.lua``). A page reads a bounded slice of each queue's
-index (one ZRANGE per queue) and then a bounded number of records (one HMGET
-each), in two round trips: its cost does not grow with what the retention
-holds. An index entry whose record expired (or was deleted) reads as gone.
+The settle script appends every finished task's id to its queue's bucket of
+the finish minute (server clock), ``{Q}:finished:<minute>``, a list that
+expires after every record it names, and keeps the minutes that have a
+bucket in ``{Q}:finished:minutes`` (``lua/settle_index.lua``). A page reads a
+bounded slice of each queue's buckets (``lua/tasklist_read.lua``, one
+EVALSHA per queue) and then a bounded number of records (one HMGET each,
+pipelined): its cost does not grow with what the retention holds.
+
+An entry is a place in a queue's buckets, ``Position(minute, index)``, the
+index counted from the bucket's head (RPUSH appends, so it never moves). A
+task settled twice (redelivered) is in two buckets, or twice in one: an
+entry counts only when its record's ``bucket`` field (the minute of its last
+settle) is the bucket it was read from, and a page shows an id once.
 """
 
 from __future__ import annotations
@@ -19,89 +26,85 @@ from taskqueue.store.core import StoreCore
 from taskqueue.store.errors import translate_errors
 
 Record = dict[bytes, bytes]
+BUCKET = Field.BUCKET  # the record field naming the minute whose bucket lists it
 # What a list row needs of a record: never the return value or the tracebacks.
 ROW_FIELDS = (
     Field.MSG, Field.STATUS, Field.STARTED_AT, Field.LAST_ATTEMPTED_AT,
-    Field.FINISHED_AT,
+    Field.FINISHED_AT, BUCKET,
 )  # fmt: skip
 _ROW_KEYS = tuple(name.encode() for name in ROW_FIELDS)
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class IndexEntry:
-    """One finished task in a queue's index; ordered by (score, id) as Redis orders it."""
+class Position:
+    """A place in one queue's buckets: the minute, and the index in its list."""
 
-    score: float  # the finish time on the server clock (unix seconds)
+    minute: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One finished task as a queue's index lists it."""
+
+    position: Position
     task_id: str
     queue: str
 
 
-@dataclass(frozen=True, slots=True)
-class Bound:
-    """Where a page starts: the entries strictly before (newest first) or
-    after (oldest first) ``(score, task_id)``, the last entry a page read."""
-
-    score: float
-    task_id: str = ""
-
-
 class TaskIndexReads(StoreCore):
-    """Reads of the ``{Q}:finished`` index and of the row fields of its records."""
+    """Reads of the ``{Q}:finished:*`` buckets and of the row fields of their records."""
 
     @translate_errors
     def index_slice(
         self,
-        queues: Sequence[str],
+        queue: str,
         *,
         count: int,
         newest_first: bool = True,
-        start: Bound | None = None,
+        start: Position | None = None,
         since: float | None = None,
         until: float | None = None,
     ) -> list[IndexEntry]:
-        """Up to ``count`` entries over all ``queues``, in page order, past ``start``.
+        """Up to ``count`` entries of one queue, in page order, strictly past ``start``."""
+        return self.index_slices(
+            [(queue, start)], count=count, newest_first=newest_first,
+            since=since, until=until,
+        )[0]  # fmt: skip
 
-        One ZRANGE per queue, in one pipeline. Entries that share ``start``'s
-        score are fetched again and dropped by id, so equal scores (rare: a
-        batch is spread by 1 µs) are neither lost nor shown twice.
-        """
-        low = "-inf" if since is None else repr(since)
-        high = "+inf" if until is None else repr(until)
-        if start is not None:
-            if newest_first:
-                high = (
-                    repr(min(start.score, until))
-                    if until is not None
-                    else repr(start.score)
+    @translate_errors
+    def index_slices(
+        self,
+        starts: Sequence[tuple[str, Position | None]],
+        *,
+        count: int,
+        newest_first: bool = True,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[list[IndexEntry]]:
+        """Per (queue, start): up to ``count`` entries past start, in one pipeline."""
+        order = "desc" if newest_first else "asc"
+        bounds = ["" if t is None else repr(t) for t in (since, until)]
+        replies = []
+        for queue, start in starts:  # one EVALSHA each (a Cluster: each its slot)
+            k = self.keys(queue)
+            minute, index = ("", 0) if start is None else (start.minute, start.index)
+            reply = self.scripts.call(
+                "tasklist_read", [k.finished_minutes, k.finished_prefix],
+                [order, minute, index, count, k.result_prefix, *bounds],
+            )  # fmt: skip
+            replies.append(cast(list[bytes | int], reply))
+        return [
+            [
+                IndexEntry(
+                    Position(int(reply[i]), int(reply[i + 1])),
+                    bytes(cast(bytes, reply[i + 2])).decode(errors="replace"),
+                    queue,
                 )
-            else:
-                low = (
-                    repr(max(start.score, since))
-                    if since is not None
-                    else repr(start.score)
-                )
-        slack = 0 if start is None else TIE_SLACK
-        with self.client.pipeline(transaction=False) as pipe:
-            for queue in queues:
-                key = self.keys(queue).finished
-                if newest_first:
-                    pipe.zrevrangebyscore(
-                        key, high, low, 0, count + slack, withscores=True
-                    )
-                else:
-                    pipe.zrangebyscore(
-                        key, low, high, 0, count + slack, withscores=True
-                    )
-            replies = cast(list[list[tuple[bytes, float]]], pipe.execute())
-        entries = [
-            IndexEntry(float(score), member.decode(errors="replace"), queue)
-            for queue, reply in zip(queues, replies, strict=True)
-            for member, score in reply
+                for i in range(0, len(reply), 3)
+            ]
+            for (queue, _), reply in zip(starts, replies, strict=True)
         ]
-        if start is not None:
-            entries = [e for e in entries if _past(e, start, newest_first)]
-        entries.sort(reverse=newest_first)
-        return entries[:count]
 
     @translate_errors
     def row_records(self, entries: Sequence[IndexEntry]) -> list[Record | None]:
@@ -113,29 +116,37 @@ class TaskIndexReads(StoreCore):
         return [_record(values) for values in replies]
 
     @translate_errors
-    def find_finished(self, task_id: str, queues: Sequence[str]) -> list[IndexEntry]:
-        """The index entries of one task id (exact), in any of ``queues``: one ZSCORE each."""
+    def find_finished(
+        self, task_id: str, queues: Sequence[str]
+    ) -> list[tuple[IndexEntry, Record]]:
+        """One task id (exact) in any of ``queues``: one HMGET of its record each.
+
+        A record with a ``bucket`` field is listed in that bucket (the index
+        never outlives the record, and the record names its bucket).
+        """
         with self.client.pipeline(transaction=False) as pipe:
             for queue in queues:
-                pipe.zscore(self.keys(queue).finished, task_id)
-            scores = cast(list[float | None], pipe.execute())
-        return [
-            IndexEntry(float(score), task_id, queue)
-            for queue, score in zip(queues, scores, strict=True)
-            if score is not None
-        ]
+                pipe.hmget(self.keys(queue).result(task_id), ROW_FIELDS)
+            replies = cast(list[list[bytes | None]], pipe.execute())
+        found = []
+        for queue, values in zip(queues, replies, strict=True):
+            record = _record(values)
+            minute = _int(record.get(BUCKET.encode())) if record else None
+            if record is not None and minute is not None:
+                found.append((IndexEntry(Position(minute, 0), task_id, queue), record))
+        return found
 
 
-# Entries with the start's own score fetched again per queue, beyond the page.
-TIE_SLACK = 8
+def listed_here(entry: IndexEntry, record: Record) -> bool:
+    """Whether the record was last settled into the bucket the entry was read from."""
+    return _int(record.get(BUCKET.encode())) == entry.position.minute
 
 
-def _past(entry: IndexEntry, start: Bound, newest_first: bool) -> bool:
-    if entry.score != start.score:
-        return entry.score < start.score if newest_first else entry.score > start.score
-    return (
-        entry.task_id < start.task_id if newest_first else entry.task_id > start.task_id
-    )
+def _int(value: bytes | None) -> int | None:
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _record(values: Sequence[bytes | None]) -> Record | None:

@@ -1,17 +1,20 @@
 """The task list in the admin: every finished task in retention, searched, filtered, paged.
 
-It reads the per-queue finished index (``taskqueue/store/tasklist.py``):
-newest first, paged by a cursor (the last entry's finish time and id), never
-an offset, so every page costs the same few Redis commands whatever the
-retention holds (docs/operations.md, "The task list"). A task id is looked
-up exactly (one ZSCORE per queue). The time range is the index's own
-order; a status, task or path filter needs the rows, so a page reads at
-most ``SCAN_WINDOW`` entries and, when that did not fill it, says how far
-back it searched and links on from there.
+It reads the per-queue finished index's minute buckets
+(``taskqueue/store/tasklist.py``): newest first, merged over the queues by
+finish time (``tasklist_merge.py``), paged by a cursor (where each queue's
+last entry is), never an offset, so every page costs the same few Redis
+commands whatever the retention holds (docs/operations.md, "The task
+list"). A task id is looked up exactly (its record, one HMGET per queue).
+The index answers the time range (to the microsecond, by a binary search in
+the edge minutes); a status, task or path filter needs the rows, so a page
+reads at most ``SCAN_WINDOW`` entries, shared by the queues, and, when that
+did not fill it, says how far back it searched and links on from there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,9 +29,16 @@ from taskqueue.backends import RedisBackend, backend_for
 from taskqueue.connection import InvalidRedisURL, mask_url
 from taskqueue.exceptions import BrokerUnavailable
 from taskqueue.results import ResultRecord
-from taskqueue.store.tasklist import IndexEntry
+from taskqueue.store.tasklist import IndexEntry, Record, listed_here
 from taskqueue.web.dashboard import result_row
-from taskqueue.web.tasklist_query import STATUSES, TaskQuery, cursor, parse_query
+from taskqueue.web.tasklist_merge import Read, merge, spots_ahead, spots_behind
+from taskqueue.web.tasklist_query import (
+    DONE,
+    STATUSES,
+    TaskQuery,
+    cursor,
+    parse_query,
+)
 
 PAGE_SIZE = 50
 SCAN_WINDOW = 500  # index entries a filtered page reads at most
@@ -48,55 +58,83 @@ class Page:
 
 
 def task_page(backend: RedisBackend, query: TaskQuery) -> Page:
-    """The rows the query asks for, in two round trips to Redis."""
+    """The rows the query asks for: one index read per queue, then one round trip of records."""
     queues = [query.queue] if query.queue else list(backend.queue_names)
     broker = backend.broker
     if query.task_id:
-        entries = broker.find_finished(query.task_id, queues)
-        return Page(rows=_rows(backend, query, entries, limit=len(entries) + 1)[0])
+        found = broker.find_finished(query.task_id, queues)
+        rows = [_row(entry, raw) for entry, raw in found]
+        return Page(rows=[row for row in rows if _matches(row, query)])
     newest_first = query.after is None and not query.oldest
-    window = SCAN_WINDOW if query.filters_rows else PAGE_SIZE + 1
-    entries = broker.index_slice(
-        queues, count=window, newest_first=newest_first,
-        start=query.before if newest_first else query.after,
+    spots = (query.before if newest_first else query.after) or [None] * len(queues)
+    per_queue = PAGE_SIZE + 1
+    if query.filters_rows:
+        per_queue = max(per_queue, SCAN_WINDOW // len(queues))
+    live = [
+        (queue, spot) for queue, spot in zip(queues, spots, strict=True) if spot != DONE
+    ]
+    slices = broker.index_slices(
+        live, count=per_queue, newest_first=newest_first,
         since=query.since.timestamp() if query.since else None,
         until=query.until.timestamp() if query.until else None,
     )  # fmt: skip
-    rows, last = _rows(backend, query, entries, limit=PAGE_SIZE)
-    more = last + 1 < len(entries) or len(entries) == window
-    page = Page(rows=rows, newest_first=newest_first, scanned=last + 1)
-    stop = entries[last] if entries and more else None
-    if stop is not None and len(rows) < PAGE_SIZE:
-        page.searched_to = _when(stop.score)
+    records = broker.row_records([entry for part in slices for entry in part])
+    reads = merge(slices, records, per_queue=per_queue, newest_first=newest_first)
+    page = Page(newest_first=newest_first)
+    taken = _walk(page, reads, query)
+    sizes = {queue: len(part) for (queue, _), part in zip(live, slices, strict=True)}
+    ahead = spots_ahead(queues, spots, taken, sizes=sizes, per_queue=per_queue)
+    behind = spots_behind(queues, spots, taken, forward=not newest_first)
+    more = any(spot != DONE for spot in ahead)
+    if not more or len(page.rows) == PAGE_SIZE:
+        page.searched_to = None
     if newest_first:
-        page.older = cursor(stop.score, stop.task_id) if stop else None
-        page.newer = _edge(rows[0]) if rows and query.before else None
+        page.older = cursor(ahead) if more else None
+        page.newer = cursor(behind) if query.before and taken else None
     else:
         page.rows.reverse()  # read oldest first, shown newest first
-        page.newer = cursor(stop.score, stop.task_id) if stop else None
-        page.older = _edge(page.rows[-1]) if page.rows and query.after else None
+        page.newer = cursor(ahead) if more else None
+        page.older = cursor(behind) if query.after and taken else None
     return page
 
 
-def _rows(
-    backend: RedisBackend, query: TaskQuery, entries: list[IndexEntry], *, limit: int
-) -> tuple[list[dict[str, Any]], int]:
-    """The rows of the entries that match, up to ``limit``, and the index of the last read."""
-    records = backend.broker.row_records(entries)
-    rows: list[dict[str, Any]] = []
-    last = len(entries) - 1
-    for i, (entry, raw) in enumerate(zip(entries, records, strict=True)):
-        if raw is None:  # expired (or deleted) since it was indexed: gone
-            continue
-        row = result_row(entry.task_id, ResultRecord.parse(raw), entry.queue)
-        if _matches(row, query):
-            row["url"] = task_url(entry.task_id)
-            row["cursor"] = cursor(entry.score, entry.task_id)
-            rows.append(row)
-            if len(rows) == limit:
-                last = i
-                break
-    return rows, last
+def _walk(
+    page: Page, reads: Iterator[Read], query: TaskQuery
+) -> dict[str, list[IndexEntry]]:
+    """Fill the page from the merged entries; the entries it read, per queue.
+
+    An entry counts once its record names its bucket (``listed_here``): a task
+    settled again is listed in a later bucket too, and shown there. An id the
+    page showed already (settled twice in one minute) is skipped.
+    """
+    seen: set[str] = set()
+    taken: dict[str, list[IndexEntry]] = {}
+    for entry, raw, when in reads:
+        if len(page.rows) == PAGE_SIZE:
+            break
+        taken.setdefault(entry.queue, []).append(entry)
+        page.scanned += 1
+        page.searched_to = when
+        if raw is None or not listed_here(entry, raw) or entry.task_id in seen:
+            continue  # expired, or listed again in a later bucket, or shown already
+        seen.add(entry.task_id)
+        row = _row(entry, raw)
+        if _in_range(when, query) and _matches(row, query):
+            page.rows.append(row)
+    return taken
+
+
+def _in_range(when: datetime, query: TaskQuery) -> bool:
+    """The exact time range (the index answers it to the minute)."""
+    return (query.since is None or when >= query.since) and (
+        query.until is None or when <= query.until
+    )
+
+
+def _row(entry: IndexEntry, raw: Record) -> dict[str, Any]:
+    row = result_row(entry.task_id, ResultRecord.parse(raw), entry.queue)
+    row["url"] = task_url(entry.task_id)
+    return row
 
 
 def _matches(row: dict[str, Any], query: TaskQuery) -> bool:
@@ -113,10 +151,6 @@ def task_url(task_id: str) -> str:
         return reverse("taskqueue_dashboard:task", kwargs={"task_id": task_id})
     except NoReverseMatch:
         return reverse("taskqueue:task-detail", args=[task_id])
-
-
-def _edge(row: dict[str, Any]) -> str:
-    return str(row["cursor"])
 
 
 def _when(score: float) -> datetime:

@@ -7,16 +7,24 @@ page that says what was wrong, never a 500.
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from taskqueue.compat import TaskResultStatus
-from taskqueue.store.tasklist import Bound
+from taskqueue.store.tasklist import Position
+
+# Where a page starts in one queue: past a position, at its edge (None: the
+# newest for an older page, the oldest for a newer one), or nowhere (DONE: the
+# pages before took all of it that way).
+DONE: Literal["done"] = "done"
+Spot = Position | None | Literal["done"]
 
 STATUSES = [status.value for status in TaskResultStatus]
 MAX_TEXT = 500  # longer ids or paths cannot match anything taskqueue writes
+_POSITION = re.compile(r"(\d{1,12})\.(-?\d{1,12})")
 
 
 @dataclass(slots=True)
@@ -31,8 +39,8 @@ class TaskQuery:
     queue: str = ""
     since: datetime | None = None
     until: datetime | None = None
-    before: Bound | None = None
-    after: Bound | None = None
+    before: list[Spot] | None = None  # one spot per listed queue, in their order
+    after: list[Spot] | None = None
     oldest: bool = False
     problems: list[str] = field(default_factory=list)
 
@@ -70,30 +78,48 @@ def parse_query(get: Mapping[str, str], queue_names: Sequence[str]) -> TaskQuery
         query.queue = queue
     query.since = _time(get, "since", "From", problems=problems)
     query.until = _time(get, "until", "To", problems=problems)
-    query.before = _cursor(get, "before", problems)
-    query.after = _cursor(get, "after", problems)
+    queues = 1 if query.queue else len(queue_names)
+    query.before = _cursor(get, "before", queues=queues, problems=problems)
+    query.after = _cursor(get, "after", queues=queues, problems=problems)
     query.oldest = get.get("oldest", "") == "1"
     return query
 
 
-def cursor(score: float, task_id: str) -> str:
-    """A page bound as a query parameter: the entry's score and id."""
-    return f"{score!r}:{task_id}"
+def cursor(spots: Sequence[Spot]) -> str:
+    """A page bound as a query parameter: per listed queue ``minute.index``,
+    ``-`` (its edge) or ``!`` (done), joined by ``~``."""
+    return "~".join(_spot(spot) for spot in spots)
 
 
-def _cursor(get: Mapping[str, str], name: str, problems: list[str]) -> Bound | None:
+def _spot(spot: Spot) -> str:
+    if spot is None:
+        return "-"
+    if spot == DONE:
+        return "!"
+    return f"{spot.minute}.{spot.index}"
+
+
+def _cursor(
+    get: Mapping[str, str], name: str, *, queues: int, problems: list[str]
+) -> list[Spot] | None:
     raw = get.get(name, "")
     if not raw:
         return None
-    score, _, task_id = raw.partition(":")
-    try:
-        value = float(score)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not task_id or len(task_id) > MAX_TEXT:
+    parts = raw.split("~")
+    spots = [_read_spot(part) for part in parts]
+    if len(parts) != queues or any(spot is False for spot in spots):
         problems.append(f"Unreadable page position {raw[:60]!r}: showing the newest.")
         return None
-    return Bound(value, task_id)
+    return [spot for spot in spots if spot is not False]
+
+
+def _read_spot(part: str) -> Spot | Literal[False]:
+    if part in ("-", "!"):
+        return None if part == "-" else DONE
+    match = _POSITION.fullmatch(part)
+    if match is None:
+        return False
+    return Position(int(match[1]), int(match[2]))
 
 
 def _text(get: Mapping[str, str], name: str, label: str, *, problems: list[str]) -> str:
