@@ -43,5 +43,6 @@ redis.call('LTRIM', recent, 0, 199)
 if redis.call('RPUSH', buckets .. minute, id) == 1 then -- a new bucket: as settle_index.lua
   redis.call('EXPIRE', buckets .. minute, math.ceil(ttl) + 60)
   redis.call('ZADD', minutes, minute, minute)
+  redis.call('ZREMRANGEBYSCORE', minutes, '-inf', '(' .. (minute - math.ceil(ttl / 60) - 1))
 end
 return 'CANCELLED'
