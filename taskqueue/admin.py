@@ -24,6 +24,7 @@ from taskqueue.web import (
     dashboard,
     messages,
     schedules,
+    tasklist,
     taskpage,
     taskpage_actions,
 )
@@ -102,6 +103,7 @@ def dashboard_urls() -> tuple[list[URLPattern], str]:
     patterns = [
         path("", view(dashboard.dashboard_view), name="index"),
         path("data/", view(dashboard.dashboard_data), name="data"),
+        path("tasks/", view(tasklist.task_list_view), name="tasks"),
         path("dead-letters/", view(dashboard.dead_letter_action), name="dead-letters"),
         path("cancel/", view(controls.cancel_action), name="cancel"),
         path("pause/", view(controls.pause_action), name="pause"),

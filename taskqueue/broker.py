@@ -24,6 +24,7 @@ from taskqueue.store.retries import RetryLinks
 from taskqueue.store.schedules import ScheduleStore
 from taskqueue.store.settlement import Settlement
 from taskqueue.store.stats import QueueStats, Statistics
+from taskqueue.store.tasklist import TaskIndexReads
 from taskqueue.store.unique import UniqueEnqueuing
 from taskqueue.store.waiting import Waiting
 from taskqueue.store.wire import Client, SettleReplies
@@ -52,6 +53,7 @@ class Broker(
     ScheduleStore,
     MessageReads,
     RetryLinks,
+    TaskIndexReads,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

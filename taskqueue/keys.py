@@ -18,6 +18,8 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:finished:<minute>              LIST   ids of the tasks finished in that minute (server clock), in order (expires)
+    {Q}:finished:minutes               ZSET   the minutes that have a bucket (score = member = the minute)
     {Q}:workflow:<id>                  HASH   a workflow's steps and messages (expires)
     {Q}:workflow:<id>:done             HASH   step task id -> final status, once per step
     {Q}:waiting                        HASH   task id -> number of waiters (only while one waits)
@@ -108,6 +110,16 @@ class QueueKeys:
     @property
     def recent(self) -> str:
         return self.tag + ":recent"
+
+    @property
+    def finished_minutes(self) -> str:
+        """The task list's index: the minutes (unix seconds // 60) that have a bucket."""
+        return self.tag + ":finished:minutes"
+
+    @property
+    def finished_prefix(self) -> str:
+        """Prefix of the task list's buckets: ``<prefix><minute>`` lists that minute's ids."""
+        return self.tag + ":finished:"
 
     @property
     def waiting(self) -> str:

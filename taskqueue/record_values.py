@@ -29,9 +29,10 @@ class Field:
     CANCEL = "cancel"  # 'stop' or 'terminate': cancelled (lua/cancel.lua)
     RETRY_OF = "retry_of"  # the task this one retries (store/retries.py)
     RETRIED_AS = "retried_as:"  # + a retry's id; the value is when it was made
+    BUCKET = "bucket"  # the minute whose task list bucket lists it (settle_index.lua)
     NAMES = (
         MSG, STATUS, STARTED_AT, LAST_ATTEMPTED_AT, FINISHED_AT, WORKER, RETURN,
-        METADATA, CANCEL, RETRY_OF,
+        METADATA, CANCEL, RETRY_OF, BUCKET,
     )  # fmt: skip
     PREFIXES = (WORKER_OF, ERROR_OF, RETRIED_AS)
     TIMES = (STARTED_AT, FINISHED_AT, LAST_ATTEMPTED_AT)  # in ``unreadable`` order

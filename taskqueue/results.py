@@ -91,6 +91,7 @@ _MSG, _STATUS, _WORKER, _RETURN = (
 _METADATA = Field.METADATA.encode()
 _CANCEL = Field.CANCEL.encode()
 _RETRY_OF = Field.RETRY_OF.encode()
+_BUCKET = Field.BUCKET.encode()
 _TIMES = tuple((name, name.encode()) for name in Field.TIMES)
 
 
@@ -129,6 +130,7 @@ class ResultRecord:
     spans: tuple[Span, ...] = ()  # each finished attempt's (start, finish), if stored
     retry_of: str | None = None  # the task this one is a Retry of
     retried_as: tuple[str, ...] = ()  # the Retries made of this task
+    bucket: int | None = None  # the minute whose task list bucket lists it
 
     @classmethod
     def parse(
@@ -160,6 +162,7 @@ class ResultRecord:
             spans=spans,
             retry_of=_text(raw.get(_RETRY_OF)),
             retried_as=retries(raw),
+            bucket=_minute(raw.get(_BUCKET)),
         )
 
     # The stored message, read as a reader may (each field typed or None).
@@ -302,3 +305,11 @@ class ResultRecord:
         if self.has_return:
             object.__setattr__(result, "_return_value", self.return_value)
         return result
+
+
+def _minute(value: bytes | None) -> int | None:
+    """A stored minute (unix seconds // 60), None when absent or unreadable."""
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

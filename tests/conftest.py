@@ -52,6 +52,23 @@ def wait_until(
         time.sleep(interval)
 
 
+_OPENED: dict[int, str] = {}  # PostgreSQL backend pid -> where this process opened it
+
+
+def _note_opened(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Remember which thread and code opened each session (named if it leaks)."""
+    if connection.vendor != "postgresql":
+        return
+    import threading
+    import traceback
+
+    with connection.connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    stack = "".join(traceback.format_stack(limit=14)[:-2])
+    _OPENED[pid] = f"thread {threading.current_thread().name}:\n{stack}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_session_outlives_the_run(
     django_db_setup: None, django_db_blocker: Any
@@ -60,9 +77,11 @@ def _no_session_outlives_the_run(
     the tests killed to end (PostgreSQL ends a dead client's backend a moment
     later, and DROP DATABASE refuses while one is there); one that stays is a
     leak, named in the failure."""
-    yield
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
+    connection_created.connect(_note_opened)
+    yield
     if connection.vendor != "postgresql":
         return
     with django_db_blocker.unblock():
@@ -71,8 +90,12 @@ def _no_session_outlives_the_run(
         except AssertionError:
             leaked = _other_sessions(connection)
             owners = [_owner(row[2]) for row in leaked]
+            opened = [
+                _OPENED.get(row[0], "not opened by this process") for row in leaked
+            ]
             raise AssertionError(
-                f"database sessions outlive the run: {leaked}, held by {owners}"
+                f"database sessions outlive the run: {leaked}, held by {owners}, "
+                f"opened in {opened}"
             ) from None
 
 

@@ -8,12 +8,14 @@
 -- KEYS[9] the queue's list, KEYS[10] the workflow key prefix (settle_workflow.lua),
 -- KEYS[11] waiting hash (settle_notify.lua wakes the waiters of finished tasks)
 -- KEYS[12] cancel hash (settle_cancel.lua)
+-- KEYS[13] finished minutes zset, KEYS[14] finished bucket key prefix (settle_index.lua)
 -- ARGV[1] consumer id, ARGV[2] result key prefix, ARGV[3] result ttl,
 -- ARGV[4] the stride, then SETTLE_FIELDS values per message (settle_args.lua).
 -- Every argument is checked before anything is written: one bad argument fails
 -- the whole call with nothing changed, never half a batch.
 -- A message no longer in my inflight (recovered by others) is left alone.
 local inflight, scheduled, redelivered, dead, dead_index, dead_raw, recent_ids, ready,
-  pending, flow_prefix, waiting, cancels = unpack(KEYS)
+  pending, flow_prefix, waiting, cancels, finished_minutes, finished_prefix = unpack(KEYS)
 local now = server_now()
+local minute = math.floor(now / 60) -- the finished index bucket (settle_index.lua)
 local me, prefix, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])

@@ -9,7 +9,7 @@ for j = 1, n do
   in_order = head[j] == ARGV[SETTLE_FIRST + (j - 1) * SETTLE_FIELDS + RAW]
 end
 if in_order then redis.call('LTRIM', inflight, n, -1) end
-local settled, recent, flows = 0, {}, {}
+local settled, recent, flows, indexed = 0, {}, {}, {} -- indexed: settle_index.lua
 for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
   local raw, op, task_id, payload = ARGV[i + RAW], ARGV[i + OP], ARGV[i + TASK_ID], ARGV[i + PAYLOAD]
   local delay, attempt = tonumber(ARGV[i + DELAY]), ARGV[i + ATTEMPT]
@@ -31,6 +31,7 @@ for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
         fields[4] = payload
       else
         fields[5], fields[6] = 'finished_at', finished ~= '0' and finished or now
+        fields[7], fields[8] = 'bucket', minute -- the index bucket that lists it
       end
       if op ~= 'dead' then -- 'worker:<attempt>' = '<me> <start> <finish>' (results.py)
         local span = started ~= '0' and (' ' .. started .. ' ' .. (finished ~= '0' and finished or now)) or ''
@@ -48,6 +49,7 @@ for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
       redis.call('HSET', rk, unpack(fields))
       redis.call('EXPIRE', rk, math.ceil(ttl + delay))
       recent[#recent + 1] = task_id
+      if op ~= 'retry' then indexed[#indexed + 1] = task_id end
     end
   end
 end

@@ -26,7 +26,7 @@ from taskqueue.store.wire import Client, Command, Wire
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
     "workflow", "wait", "metadata", "cancel", "enqueue_unique", "gate", "fire",
-    "deadcap",
+    "deadcap", "tasklist_read",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -40,7 +40,7 @@ FILES: dict[str, tuple[str, ...]] = {
     ),
     "settle": (
         "settle", "settle_args", "settle_cancel", "settle_limits", "settle_record",
-        "settle_workflow",
+        "settle_index", "settle_workflow",
         "settle_notify", "settle_reply",
     ),
     "enqueue": ("envelope", "enqueue"),

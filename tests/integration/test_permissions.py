@@ -90,6 +90,7 @@ ADMIN = [
     ),
     ("get", "/admin/queues/messages/default/dead/", (LOGIN, LOGIN, 200, 200, 200, 200)),
     ("post", "/admin/queues/cancel-many/", (LOGIN, LOGIN, 403, 403, BACK, BACK)),
+    ("get", "/admin/queues/tasks/", (LOGIN, LOGIN, 200, 200, 200, 200)),
     ("get", "/admin/queues/tasks/{task}/", (LOGIN, LOGIN, 200, 200, 200, 200)),
     (
         "post",

@@ -1,0 +1,15 @@
+-- settle, section 3b: the task list's finished index (taskqueue/store/tasklist.py).
+-- settle_record.lua collected the ids of the tasks this call finished (not the
+-- retries) and wrote each record's 'bucket' field (the finish minute). One
+-- RPUSH appends them to this minute's bucket list; only a new bucket (RPUSH
+-- returned the batch size) costs more: its expiry, its minute in the minutes
+-- zset and a trim of the minutes whose buckets expired. Bucket minute m
+-- expires ttl + 60 s after it began, after every record it lists.
+if #indexed > 0 then
+  local bucket = finished_prefix .. minute
+  if redis.call('RPUSH', bucket, unpack(indexed)) == #indexed then
+    redis.call('EXPIRE', bucket, math.ceil(ttl) + 60)
+    redis.call('ZADD', finished_minutes, minute, minute)
+    redis.call('ZREMRANGEBYSCORE', finished_minutes, '-inf', '(' .. (minute - math.ceil(ttl / 60) - 1))
+  end
+end

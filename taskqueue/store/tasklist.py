@@ -1,0 +1,154 @@
+"""The task list's reads: the finished index's minute buckets and the records behind them.
+
+The settle script appends every finished task's id to its queue's bucket of
+the finish minute (server clock), ``{Q}:finished:<minute>``, a list that
+expires after every record it names, and keeps the minutes that have a
+bucket in ``{Q}:finished:minutes`` (``lua/settle_index.lua``). A page reads a
+bounded slice of each queue's buckets (``lua/tasklist_read.lua``, one
+EVALSHA per queue) and then a bounded number of records (one HMGET each,
+pipelined): its cost does not grow with what the retention holds.
+
+An entry is a place in a queue's buckets, ``Position(minute, index)``, the
+index counted from the bucket's head (RPUSH appends, so it never moves). A
+task settled twice (redelivered) is in two buckets, or twice in one: an
+entry counts only when its record's ``bucket`` field (the minute of its last
+settle) is the bucket it was read from, and a page shows an id once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from taskqueue.results import Field
+from taskqueue.store.core import StoreCore
+from taskqueue.store.errors import translate_errors
+
+Record = dict[bytes, bytes]
+BUCKET = Field.BUCKET  # the record field naming the minute whose bucket lists it
+# What a list row needs of a record: never the return value or the tracebacks.
+ROW_FIELDS = (
+    Field.MSG, Field.STATUS, Field.STARTED_AT, Field.LAST_ATTEMPTED_AT,
+    Field.FINISHED_AT, BUCKET,
+)  # fmt: skip
+_ROW_KEYS = tuple(name.encode() for name in ROW_FIELDS)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """A place in one queue's buckets: the minute, and the index in its list."""
+
+    minute: int
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One finished task as a queue's index lists it."""
+
+    position: Position
+    task_id: str
+    queue: str
+
+
+class TaskIndexReads(StoreCore):
+    """Reads of the ``{Q}:finished:*`` buckets and of the row fields of their records."""
+
+    @translate_errors
+    def index_slice(
+        self,
+        queue: str,
+        *,
+        count: int,
+        newest_first: bool = True,
+        start: Position | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[IndexEntry]:
+        """Up to ``count`` entries of one queue, in page order, strictly past ``start``."""
+        return self.index_slices(
+            [(queue, start)], count=count, newest_first=newest_first,
+            since=since, until=until,
+        )[0]  # fmt: skip
+
+    @translate_errors
+    def index_slices(
+        self,
+        starts: Sequence[tuple[str, Position | None]],
+        *,
+        count: int,
+        newest_first: bool = True,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[list[IndexEntry]]:
+        """Per (queue, start): up to ``count`` entries past start, in one pipeline."""
+        order = "desc" if newest_first else "asc"
+        bounds = ["" if t is None else repr(t) for t in (since, until)]
+        replies = []
+        for queue, start in starts:  # one EVALSHA each (a Cluster: each its slot)
+            k = self.keys(queue)
+            minute, index = ("", 0) if start is None else (start.minute, start.index)
+            reply = self.scripts.call(
+                "tasklist_read", [k.finished_minutes, k.finished_prefix],
+                [order, minute, index, count, k.result_prefix, *bounds],
+            )  # fmt: skip
+            replies.append(cast(list[bytes | int], reply))
+        return [
+            [
+                IndexEntry(
+                    Position(int(reply[i]), int(reply[i + 1])),
+                    bytes(cast(bytes, reply[i + 2])).decode(errors="replace"),
+                    queue,
+                )
+                for i in range(0, len(reply), 3)
+            ]
+            for (queue, _), reply in zip(starts, replies, strict=True)
+        ]
+
+    @translate_errors
+    def row_records(self, entries: Sequence[IndexEntry]) -> list[Record | None]:
+        """The row fields of each entry's record, None where it is gone (expired)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.hmget(self.keys(entry.queue).result(entry.task_id), ROW_FIELDS)
+            replies = cast(list[list[bytes | None]], pipe.execute())
+        return [_record(values) for values in replies]
+
+    @translate_errors
+    def find_finished(
+        self, task_id: str, queues: Sequence[str]
+    ) -> list[tuple[IndexEntry, Record]]:
+        """One task id (exact) in any of ``queues``: one HMGET of its record each.
+
+        A record with a ``bucket`` field is listed in that bucket (the index
+        never outlives the record, and the record names its bucket).
+        """
+        with self.client.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                pipe.hmget(self.keys(queue).result(task_id), ROW_FIELDS)
+            replies = cast(list[list[bytes | None]], pipe.execute())
+        found = []
+        for queue, values in zip(queues, replies, strict=True):
+            record = _record(values)
+            minute = _int(record.get(BUCKET.encode())) if record else None
+            if record is not None and minute is not None:
+                found.append((IndexEntry(Position(minute, 0), task_id, queue), record))
+        return found
+
+
+def listed_here(entry: IndexEntry, record: Record) -> bool:
+    """Whether the record was last settled into the bucket the entry was read from."""
+    return _int(record.get(BUCKET.encode())) == entry.position.minute
+
+
+def _int(value: bytes | None) -> int | None:
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _record(values: Sequence[bytes | None]) -> Record | None:
+    record = {k: v for k, v in zip(_ROW_KEYS, values, strict=True) if v is not None}
+    return record or None
