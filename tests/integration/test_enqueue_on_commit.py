@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from asgiref.sync import sync_to_async
+from django import db
 from django.db import transaction
 
 from taskqueue.compat import task_backends
@@ -74,6 +76,12 @@ def test_enqueue_on_commit_keeps_using_options(broker):
 
 
 def test_aenqueue_on_commit_pushes(broker):
-    asyncio.run(tasks.add.aenqueue_on_commit(1, 2))
+    async def request() -> None:  # as an async view runs, then request_finished
+        try:
+            await tasks.add.aenqueue_on_commit(1, 2)
+        finally:  # the thread sync_to_async ran it in outlives the test
+            await sync_to_async(db.connections.close_all)()
+
+    asyncio.run(request())
 
     assert pending(broker) == 1
