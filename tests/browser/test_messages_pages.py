@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import expect
 
@@ -47,6 +49,38 @@ def test_cancel_a_pending_task_from_the_pending_list(queued, chromium, live_serv
     page.get_by_role("button", name="Yes, I\u2019m sure").click()
     expect(page.locator(".messagelist")).to_contain_text("Cancelled 1 task(s)")
     expect(page.locator("#tq-messages")).to_contain_text("No pending messages")
+
+
+@pytest.fixture
+def deferred(broker):
+    """Two tasks due in one and in two hours (enqueued before Chromium too)."""
+    later = tasks.add.using(run_after=timedelta(hours=2)).enqueue(5, 6)
+    sooner = tasks.add.using(run_after=timedelta(hours=1)).enqueue(7, 8)
+    return sooner, later
+
+
+@pytest.mark.usefixtures("admin_user")
+def test_the_scheduled_page_lists_next_due_first_and_cancels(
+    deferred, chromium, live_server
+):
+    sooner, later = deferred
+    page = chromium.new_context(java_script_enabled=False).new_page()
+    log_in(page, live_server.url)
+
+    page.locator('tr[data-queue="default"] td.scheduled a').click()
+    rows = page.locator("#tq-messages tbody tr[data-task-id]")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-task-id", sooner.id)
+    expect(rows.nth(1)).to_have_attribute("data-task-id", later.id)
+    page.locator(f'button[data-cancel="{sooner.id}"]').click()
+
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Cancelled 1 task(s): {sooner.id}"
+    )
+    expect(rows).to_have_count(1)
+    result = tasks.add.get_result(sooner.id)
+    assert result.status == TaskResultStatus.FAILED
+    assert result.errors[-1].exception_class_path == CANCELLED
 
 
 @pytest.mark.usefixtures("admin_user")
