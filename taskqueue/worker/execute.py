@@ -12,13 +12,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 
 import orjson
@@ -40,14 +36,12 @@ from taskqueue.conf import QueueOptions
 from taskqueue.exceptions import (
     PermanentError,
     TaskQueueError,
-    TaskTimeout,
     TimeLimitExceeded,
 )
 from taskqueue.outcomes import Failed, GiveBack, Outcome, Poison, RetryLater, Succeeded
-from taskqueue.policy import TaskPolicy
 from taskqueue.protocol import Envelope, dumps_json
 from taskqueue.signals import SignalGate, task_result
-from taskqueue.worker import dbhealth, observe
+from taskqueue.worker import alarms, dbhealth, observe
 from taskqueue.worker.taskinfo import TaskInfo
 
 log = logging.getLogger("taskqueue.worker")
@@ -102,7 +96,7 @@ class Executor:
             args = self._arguments(info, envelope, self._started(info, envelope))
             call = info.task.call if info.is_async else info.task.func  # known once
             if info.policy.time_limit or info.policy.soft_timeout:
-                with self._time_limit(info.policy):
+                with alarms.time_limit(info.policy):
                     value = call(*args, **envelope.kwargs)
             else:
                 value = call(*args, **envelope.kwargs)
@@ -186,16 +180,16 @@ class Executor:
         try:
             value = await self._await_task(info, envelope)
         except BaseException as exc:  # noqa: BLE001 (the task boundary: SystemExit too)
-            limit = _async_limit(info)
+            limit = alarms.async_limit(info.policy)
             if isinstance(exc, TimeoutError) and limit and _since(started) >= limit:
-                exc = _timeout_error(info)
+                exc = alarms.timeout_error(info.policy)
             return self._raised(envelope, info, exc, duration=_since(started))
         return self._success(envelope, value, _since(started))
 
     async def _await_task(self, info: TaskInfo, envelope: Envelope) -> Any:
         args = self._arguments(info, envelope, self._started(info, envelope))
         coroutine = info.task.func(*args, **envelope.kwargs)
-        limit, started = _async_limit(info), time.perf_counter()
+        limit, started = alarms.async_limit(info.policy), time.perf_counter()
         cancellation.on_cancel(envelope.id, _canceller())  # CancelledError on cancel()
         try:
             value = await asyncio.wait_for(coroutine, limit)
@@ -204,7 +198,7 @@ class Executor:
             if info.takes_context:
                 _flush_metadata(args)
         if limit and time.perf_counter() - started > limit:  # it swallowed the cancel
-            raise _timeout_error(info)
+            raise alarms.timeout_error(info.policy)
         return value
 
     def _check(self, envelope: Envelope) -> TaskInfo | Poison:
@@ -357,37 +351,6 @@ class Executor:
             errors=[], worker_ids=[self.consumer] * envelope.attempt,
         )  # fmt: skip
 
-    @contextmanager
-    def _time_limit(self, policy: TaskPolicy) -> Iterator[None]:
-        """SIGALRM-based limits (#144); only the main thread can receive them.
-
-        At the soft timeout TaskTimeout is raised inside the task and the
-        alarm is set again for the hard one, which raises TimeLimitExceeded
-        (a TaskTimeout). Solo and prefork consumers run in a main thread;
-        the threads pool raises them in its threads (threadlimits.py).
-        """
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        soft, hard = policy.soft_timeout, policy.time_limit
-        soft_pending = [soft is not None]
-
-        def expire(signum: int, frame: FrameType | None) -> None:
-            if soft_pending[0] and soft is not None:
-                soft_pending[0] = False
-                if hard:
-                    signal.setitimer(signal.ITIMER_REAL, hard - soft)
-                raise TaskTimeout(f"task ran past its soft timeout of {soft:g}s")
-            raise TimeLimitExceeded(f"task ran over its {hard or 0:g}s time limit")
-
-        previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, soft or hard or 0)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-
 
 def _not_serializable(cause: BaseException) -> TypeError:
     """A raised TypeError (so it has a traceback) saying the result is not JSON."""
@@ -395,19 +358,6 @@ def _not_serializable(cause: BaseException) -> TypeError:
         raise TypeError(f"{NOT_SERIALIZABLE}: {cause}") from cause
     except TypeError as error:
         return error
-
-
-def _async_limit(info: TaskInfo) -> float | None:
-    """When an async task is cancelled: its soft timeout if it has one, else its
-    timeout (a coroutine can only be stopped by cancelling it)."""
-    return info.policy.soft_timeout or info.policy.time_limit
-
-
-def _timeout_error(info: TaskInfo) -> TaskTimeout:
-    soft, hard = info.policy.soft_timeout, info.policy.time_limit
-    if soft:
-        return TaskTimeout(f"task ran past its soft timeout of {soft:g}s")
-    return TimeLimitExceeded(f"task ran over its {hard or 0:g}s time limit")
 
 
 def _flush_metadata(args: list[Any]) -> None:
