@@ -24,13 +24,13 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from django.core.exceptions import ImproperlyConfigured
 
+from taskqueue import crontime
 from taskqueue.protocol import SCHEDULE_NAME_MAX, Envelope, dumps_json
 
 KEYS = frozenset(
@@ -39,8 +39,6 @@ KEYS = frozenset(
 )  # fmt: skip
 NAME_RE = re.compile(rf"[A-Za-z0-9_.:-]{{1,{SCHEDULE_NAME_MAX}}}")
 MAX_GRACE = 60.0  # a tick fired later than this (or a period) is a missed tick
-SCAN_LIMIT = 10_000  # cron candidates looked at for one next/previous tick
-DST_MARGIN = timedelta(hours=3)  # more than any offset change of a time zone
 T = TypeVar("T")
 
 
@@ -73,19 +71,19 @@ class Schedule:
         """The first tick strictly after ``at``."""
         if self.every is not None:
             return (math.floor(at / self.every) + 1) * self.every
-        return _cron_after(self._cron_expr, self.zone, at)
+        return crontime.after(self._cron_expr, self.zone, at)
 
     def latest(self, at: float) -> float | None:
         """The last tick at or before ``at`` (None if the rule has none)."""
         if self.every is not None:
             return math.floor(at / self.every) * self.every
-        return _cron_before(self._cron_expr, self.zone, math.floor(at) + 1)
+        return crontime.before(self._cron_expr, self.zone, math.floor(at) + 1)
 
     def before(self, tick: float) -> float | None:
         """The tick before ``tick``."""
         if self.every is not None:
             return tick - self.every
-        return _cron_before(self._cron_expr, self.zone, tick)
+        return crontime.before(self._cron_expr, self.zone, tick)
 
     def period(self, at: float) -> float:
         """The gap between the next two ticks after ``at`` (grace and marker life)."""
@@ -236,7 +234,7 @@ def _cron(value: Any, bad: Callable[[str], Exception]) -> str:
     if len(value.split()) not in (5, 6):
         raise bad(f"{value!r}: a cron expression has 5 fields (6 with seconds)")
     try:  # valid but never true (e.g. 30 February) is refused here, not at run time
-        _cron_after(value, ZoneInfo("UTC"), 0.0)
+        crontime.after(value, ZoneInfo("UTC"), 0.0)
     except (ValueError, OverflowError) as exc:
         raise bad(f"{value!r} never fires: {exc}") from None
     return value
@@ -360,55 +358,3 @@ def load(
     merged = {**settings_schedules, **from_code}
     parsed = parse_all(merged, default_timezone=default_timezone)
     return tuple((s, check_task(s, tasks, queues, max_bytes=max_bytes)) for s in parsed)
-
-
-# Cron in local time -----------------------------------------------------------
-
-
-def _wall(at: float, zone: ZoneInfo) -> datetime:
-    return datetime.fromtimestamp(at, zone).replace(tzinfo=None)
-
-
-def _instant(wall: datetime, zone: ZoneInfo) -> float:
-    """The instant of a local wall time: its first occurrence if repeated, the
-    end of the jump if skipped."""
-    first = wall.replace(tzinfo=zone, fold=0).timestamp()
-    if _wall(first, zone) == wall:
-        return first
-    low, high = wall.replace(tzinfo=zone, fold=1).timestamp(), first  # around the jump
-    before = datetime.fromtimestamp(low, zone).utcoffset()
-    while high - low > 0.5:
-        middle = (low + high) / 2
-        if datetime.fromtimestamp(middle, zone).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    return float(math.ceil(high))
-
-
-def _cron_after(expr: str, zone: ZoneInfo, at: float) -> float:
-    candidates = croniter(expr, _wall(at, zone))
-    for _ in range(SCAN_LIMIT):
-        instant = _instant(candidates.get_next(datetime), zone)
-        if instant > at:
-            return instant
-    raise ValueError(f"no tick after {at} within {SCAN_LIMIT} candidates")
-
-
-def _cron_before(expr: str, zone: ZoneInfo, at: float) -> float | None:
-    """The last tick strictly before ``at``: the local times just before it, and
-    a few hours more (a repeated hour maps later wall times to earlier instants)."""
-    start = _wall(at, zone) + DST_MARGIN
-    candidates = croniter(expr, start)
-    best: float | None = None
-    for _ in range(SCAN_LIMIT):
-        try:
-            wall = candidates.get_prev(datetime)
-        except (ValueError, OverflowError):
-            return best
-        instant = _instant(wall, zone)
-        if instant < at and (best is None or instant > best):
-            best = instant
-        if best is not None and wall < _wall(best, zone) - DST_MARGIN:
-            return best
-    return best
