@@ -1,6 +1,6 @@
 """A soak: many tasks, 1 % failing and 1 % poison, then what Redis and the workers kept.
 
-    .venv/bin/python -m bench.soak [--tasks 1000000] [--workers 2] [--result-ttl 60] [--dead-letter-max 5000]
+    .venv/bin/python -m bench.soak [--tasks 1000000] [--workers 2] [--result-ttl 60] [--dead-letter-max 5000] [--cluster]
 
 A private redis-server (no persistence) and ``--workers`` solo workers. The
 producer queues ``record_run`` tasks with ``enqueue_many`` in batches, every
@@ -11,8 +11,11 @@ reports throughput, lost tasks (queued, never recorded) and tasks recorded
 twice, Redis ``used_memory`` and the workers' RSS before and after, the bytes
 of one result record and of one dead letter (MEMORY USAGE), then waits out
 ``--result-ttl`` and measures the memory again: what is left is the dead
-letters (capped by ``--dead-letter-max``, DEAD_LETTER_MAX) and the fixed keys. Issue 20, test 4
-(the single-server half). Not part of CI.
+letters (capped by ``--dead-letter-max``, DEAD_LETTER_MAX) and the fixed keys. Issue 20, test 4.
+With ``--cluster`` the same over a three-master Redis Cluster
+(bench/soak_cluster.py): workers and producer use its ``redis+cluster://`` URL,
+memory is summed over the masters, MEMORY USAGE is asked of a key's master.
+Not part of CI.
 """
 
 from __future__ import annotations
@@ -40,7 +43,27 @@ def rss_kib(pid: int) -> int:
 
 
 def used_memory(client: Any) -> int:
+    """``used_memory``; over a cluster, the sum over its masters."""
+    if is_cluster(client):
+        from bench.soak_cluster import masters_used_memory
+
+        return sum(masters_used_memory(client))
     return int(client.info("memory")["used_memory"])
+
+
+def memory_usage(client: Any, key: bytes | str) -> int:
+    """MEMORY USAGE of a key (over a cluster, on the master that holds it)."""
+    if is_cluster(client):
+        from bench.soak_cluster import memory_usage_on_owner
+
+        return memory_usage_on_owner(client, key)
+    return int(client.memory_usage(key) or 0)
+
+
+def is_cluster(client: Any) -> bool:
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
 
 
 def produce(
@@ -75,11 +98,10 @@ def kept(client: Any, dead: str) -> dict[str, int]:
     """What Redis holds once drained: dead letters and results, with their bytes."""
     dead_count = int(client.hlen(dead))
     dead_bytes = sum(
-        int(client.memory_usage(key) or 0)
-        for key in (dead, dead + ":index", dead + ":raw")
+        memory_usage(client, key) for key in (dead, dead + ":index", dead + ":raw")
     )
     sample = list(client.scan_iter(match="*:result:*", count=1000))[:200]
-    result_bytes = sum(int(client.memory_usage(k) or 0) for k in sample)
+    result_bytes = sum(memory_usage(client, k) for k in sample)
     results = sum(1 for _ in client.scan_iter(match="*:result:*", count=5000))
     return {
         "dead_letters": dead_count,
@@ -108,10 +130,12 @@ def child(
     import redis
 
     from taskqueue.backends import backend_for
+    from taskqueue.connection import make_client
     from tests.conftest import wait_until
     from tests.failover import queue_drained
 
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    url = os.environ["REDIS_URL"]
+    client = make_client(url) if "+cluster" in url else redis.Redis.from_url(url)
     broker = backend_for("default").broker
     record = workdir / "runs"
     procs = start_workers(workers)
@@ -127,8 +151,11 @@ def child(
         after = {"memory": used_memory(client), "rss": [rss_kib(p.pid) for p in procs]}
         runs = collections.Counter(line.split()[0] for line in record.open())
         held = kept(client, broker.keys("default").dead)
+        masters = per_master(client)
         time.sleep(result_ttl + 10)  # the last result's TTL runs from the drain
         expired = used_memory(client)  # results past their TTL, reclaimed by Redis
+        if masters:
+            masters["used_memory_after_result_ttl"] = per_master(client)["used_memory"]
     finally:
         for proc in procs:
             proc.terminate()
@@ -143,7 +170,17 @@ def child(
         "redis_used_memory": {"before": before["memory"], "drained": after["memory"],
                               "after_result_ttl": expired},
         "worker_rss_kib": {"before": before["rss"], "after": after["rss"]},
+        **({"masters_at_drain": masters} if masters else {}),
     }  # fmt: skip
+
+
+def per_master(client: Any) -> dict[str, list[int]]:
+    """Over a cluster, each master's used_memory and keys (else nothing)."""
+    if not is_cluster(client):
+        return {}
+    from bench.soak_cluster import keys_per_master, masters_used_memory
+
+    return {"used_memory": masters_used_memory(client), "keys": keys_per_master(client)}
 
 
 def main() -> int:
@@ -157,20 +194,20 @@ def main() -> int:
         default=5000,
         help="below the 1 %% poison of 1,000,000, so the cap is hit",
     )
+    parser.add_argument(
+        "--cluster", action="store_true", help="over a three-master Redis Cluster"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        out = child(
+        figures = child(
             args.workers, args.tasks, result_ttl=args.result_ttl, workdir=args.child
         )
-        print(json.dumps(out))
+        print(json.dumps(figures))
         return 0
-    from bench.redis_server import RedisServer
-
     with tempfile.TemporaryDirectory(prefix="tq-soak-") as tmp:
         workdir = Path(tmp)
-        server = RedisServer(workdir)
-        server.start()
+        server = start_redis(workdir, cluster=args.cluster)
         try:
             env = {
                 **os.environ, "DJANGO_SETTINGS_MODULE": "bench.soak_settings",
@@ -187,12 +224,28 @@ def main() -> int:
                 cwd=ROOT, env=env, check=False, capture_output=True, text=True,
             )  # fmt: skip
         finally:
-            server.stop()
+            if args.cluster:
+                server.close()
+            else:
+                server.stop()
     if out.returncode != 0:
         print(out.stderr[-3000:], file=sys.stderr)
         return 1
     print(out.stdout.strip().splitlines()[-1])
     return 0
+
+
+def start_redis(workdir: Path, *, cluster: bool) -> Any:
+    """A private redis-server, or a three-master cluster; ``url`` names it."""
+    if cluster:
+        from bench.soak_cluster import SoakCluster
+
+        return SoakCluster()
+    from bench.redis_server import RedisServer
+
+    server = RedisServer(workdir)
+    server.start()
+    return server
 
 
 if __name__ == "__main__":

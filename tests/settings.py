@@ -60,3 +60,9 @@ if os.environ.get("TQ_TEST_DURABILITY"):
         DURABILITY=os.environ["TQ_TEST_DURABILITY"],
         REPLICATION_TIMEOUT=float(os.environ.get("TQ_TEST_REPLICATION_TIMEOUT", "0.2")),
     )
+
+# A worker subprocess with a small dead-letter cap (tests/process/test_dead_letter_cap.py).
+if os.environ.get("TQ_TEST_DEAD_LETTER_MAX"):
+    TASKS["default"]["OPTIONS"]["DEAD_LETTER_MAX"] = int(
+        os.environ["TQ_TEST_DEAD_LETTER_MAX"]
+    )

@@ -73,8 +73,6 @@ class Settler:
             settlement.finished = self.clock.now()
             settlement.started = settlement.finished - duration
         self.pending.setdefault(queue, []).append(settlement)
-        if settlement.op == "dead":
-            self.dead_cap.note(queue)
         if self.record_metrics:
             metrics.record(outcome, queue)
         self.finished.append(outcome)
@@ -90,6 +88,7 @@ class Settler:
         self.confirm()
         for queue, items in self.pending.items():
             self._write(queue, items)
+        self.dead_cap.note_stored(self.pending)
         self.pending = {}
         finished, self.finished = self.finished, []
         self._finished(finished)
@@ -124,6 +123,7 @@ class Settler:
         if not stored:
             for queue, items in pending.items():
                 self._write(queue, items)
+        self.dead_cap.note_stored(pending)  # trimmed only once stored
         self._finished(finished)
         self.dead_cap.enforce()
 
@@ -158,6 +158,7 @@ class Settler:
             )  # fmt: skip
             try:
                 self._write_retrying(queue, [dead])
+                self.dead_cap.note(queue)
             except BrokerError:
                 log.exception("could not settle task_id=%s", item.task_id or "-")
 

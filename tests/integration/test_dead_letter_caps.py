@@ -80,6 +80,39 @@ def test_the_settler_trims_after_writing_dead_letters(broker, caplog):
     assert "Dropped 3 dead letters" in caplog.text
 
 
+def test_a_settle_sent_ahead_is_trimmed_once_it_is_stored(broker):
+    # As the fetcher does: each batch's settle rides behind the next claim, and
+    # taking one confirms the one before. Before the fix the trim ran then, for
+    # dead letters not yet stored, and the last batch's stayed over the cap.
+    options = QueueOptions.from_options({"DEAD_LETTER_MAX": 3})
+    settler = Settler(broker=broker, consumer_id="c1", options=options)
+    k = broker.keys("default")
+    broker.client.rpush(k.pending, *[b"poison %d" % n for n in range(5)])
+    held: list[bytes] = []
+    while batch := broker.claim("default", "c1", POLICY).messages:
+        held += [m.raw for m in batch]
+
+    for raws in (held[:2], held[2:]):
+        for raw in raws:
+            settler.add("default", raw, _poison(raw))
+        pending = settler.take()
+        _, replies = broker.claim_then_settle(
+            "default", "c1", POLICY, settles=pending, ttl=60
+        )
+        settler.sent(replies, pending)
+    settler.confirm()
+
+    assert len(broker.dead_letter_ids("default")) == 3
+
+
+def test_more_over_the_cap_than_one_call_drops_are_all_trimmed(broker):
+    dead_letters(broker, 1105)
+    cap = DeadLetterCap(broker, QueueOptions.from_options({"DEAD_LETTER_MAX": 100}))
+    cap.note("default")
+    cap.enforce()
+    assert broker.client.zcard(broker.keys("default").dead_index) == 100
+
+
 def test_a_trim_that_fails_is_logged_and_left_for_later(caplog):
     class Down:
         def trim_dead(self, *args, **kwargs):
