@@ -8,10 +8,12 @@ import time
 
 import orjson
 import pytest
+import redis
 
 from taskqueue.compat import TaskResultStatus
 from tests import tasks
 from tests.conftest import wait_until
+from tests.helpers import PrivateRedis
 
 pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
@@ -31,6 +33,27 @@ def blocked_since(broker, baseline: int) -> int:
     )
 
 
+@pytest.fixture
+def own_server(key_prefix):
+    """A Redis of this test's own: the shared one has other tests' blocked clients."""
+    from taskqueue.broker import Broker
+
+    server = PrivateRedis().start()
+    try:
+        broker = Broker.connect(server.url, prefix=key_prefix)
+        wait_until(lambda: _pings(broker))
+        yield server, broker
+    finally:
+        server.kill()
+
+
+def _pings(broker) -> bool:
+    try:
+        return bool(broker.client.ping())
+    except redis.RedisError:
+        return False
+
+
 def registered(broker, queues) -> bool:
     return bool(broker.workers()) or any(
         broker.client.zcard(broker.keys(q).consumers) for q in queues
@@ -42,13 +65,15 @@ def registered(broker, queues) -> bool:
     [("solo", signal.SIGTERM, 2), ("prefork", signal.SIGINT, 4)],
 )
 def test_an_idle_worker_on_two_queues_stops_within_half_a_second(
-    start_worker, broker, pool, signum, blocking
+    start_worker, own_server, pool, signum, blocking
 ):
     # Given an idle worker blocked on two queues (prefork: two children, two each)
+    server, broker = own_server
     baseline = newest_client_id(broker)
     worker = start_worker(
-        "--pool", pool, "--concurrency", "2", "--queue", "default", "--queue", "high"
-    )
+        "--pool", pool, "--concurrency", "2", "--queue", "default", "--queue", "high",
+        env={"REDIS_URL": server.url, "TEST_REDIS_URL": server.url},
+    )  # fmt: skip
     wait_until(lambda: blocked_since(broker, baseline) >= blocking, timeout=30)
 
     # When it is asked to stop
