@@ -49,6 +49,11 @@ def test_three_workers_start_at_most_twenty_a_second_and_others_pass(
     assert len(limited) == LIMITED  # none lost, none twice
     assert len(free) == 100
     assert 15 * 0.85 <= limited[-1] - limited[0] <= 15 * 1.15
-    assert most_in_one_second(limited) <= 20 + 1
+    # The gate admits at most N + 1 starts in any window of the period, on the
+    # Redis server's clock (lua/gate_rate.lua: each start within one interval
+    # of its booking). The stamps are taken in the task, after admission, by
+    # processes a loaded 2-core machine can hold back for up to an interval
+    # (50 ms here), which can carry one more start into a window: N + 2.
+    assert most_in_one_second(limited) <= 20 + 2
     assert free[-1] - began < 10, "the unlimited task waited behind the limited one"
     assert stats.pending == 0
