@@ -81,6 +81,8 @@ class Envelope:
     legacy: bool = field(default=False, compare=False)
     # The concurrency slot key this run holds (set by the worker's gate, not sent).
     held: str = field(default="", compare=False)
+    # When the gate admitted this run, on the server's clock (0: not gated).
+    admitted_at: float = field(default=0.0, compare=False)
 
     def encode(self) -> bytes:
         """The canonical bytes of this envelope (JSON, no NaN, no non-str keys)."""

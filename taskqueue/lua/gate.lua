@@ -14,7 +14,7 @@
 -- older than the worker timeout holds none (its SIGKILL frees them). A message
 -- waiting for a slot is due when a settle frees one (settle_limits.lua), at
 -- the latest after the worker timeout.
--- Returns {'RUN'} | {'GONE'} (no longer mine) | {'WAIT', reason, seconds}
+-- Returns {'RUN', the server's time} | {'GONE'} (no longer mine) | {'WAIT', reason, seconds}
 local inflight, scheduled, consumers, slots, waiting, rate = unpack(KEYS)
 local me, id, raw = ARGV[1], ARGV[2], ARGV[3]
 local cap, interval, timeout = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])

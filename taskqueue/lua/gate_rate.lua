@@ -21,4 +21,4 @@ if cap > 0 then
   redis.call('HSET', slots, id, me)
   redis.call('ZREM', waiting, raw)
 end
-return {'RUN'}
+return {'RUN', string.format('%.6f', now)}

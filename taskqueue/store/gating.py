@@ -22,6 +22,7 @@ class Verdict:
     action: str  # run | wait | gone
     reason: str = ""
     seconds: float = 0.0
+    admitted_at: float = 0.0  # run: the server's time of the admission
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class Gating(StoreCore):
         reply = [_text(part).lower() for part in self.scripts.run("gate", keys, argv)]
         if reply[0] == "wait":
             return Verdict("wait", reply[1], float(reply[2]))
+        if reply[0] == "run":
+            return Verdict("run", admitted_at=float(reply[1]))
         return Verdict(reply[0])
 
     @translate_errors

@@ -62,6 +62,7 @@ class Gate:
         except TaskQueueError as exc:
             return GiveBack(envelope, f"the rate/concurrency gate failed: {exc}")
         if verdict.action == "run":
+            envelope.admitted_at = verdict.admitted_at
             if limits.concurrency:
                 envelope.held = self.broker.keys(queue).slots(limits.path)
             return None

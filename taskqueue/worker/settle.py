@@ -72,6 +72,10 @@ class Settler:
         if duration is not None:
             settlement.finished = self.clock.now()
             settlement.started = settlement.finished - duration
+            if held is not None and held.admitted_at:
+                # A gated start is the gate's admission, on the clock the
+                # limit is kept on (lua/gate_rate.lua), not a moment later.
+                settlement.started = min(settlement.started, held.admitted_at)
         self.pending.setdefault(queue, []).append(settlement)
         if self.record_metrics:
             metrics.record(outcome, queue)
