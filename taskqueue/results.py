@@ -9,6 +9,10 @@ seconds), ``worker`` (the consumer running it now), ``worker:<attempt>``
 (the consumer that ran each finished attempt, then, since the task page,
 that attempt's start and finish: ``"<consumer> <start> <finish>"``; the
 consumer alone in records written before), ``return`` (JSON),
+The settle of a first attempt that ran and returned writes no
+``started_at``, ``last_attempted_at`` or ``finished_at`` (three fields of
+nearly every record, issue 21): its span holds them, and ``parse`` reads
+them there.
 ``retry_of`` / ``retried_as:<id>`` (the task page's Retry links), and
 ``error:<attempt>`` / ``error:dead`` (JSON: class, args, str, traceback,
 written by ``error_json`` and ``reason_json``).
@@ -102,6 +106,31 @@ def _status(raw: bytes) -> TaskResultStatus | None:
         return None
 
 
+def _starts(
+    times: Mapping[str, datetime | None],
+    spans: tuple[Span, ...],
+    status: TaskResultStatus | None,
+) -> tuple[datetime | None, datetime | None]:
+    """(started_at, last_attempted_at): the finished attempts' spans where
+    they tell (the first attempt's start; the last one's, unless one runs
+    now), else the stored stamps (a claim's, a RUNNING mark's)."""
+    first = spans[0][0] if spans else None
+    last = spans[-1][0] if spans and status != TaskResultStatus.RUNNING else None
+    return (
+        first or times[Field.STARTED_AT],
+        last or times[Field.LAST_ATTEMPTED_AT],
+    )
+
+
+def _finish(
+    spans: tuple[Span, ...], status: TaskResultStatus | None
+) -> datetime | None:
+    """A finished task's last span's end (a first attempt that returned keeps
+    no finished_at of its own); None while it may run again."""
+    done = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
+    return spans[-1][1] if spans and done else None
+
+
 def _text(raw: bytes | None) -> str | None:
     return raw.decode(errors="replace") if raw is not None else None
 
@@ -143,13 +172,16 @@ class ResultRecord:
         envelope = loads_or_none(raw.get(_MSG))
         times = {name: timestamp(raw.get(key)) for name, key in _TIMES}
         finished_by, errors, spans = attempt_fields(raw)
+        status = _status(raw.get(_STATUS, b"READY"))
+        started_at, last_attempted_at = _starts(times, spans, status)
+        finished_at = times[Field.FINISHED_AT] or _finish(spans, status)
         return cls(
             envelope=envelope if isinstance(envelope, dict) else {},
             has_message=_MSG in raw,
-            status=_status(raw.get(_STATUS, b"READY")),
-            started_at=times[Field.STARTED_AT],
-            last_attempted_at=times[Field.LAST_ATTEMPTED_AT],
-            finished_at=times[Field.FINISHED_AT],
+            status=status,
+            started_at=started_at,
+            last_attempted_at=last_attempted_at,
+            finished_at=finished_at,
             unreadable_times=tuple(
                 name for name, key in _TIMES if key in raw and times[name] is None
             ),

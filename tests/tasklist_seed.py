@@ -5,9 +5,11 @@ Task ``i`` is ``seed-<i>`` (zero-padded), finished ``i`` ms after ``BASE``;
 its path is ``PATHS[i % 4]`` (``RARE`` for every thousandth, from 999) and
 every seventh one FAILED. The hash has the
 fields ``ResultRecord`` reads for a row: ``msg`` (the envelope: task, queue),
-``status``, ``started_at``, ``finished_at`` and ``bucket`` (its finish minute,
-whose bucket ``{Q}:finished:<minute>`` lists it, in finish order; at 1,000 a
-second a minute's bucket holds 60,000).
+``status``, the times and ``bucket`` (its finish minute, whose bucket
+``{Q}:finished:<minute>`` lists it, in finish order; at 1,000 a second a
+minute's bucket holds 60,000). The times are laid out as a settle writes
+them: a failed task's as ``started_at`` and ``finished_at``, a successful
+one's in its span alone (``worker:1``, lua/settle_plain.lua).
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ def minute_of(i: int) -> int:
     return int(finished_at(i) // 60)
 
 
+def times(i: int) -> dict[str, str]:
+    start, end = repr(finished_at(i) - 0.25), repr(finished_at(i))
+    if seed_status(i) == "FAILED":
+        return {"started_at": start, "finished_at": end, "worker:1": "w"}
+    return {"worker:1": f"w {start} {end}"}
+
+
 def seed(broker: Any, start: int, stop: int, queue: str = "default") -> None:
     """Tasks ``start`` .. ``stop - 1`` of ``queue``, as settled ones."""
     k = broker.keys(queue)
@@ -58,8 +67,7 @@ def seed(broker: Any, start: int, stop: int, queue: str = "default") -> None:
                             "args": [i], "kwargs": {}}  # fmt: skip
                 pipe.hset(k.result(seed_id(i)), mapping={
                     "msg": orjson.dumps(envelope), "status": seed_status(i),
-                    "started_at": repr(finished_at(i) - 0.25),
-                    "finished_at": repr(finished_at(i)), "bucket": minute_of(i),
+                    "bucket": minute_of(i), **times(i),
                 })  # fmt: skip
             buckets: dict[int, list[str]] = {}
             for i in range(low, high):

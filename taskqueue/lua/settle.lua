@@ -19,3 +19,7 @@ local inflight, scheduled, redelivered, dead, dead_index, dead_raw, recent_ids, 
 local now = server_now()
 local minute = math.floor(now / 60) -- the finished index bucket (settle_index.lua)
 local me, prefix, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- Numbers given to redis.call are formatted (snprintf) at every call: the
+-- ones every record gets are formatted once here.
+local minute_s, now_s = tostring(minute), string.format('%.17g', now)
+local expiry_s = ttl and tostring(math.ceil(ttl))

@@ -13,25 +13,36 @@
 --   step ('' for a task in none: settle_workflow.lua); UNIQUE and SLOT
 --   (settle_limits.lua). Those last three are sent only when some message of
 --   the call needs them (WIDE); otherwise the stride is 14 and they read ''.
+-- A call of plain successes only (PLAIN: first attempts that ran and returned,
+-- not redelivered: Settlement.plain) sends six: RAW, TASK_ID, PAYLOAD,
+-- STARTED, FINISHED, MSG (settle_plain.lua); the other offsets are nil then.
 local SETTLE_FIELDS, SETTLE_FIRST = tonumber(ARGV[4]), 5
-local WIDE = SETTLE_FIELDS == 17
+local WIDE, PLAIN = SETTLE_FIELDS == 17, SETTLE_FIELDS == 6
 local OP, RAW, TASK_ID, STATUS, PAYLOAD, ERROR_FIELD, ERROR_JSON = 0, 1, 2, 3, 4, 5, 6
 local DELAY, DEAD_ID, ATTEMPT, REDELIVERED, STARTED, FINISHED, MSG = 7, 8, 9, 10, 11, 12, 13
 local WORKFLOW, UNIQUE, SLOT = 14, 15, 16
+if PLAIN then
+  RAW, TASK_ID, PAYLOAD, STARTED, FINISHED, MSG = 0, 1, 2, 3, 4, 5
+  OP, STATUS, ERROR_FIELD, ERROR_JSON, DELAY, DEAD_ID, ATTEMPT, REDELIVERED = nil, nil, nil, nil, nil, nil, nil, nil
+end
 
 -- n messages, each well formed, or an error reply before anything is written.
-if not (WIDE or SETTLE_FIELDS == 14) then return redis.error_reply('ERR settle: bad stride') end
+if not (WIDE or PLAIN or SETTLE_FIELDS == 14) then return redis.error_reply('ERR settle: bad stride') end
 local n = (#ARGV - SETTLE_FIRST + 1) / SETTLE_FIELDS
 if n == 0 then return 0 end
 if n ~= math.floor(n) or not ttl then return redis.error_reply('ERR settle: bad argument count') end
-for j = 1, n do
-  local i = SETTLE_FIRST + (j - 1) * SETTLE_FIELDS
-  local op, delay, redelivered = ARGV[i + OP], tonumber(ARGV[i + DELAY]), ARGV[i + REDELIVERED]
-  if not ((op == 'done' or op == 'retry' or op == 'dead')
-    and delay and delay == delay and delay ~= math.huge and delay ~= -math.huge
-    and string.find(ARGV[i + STATUS], '^%a*$') and string.find(ARGV[i + DEAD_ID], '^%x*$')
-    and string.find(ARGV[i + ATTEMPT], '^%d+$') and (redelivered == '0' or redelivered == '1'))
+-- Table lookups for the closed sets, a pattern only where a value is not the
+-- common one: the check runs for every message, so it is kept cheap.
+local OPS = {done = true, retry = true, dead = true}
+local FLAGS = {['0'] = true, ['1'] = true}
+local STATUSES = {SUCCESSFUL = true, FAILED = true, READY = true, RUNNING = true, [''] = true}
+for i = SETTLE_FIRST, PLAIN and 0 or #ARGV, SETTLE_FIELDS do
+  local delay, attempt, dead_id = tonumber(ARGV[i + DELAY]), ARGV[i + ATTEMPT], ARGV[i + DEAD_ID]
+  if not (OPS[ARGV[i + OP]] and delay and delay == delay and delay ~= math.huge and delay ~= -math.huge
+    and STATUSES[ARGV[i + STATUS]] and FLAGS[ARGV[i + REDELIVERED]]
+    and (attempt == '1' or string.find(attempt, '^%d+$'))
+    and (dead_id == '' or string.find(dead_id, '^%x+$')))
   then
-    return redis.error_reply('ERR settle: bad arguments for message ' .. j)
+    return redis.error_reply('ERR settle: bad arguments for message ' .. ((i - SETTLE_FIRST) / SETTLE_FIELDS + 1))
   end
 end

@@ -4,34 +4,34 @@
 -- ARGV[3] the start index in that minute's bucket (exclusive), ARGV[4] how many
 -- entries at most, ARGV[5] the result key prefix, ARGV[6] since, ARGV[7] until
 -- (unix seconds, '' when none).
--- Returns minute, index, id for each entry, in page order. It reads at most
--- ARGV[4] buckets (each non-empty one gives at least one entry), an LLEN and
--- an LRANGE each; in the bucket of a time bound's minute, a binary search on
--- its records' finish times (a bucket is in finish order) finds where the
--- bound cuts it: about 2 log2(bucket size) commands. Never more with retention.
+-- Returns minute, index, id for each entry, in page order. It reads at most ARGV[4]
+-- buckets (each non-empty one gives at least one entry), an LLEN and an LRANGE each;
+-- in the bucket of a time bound's minute, a binary search on its records' finish
+-- times (a bucket is in finish order) finds where the bound cuts it: about
+-- 2 log2(bucket size) commands. Never more with retention.
 local minutes, prefix, results = KEYS[1], KEYS[2], ARGV[5]
 local desc, start, at = ARGV[1] == 'desc', ARGV[2], tonumber(ARGV[3])
-local count = tonumber(ARGV[4])
-local since, untl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local count, since, untl = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local low = since and math.floor(since / 60) or '-inf'
 local high = untl and math.floor(untl / 60) or '+inf'
+-- A task's finished_at, else (settle_plain.lua) its span's end: "<consumer> <start> <finish>".
+local function finish_of(id)
+  local at, span = unpack(redis.call('HMGET', results .. id, 'finished_at', 'worker:1'))
+  return tonumber(at) or (span and tonumber(string.match(span, ' ([^ ]+)$')))
+end
 -- The first index of the bucket whose task finished at or after t (#bucket if none).
 local function first_from(key, size, t)
   local lo, hi = 0, size
   while lo < hi do
     local mid = math.floor((lo + hi) / 2)
-    local id = redis.call('LINDEX', key, mid)
-    local f = tonumber(redis.call('HGET', results .. id, 'finished_at'))
+    local f = finish_of(redis.call('LINDEX', key, mid))
     if f and f >= t then hi = mid else lo = mid + 1 end
   end
   return lo
 end
-local found
-if desc then
-  found = redis.call('ZREVRANGEBYSCORE', minutes, start ~= '' and start or high, low, 'LIMIT', 0, count)
-else
-  found = redis.call('ZRANGEBYSCORE', minutes, start ~= '' and start or low, high, 'LIMIT', 0, count)
-end
+local found = desc
+  and redis.call('ZREVRANGEBYSCORE', minutes, start ~= '' and start or high, low, 'LIMIT', 0, count)
+  or redis.call('ZRANGEBYSCORE', minutes, start ~= '' and start or low, high, 'LIMIT', 0, count)
 local out = {}
 for _, m in ipairs(found) do
   local want = count - #out / 3

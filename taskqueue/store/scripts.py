@@ -39,8 +39,8 @@ FILES: dict[str, tuple[str, ...]] = {
         "claim_handover", "claim_control", "claim_take", "claim_reply",
     ),
     "settle": (
-        "settle", "settle_args", "settle_cancel", "settle_limits", "settle_record",
-        "settle_index", "settle_workflow",
+        "settle", "settle_args", "settle_cancel", "settle_limits", "settle_release",
+        "settle_plain", "settle_record", "settle_recent", "settle_index", "settle_workflow",
         "settle_notify", "settle_reply",
     ),
     "enqueue": ("envelope", "enqueue"),

@@ -28,9 +28,11 @@ from taskqueue.store.errors import translate_errors
 Record = dict[bytes, bytes]
 BUCKET = Field.BUCKET  # the record field naming the minute whose bucket lists it
 # What a list row needs of a record: never the return value or the tracebacks.
+# The first attempt's span (worker:1) is where a first attempt that returned
+# keeps its start (results.py).
 ROW_FIELDS = (
     Field.MSG, Field.STATUS, Field.STARTED_AT, Field.LAST_ATTEMPTED_AT,
-    Field.FINISHED_AT, BUCKET,
+    Field.FINISHED_AT, BUCKET, f"{Field.WORKER_OF}1",
 )  # fmt: skip
 _ROW_KEYS = tuple(name.encode() for name in ROW_FIELDS)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from taskqueue.results import Field
+from taskqueue.results import ResultRecord
 from taskqueue.store.tasklist import IndexEntry, Position, Record
 from taskqueue.web.tasklist_query import DONE, Spot
 
@@ -95,10 +95,7 @@ def spots_behind(
 
 
 def _finished(entry: IndexEntry, raw: Record | None) -> datetime:
-    """The record's finish time; a gone record's is its bucket's minute."""
-    value = raw.get(Field.FINISHED_AT.encode()) if raw else None
-    try:
-        seconds = float(value) if value else entry.position.minute * 60.0
-    except ValueError:
-        seconds = entry.position.minute * 60.0
-    return datetime.fromtimestamp(seconds, tz=UTC)
+    """The record's finish time; a gone record's (or one that does not say)
+    is its bucket's minute."""
+    finished = ResultRecord.parse(raw).finished_at if raw else None
+    return finished or datetime.fromtimestamp(entry.position.minute * 60.0, tz=UTC)

@@ -14,8 +14,9 @@ import redis
 
 from taskqueue.broker import ClaimPolicy, Settlement
 from taskqueue.exceptions import BrokerError
+from taskqueue.results import ResultRecord
 from taskqueue.store.scripts import compose
-from taskqueue.store.settlement import SETTLE_FIELDS, SHORT_FIELDS
+from taskqueue.store.settlement import PLAIN_FIELDS, SETTLE_FIELDS, SHORT_FIELDS
 
 POLICY = ClaimPolicy(max_batch=10, worker_timeout=60, result_ttl=60)
 # settle_args.lua names each field's offset after the Python field.
@@ -239,3 +240,77 @@ def assert_nothing_written(broker, held: list[bytes]) -> None:
         assert record[b"status"] == b"RUNNING"
         assert b"finished_at" not in record
     assert not broker.client.exists(k.recent, k.scheduled, k.dead, k.dead_index)
+
+
+def test_lua_reads_a_plain_call_at_the_offsets_python_writes_it(broker):
+    script = (
+        compose("settle", "settle_args")
+        + "return {RAW, TASK_ID, PAYLOAD, STARTED, FINISHED, MSG, OP == nil, SETTLE_FIELDS}"
+    )
+    call = ["c1", "prefix:", 60, len(PLAIN_FIELDS), *PLAIN.plain_argv()]
+
+    offsets = broker.client.eval(script, 8, *["{t}:k"] * 8, *call)
+
+    assert offsets == [*range(len(PLAIN_FIELDS)), 1, len(PLAIN_FIELDS)]
+    assert PLAIN.plain_argv()[: PLAIN_FIELDS.index("msg")] == tuple(
+        PLAIN.argv()[SETTLE_FIELDS.index(name)] for name in PLAIN_FIELDS[:-1]
+    )
+
+
+PLAIN = Settlement(
+    "done", b"x", "p1", "SUCCESSFUL", b"7", started=100.5, finished=101.25
+)
+
+
+def test_plain_successes_go_as_six_fields_and_are_recorded_as_any_call_records_them(
+    broker,
+):
+    k = broker.keys("default")
+    raws = claim_all(
+        broker, [b'{"v":1,"id":"p1"}', b'{"v":1,"id":"p2"}', b'{"v":1,"id":"f1"}']
+    )
+    plain = dataclasses.replace(PLAIN, raw=raws[0])
+    also_plain = dataclasses.replace(PLAIN, raw=raws[1], task_id="p2")
+    failed = Settlement(
+        "done", raws[2], "f1", "FAILED", error_field="error:1", error_json=b"{}",
+        started=100.5, finished=101.25,
+    )  # fmt: skip
+    assert plain.plain
+    assert not failed.plain
+    assert not Settlement("done", b"r").plain
+
+    _, argv = broker._settle_call("default", "c1", [plain], ttl=60)
+    assert argv == ["c1", k.result_prefix, 60, len(PLAIN_FIELDS), *plain.plain_argv()]
+    assert broker.settle("default", "c1", [plain], ttl=60) == 1
+    # p2 goes in a call that is not plain (a failure is in it): the same record.
+    assert broker.settle("default", "c1", [also_plain, failed], ttl=60) == 2
+
+    one, two = (broker.client.hgetall(k.result(i)) for i in ("p1", "p2"))
+    assert one.pop(b"msg") == raws[0]
+    assert two.pop(b"msg") == raws[1]
+    claim_marks = (b"started_at", b"last_attempted_at", b"worker")  # claim_reply.lua
+    one, two = (
+        {f: v for f, v in r.items() if f not in claim_marks} for r in (one, two)
+    )
+    assert one == two
+    assert set(one) == {b"status", b"bucket", b"worker:1", b"return"}
+    assert broker.client.ttl(k.result("p1")) > 0
+    assert broker.stats("default").in_flight == 0
+    record = ResultRecord.parse(broker.client.hgetall(k.result("p1")))
+    assert (
+        record.started_at.timestamp() == record.last_attempted_at.timestamp() == 100.5
+    )
+    assert record.finished_at.timestamp() == 101.25
+
+
+def test_a_plain_call_out_of_order_releases_by_value_and_skips_what_is_gone(broker):
+    k = broker.keys("default")
+    raws = claim_all(broker, [b'{"v":1,"id":"p1"}', b'{"v":1,"id":"p2"}'])
+    second = dataclasses.replace(PLAIN, raw=raws[1], task_id="p2")
+    gone = dataclasses.replace(PLAIN, raw=b'{"v":1,"id":"gone"}', task_id="gone")
+
+    assert broker.settle("default", "c1", [second, gone], ttl=60) == 1
+
+    assert broker.client.lrange(k.inflight("c1"), 0, -1) == [raws[0]]
+    assert broker.client.hget(k.result("p2"), "status") == b"SUCCESSFUL"
+    assert not broker.client.exists(k.result("gone"))

@@ -104,6 +104,24 @@ def test_a_settled_record_reads_as_a_task_result_would_show_it():
     assert record.unreadable == []
 
 
+def test_the_starts_are_the_finished_attempts_spans_unless_one_runs_now():
+    spans = {
+        b"worker:1": b"w1 1700000001 1700000002",
+        b"worker:2": b"w2 1700000005 1700000006",
+    }
+    claim = {b"started_at": b"1700000000", b"last_attempted_at": b"1700000004"}
+
+    settled = ResultRecord.parse({b"status": b"SUCCESSFUL", **claim, **spans})
+    running = ResultRecord.parse(
+        {b"status": b"RUNNING", **claim, b"worker:1": spans[b"worker:1"]}
+    )
+    claimed = ResultRecord.parse({b"status": b"RUNNING", **claim})
+
+    assert [t.timestamp() for t in settled.attempt_times()] == [1700000001, 1700000005]
+    assert [t.timestamp() for t in running.attempt_times()] == [1700000001, 1700000004]
+    assert [t.timestamp() for t in claimed.attempt_times()] == [1700000000, 1700000004]
+
+
 def test_a_claimed_poison_message_never_started():
     record = ResultRecord.parse({b"status": b"FAILED", b"started_at": b"1700000000"})
 
