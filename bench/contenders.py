@@ -325,6 +325,17 @@ PEERS: dict[str, dict[str, Any]] = {
                  "-v", "0"],
         "burst": ["--batch"],
     },
+    # Huey 3's django.tasks backend: the same consumer as the Huey row, started
+    # by djhuey's run_huey; -A: no tasks.py autoload (the shim task imports
+    # bench.procs.django6_tasks by path; recipe.tasks is taskqueue's)
+    "huey-tasks": {
+        "label": "Huey django.tasks -w1",
+        **DJANGO6,
+        "scale": 0.5,
+        "env": {"BENCH_TASKS_BACKEND": "huey"},
+        "argv": ["python", "-m", "django", "run_huey", "-k", "thread", "-w", "1",
+                 "-n", "-q", "-A"],
+    },
 }  # fmt: skip
 
 

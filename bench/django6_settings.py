@@ -27,6 +27,12 @@ BACKENDS = {
     }),
     # results: the task's own row (the queue is the table), cannot be turned off
     "db": ("django_tasks_db", {"BACKEND": "django_tasks_db.DatabaseBackend"}),
+    # results: a record per task (djt.<id>) in the HUEY instance's result hash,
+    # written at enqueue, start and finish, cannot be turned off (RedisHuey
+    # keeps them; RedisExpireHuey would expire them); the queue is HUEY below
+    "huey": ("huey.contrib.djhuey", {
+        "BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend",
+    }),
 }  # fmt: skip
 APP, BACKEND = BACKENDS[os.environ.get("BENCH_TASKS_BACKEND", "db")]
 
@@ -38,3 +44,6 @@ DATABASES = {"default": database_config(os.environ["DATABASE_URL"])}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TASKS = {"default": BACKEND}
 VTASKS_CONCURRENCY = 1
+# The huey instance behind the huey backend (read only when djhuey is imported):
+# RedisHuey, its default; immediate off explicitly (its default follows DEBUG)
+HUEY = {"name": "bench", "url": REDIS_URL, "immediate": False}

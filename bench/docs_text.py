@@ -19,8 +19,9 @@ METHOD = """\
   (`bench/procs/raw_worker.py`: BLPOP + `json.loads`, at-most-once; and a Lua pop of up to
   100 into a processing list with one `DEL` ack per batch); the peers from pinned versions
   in `.venv-bench` (`bench/requirements-peers.txt`), never imported by the product; the
-  Django 6 Tasks backends (django-vtasks, django-tasks-redis, django-tasks-db) from
-  pinned versions in `.venv-bench6` (`bench/requirements-peers-django6.txt`, Django 6.0)
+  Django 6 Tasks backends (django-vtasks, django-tasks-redis, django-tasks-db, Huey's
+  django.tasks backend) from pinned versions in `.venv-bench6`
+  (`bench/requirements-peers-django6.txt`, Django 6.1)
   built with a Python >= 3.12 found on the machine (`python3.13`/`python3.12` on PATH or
   a pyenv version; without one they are left out, with the reason below the tables).
   Their tasks are `@task` functions (`bench/procs/django6_tasks.py`) enqueued with
@@ -37,7 +38,7 @@ METHOD = """\
   wait until nothing is pending or in flight); others: marker tasks that
   write `time.time()` to Redis). Start-up and the harness's polling are not counted.
   The same method for every contender. Slow peers get a fraction of N (RQ fork 0.005, left out of `--quick`; RQ 0.1, Dramatiq 0.2, Celery 0.25, Huey 0.5;
-  django-vtasks 0.5, django-tasks-redis 0.1, django-tasks-db 0.1)
+  django-vtasks 0.5, django-tasks-redis 0.1, django-tasks-db 0.1, Huey django.tasks 0.5)
   so a run stays short; rates are per second either way. Redis CPU per no-op task:
   the server's own CPU time (`INFO cpu`) over the run, divided by N: the work a
   contender puts on the one Redis every worker shares. (A worker's own CPU per task is
@@ -51,7 +52,8 @@ METHOD = """\
 - **Enqueue (a):** N calls one at a time from one producer (taskqueue `task.enqueue()`,
   raw `RPUSH` per call, peers their own call) and one bulk call where there is one
   (taskqueue `enqueue_many`, raw one big `RPUSH`, RQ `enqueue_many`, django-vtasks
-  `backend.enqueue_many`; django-tasks-redis and django-tasks-db have no bulk call).
+  `backend.enqueue_many`; django-tasks-redis, django-tasks-db and Huey's django.tasks
+  backend have no bulk call).
 - **Idle worker (d, e, f):** a running worker, idle: Redis commands/s from
   `INFO commandstats` over the idle window (20 s in full mode, so that periodic work such as
   heartbeats is averaged in; it counts commands run inside Lua scripts too, so a script call
@@ -71,7 +73,9 @@ METHOD = """\
   (it has no result store). django-tasks-redis cannot turn results off: every task is a
   hash (kept 30 days by default) plus entries in its status-index sets, updated by Lua at
   claim and finish. django-tasks-db cannot either: the task's row is both queue entry and
-  result. taskqueue cannot turn results off: it
+  result. Huey's django.tasks backend cannot either: it keeps a status record per task
+  (`djt.<id>` in the huey instance's result hash, written at enqueue, start and finish;
+  `RedisHuey`, the default, never expires it). taskqueue cannot turn results off: it
   stores every outcome (a guarantee of the product), so its figures include that work.
 - Delivery: the raw BLPOP loop, Celery (default early ack), Huey and RQ are at-most-once
   as configured; Dramatiq and the Lua batch loop are at-least-once; taskqueue is
@@ -79,7 +83,8 @@ METHOD = """\
   task into a per-worker processing list (BLMOVE), but by default (`VTASKS_MAX_RESCUES`
   0) a dead worker's task is dead-lettered, not re-run; django-tasks-redis (a Redis
   Stream and consumer group) re-runs a dead worker's task after its claim timeout (300 s)
-  up to 5 starts; django-tasks-db claims the row, which stays RUNNING if the worker dies.
+  up to 5 starts; django-tasks-db claims the row, which stays RUNNING if the worker dies;
+  Huey's django.tasks backend is Huey's queue (BRPOP), at-most-once like the Huey row.
 - Workers: RQ `SimpleWorker` (no fork per job) and RQ's default `Worker` (a fork per job),
   both with `--burst` for throughput runs; Celery `-P solo -c 1` and `-P prefork -c 1` (a
   supervisor and one child: one task at a time, like every other row), both
@@ -96,13 +101,17 @@ METHOD = """\
   `python -m django db_worker --queue-name default -v 0` (`--batch` for throughput runs;
   when the queue is empty it polls every `--interval` 1 s, its default, so in the latency
   test, where each task is sent just after the previous one ran, it waits almost a full
-  second).
+  second); Huey's django.tasks backend `python -m django run_huey -k thread -w 1 -n -q -A`
+  (djhuey's command, the same consumer as the Huey row; `-A`: no autoload of the apps'
+  `tasks.py`, the backend's shim task imports `bench/procs/django6_tasks.py` by path;
+  `HUEY = {"name": "bench", "url": ..., "immediate": False}`, a `RedisHuey`; no burst
+  mode, stopped after the sentinel).
 - django-tasks-db's queue is a table in the benchmark's SQLite file (migrated there by
   Django 6 from `.venv-bench6`, emptied between runs like the recipes): every enqueue is
   an INSERT and every claim an exclusive transaction on the same file the ORM task
   writes. That is the backend's design (its queue is the database), not a harness
   choice; on PostgreSQL it would use `SELECT ... FOR UPDATE SKIP LOCKED` instead.
-- The Django 6 rows run Django 6.0 on the newer Python of `.venv-bench6` (see Machine);
+- The Django 6 rows run Django 6.1 on the newer Python of `.venv-bench6` (see Machine);
   every other contender runs Django 5.2 on the Python of the product's venv.
 - RSS growth (full mode, taskqueue's solo worker): 200,000 no-op tasks queued, the worker's
   RSS sampled once it has taken 10,000 and again after the last; also

@@ -27,7 +27,7 @@ PACKAGES = ["rq", "celery", "kombu", "dramatiq", "huey", "redis", "hiredis", "Dj
 VENV6 = ROOT / ".venv-bench6"
 REQUIREMENTS6 = ROOT / "bench" / "requirements-peers-django6.txt"
 PACKAGES6 = ["Django", "django-vtasks", "django-vcache", "django-tasks-redis",
-             "django-tasks-db", "redis"]  # fmt: skip
+             "django-tasks-db", "huey", "redis"]  # fmt: skip
 MIN_PYTHON6 = (3, 12)
 
 

@@ -71,7 +71,7 @@ def django6_api() -> tuple[Send, Callable[[str, list[tuple[Any, ...]]], None] | 
         backend.enqueue_many([(func, args, {}) for args in calls])
 
     # django-vtasks' Valkey backend defines enqueue_many (its base class only
-    # raises NotImplementedError); django-tasks-redis and -db have none
+    # raises NotImplementedError); django-tasks-redis, -db and Huey have none
     return send, (bulk if "enqueue_many" in vars(type(backend)) else None)
 
 
