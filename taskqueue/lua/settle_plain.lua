@@ -9,10 +9,9 @@ if PLAIN then
     if in_order or redis.call('LREM', inflight, 1, raw) == 1 then
       settled = settled + 1
       if task_id ~= '' then
-        local msg, finished, rk = ARGV[i + MSG], ARGV[i + FINISHED], prefix .. task_id
+        local msg, rk = MSG and ARGV[i + MSG] or '', prefix .. task_id
         redis.call('HSET', rk, 'status', 'SUCCESSFUL', 'msg', msg ~= '' and msg or raw,
-          'bucket', minute_s,
-          'worker:1', me .. ' ' .. ARGV[i + STARTED] .. ' ' .. finished, 'return', ARGV[i + PAYLOAD])
+          'bucket', minute_s, 'worker:1', ARGV[i + WORKER1], 'return', ARGV[i + PAYLOAD])
         redis.call('EXPIRE', rk, expiry_s)
         recent[#recent + 1] = task_id
         indexed[#indexed + 1] = task_id

@@ -11,8 +11,9 @@ The stride is ``len(SETTLE_FIELDS)``, or ``SHORT_FIELDS`` when no message of
 the call is a workflow step or holds a limit: the last three fields are then
 left out, so that a feature nobody uses costs no argument per task (each
 costs the packer and the script about 0.1 µs). A call of ``plain`` outcomes
-only (first attempts that ran and returned: nearly every call) sends the six
-``PLAIN_FIELDS``, which is all such an outcome has that is not a constant.
+only (first attempts that ran and returned: nearly every call) sends the four
+``PLAIN_FIELDS`` (five when a message of it records an envelope of its own),
+which is all such an outcome has that is not a constant.
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ class Settlement:
             and not self.wide
         )  # fmt: skip
 
-    def plain_argv(self) -> tuple[bytes | str, ...]:
-        """The arguments of a ``plain`` outcome: PLAIN_FIELDS, in that order."""
-        return (
-            self.raw, self.task_id, self.payload, f"{self.started:.6f}",
-            f"{self.finished:.6f}", self.msg,
-        )  # fmt: skip
+    def plain_argv(self, consumer: str, *, msg: bool) -> tuple[bytes | str, ...]:
+        """The arguments of a ``plain`` outcome: PLAIN_FIELDS, then ``msg`` if asked.
+
+        The worker field is the record's ``worker:1`` value as it is stored
+        ("<consumer> <start> <finish>"), so the script writes it as it comes.
+        """
+        worker = f"{consumer} {self.started:.6f} {self.finished:.6f}"
+        fields = (self.raw, self.task_id, self.payload, worker)
+        return (*fields, self.msg) if msg else fields
 
     @property
     def wide(self) -> bool:
@@ -100,8 +104,9 @@ class Settlement:
 # The order of a message's arguments; lua/settle_args.lua reads them in it.
 SETTLE_FIELDS = tuple(field.name for field in dataclasses.fields(Settlement))
 SHORT_FIELDS = SETTLE_FIELDS.index("workflow")  # the stride when none is wide
-# The stride of a call whose outcomes are all ``plain`` (lua/settle_args.lua).
-PLAIN_FIELDS = ("raw", "task_id", "payload", "started", "finished", "msg")
+# The stride of a call whose outcomes are all ``plain`` (lua/settle_args.lua),
+# one more when one of them records an envelope of its own (``msg``).
+PLAIN_FIELDS = ("raw", "task_id", "payload", "worker")
 
 
 class Settling(StoreCore):
@@ -124,9 +129,10 @@ class Settling(StoreCore):
         items = list(items)
         argv: list[Any] = [consumer, k.result_prefix, ttl]
         if all(item.plain for item in items):
-            argv.append(len(PLAIN_FIELDS))
+            msg = any(item.msg for item in items)
+            argv.append(len(PLAIN_FIELDS) + msg)
             for item in items:
-                argv.extend(item.plain_argv())
+                argv.extend(item.plain_argv(consumer, msg=msg))
         else:
             wide = any(item.wide for item in items)
             argv.append(len(SETTLE_FIELDS) if wide else SHORT_FIELDS)

@@ -243,18 +243,19 @@ def assert_nothing_written(broker, held: list[bytes]) -> None:
 
 
 def test_lua_reads_a_plain_call_at_the_offsets_python_writes_it(broker):
-    script = (
-        compose("settle", "settle_args")
-        + "return {RAW, TASK_ID, PAYLOAD, STARTED, FINISHED, MSG, OP == nil, SETTLE_FIELDS}"
+    script = compose("settle", "settle_args") + (
+        "return {RAW, TASK_ID, PAYLOAD, WORKER1, MSG or -1, OP == nil, SETTLE_FIELDS}"
     )
-    call = ["c1", "prefix:", 60, len(PLAIN_FIELDS), *PLAIN.plain_argv()]
+    for msg in (False, True):
+        fields = PLAIN.plain_argv("c1", msg=msg)
+        call = ["c1", "prefix:", 60, len(fields), *fields]
 
-    offsets = broker.client.eval(script, 8, *["{t}:k"] * 8, *call)
+        offsets = broker.client.eval(script, 8, *["{t}:k"] * 8, *call)
 
-    assert offsets == [*range(len(PLAIN_FIELDS)), 1, len(PLAIN_FIELDS)]
-    assert PLAIN.plain_argv()[: PLAIN_FIELDS.index("msg")] == tuple(
-        PLAIN.argv()[SETTLE_FIELDS.index(name)] for name in PLAIN_FIELDS[:-1]
-    )
+        assert offsets == [0, 1, 2, 3, 4 if msg else -1, 1, len(fields)]
+    assert PLAIN.plain_argv("c1", msg=True) == (
+        b"x", "p1", b"7", "c1 100.500000 101.250000", b"",
+    )  # fmt: skip
 
 
 PLAIN = Settlement(
@@ -262,7 +263,7 @@ PLAIN = Settlement(
 )
 
 
-def test_plain_successes_go_as_six_fields_and_are_recorded_as_any_call_records_them(
+def test_plain_successes_go_as_four_fields_and_are_recorded_as_any_call_records_them(
     broker,
 ):
     k = broker.keys("default")
@@ -280,7 +281,9 @@ def test_plain_successes_go_as_six_fields_and_are_recorded_as_any_call_records_t
     assert not Settlement("done", b"r").plain
 
     _, argv = broker._settle_call("default", "c1", [plain], ttl=60)
-    assert argv == ["c1", k.result_prefix, 60, len(PLAIN_FIELDS), *plain.plain_argv()]
+    assert argv == [
+        "c1", k.result_prefix, 60, len(PLAIN_FIELDS), *plain.plain_argv("c1", msg=False),
+    ]  # fmt: skip
     assert broker.settle("default", "c1", [plain], ttl=60) == 1
     # p2 goes in a call that is not plain (a failure is in it): the same record.
     assert broker.settle("default", "c1", [also_plain, failed], ttl=60) == 2
@@ -314,3 +317,17 @@ def test_a_plain_call_out_of_order_releases_by_value_and_skips_what_is_gone(brok
     assert broker.client.lrange(k.inflight("c1"), 0, -1) == [raws[0]]
     assert broker.client.hget(k.result("p2"), "status") == b"SUCCESSFUL"
     assert not broker.client.exists(k.result("gone"))
+
+
+def test_a_plain_call_with_an_adopted_legacy_message_records_its_envelope(broker):
+    k = broker.keys("default")
+    (held,) = claim_all(broker, [b'{"recipe_id": 5}'])
+    envelope = b'{"v":1,"id":"L1","p":0,"task":"recipe.tasks.process_recipe"}'
+    legacy = dataclasses.replace(PLAIN, raw=held, task_id="L1", msg=envelope)
+
+    _, argv = broker._settle_call("default", "c1", [legacy], ttl=60)
+    assert argv[3] == len(PLAIN_FIELDS) + 1
+    assert broker.settle("default", "c1", [legacy], ttl=60) == 1
+
+    assert broker.client.hget(k.result("L1"), "msg") == envelope
+    assert broker.stats("default").in_flight == 0
