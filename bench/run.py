@@ -97,10 +97,10 @@ def legacy_only(size: dict[str, Any], *, n: int) -> int:
         try:
             b = prepare(server, Path(tmp), timeout=size["timeout"])
             solo = contenders.Taskqueue(server.client())
-            runs = []
-            for rep in range(size["repeats"]):
-                order = WORKLOADS[1:] if rep % 2 == 0 else WORKLOADS[:0:-1]
-                runs.append(one_repeat(b, [solo], size, rep=rep, kinds=order))
+            runs = [
+                one_repeat(b, [solo], size, rep=rep, kinds=("orm", LEGACY))
+                for rep in range(size["repeats"])
+            ]
         finally:
             server.stop()
     results = {"contenders": [solo.name], "repeats": runs, "idle": {}}
@@ -239,7 +239,27 @@ def smoke(
 
 
 # The throughput workloads; legacy has the ORM run's N (its ratio is to it).
-WORKLOADS = ("noop", "orm", contenders.LEGACY_WORKLOAD)
+LEGACY = contenders.LEGACY_WORKLOAD
+WORKLOADS = ("noop", "orm", LEGACY)
+
+
+def schedule(
+    order: list[contenders.Contender], kinds: tuple[str, ...], rep: int
+) -> list[tuple[str, contenders.Contender]]:
+    """The throughput runs of a repeat, in order: (workload, contender).
+
+    A contender's legacy run goes right beside its ORM run (after it in even
+    repeats, before it in odd ones), so both see the machine alike; legacy
+    runs only where the ORM run does.
+    """
+    runs: list[tuple[str, contenders.Contender]] = []
+    for workload in (w for w in kinds if w not in ("enqueue", LEGACY)):
+        for c in (c for c in order if workload in c.workloads):
+            pair = [(workload, c)]
+            if workload == "orm" and LEGACY in kinds and LEGACY in c.workloads:
+                pair = [(LEGACY, c), *pair] if rep % 2 else [*pair, (LEGACY, c)]
+            runs += pair
+    return runs
 
 
 def one_repeat(
@@ -259,21 +279,17 @@ def one_repeat(
         out["enqueue"][c.name] = guarded(
             c.name, "enqueue", lambda c=c, n=n: workloads.enqueue_run(b, c, n)
         )
-    for workload in (w for w in kinds if w != "enqueue"):
-        for c in (c for c in order if workload in c.workloads):
-            n = c.n_for(workload, size["orm" if workload == "legacy" else workload])
-            print(f"[repeat {rep + 1}] {workload} x{n}: {c.name}", flush=True)
-            started = time.perf_counter()
-            run = guarded(
-                c.name,
-                workload,
-                lambda c=c, w=workload, n=n: workloads.timed_run(b, c, w, n=n),
-            )
-            out[workload][c.name] = run
-            print(
-                f"    {summary(run)} ({time.perf_counter() - started:.1f} s)",
-                flush=True,
-            )
+    for workload, c in schedule(order, kinds, rep):
+        n = c.n_for(workload, size["orm" if workload == LEGACY else workload])
+        print(f"[repeat {rep + 1}] {workload} x{n}: {c.name}", flush=True)
+        started = time.perf_counter()
+        run = guarded(
+            c.name,
+            workload,
+            lambda c=c, w=workload, n=n: workloads.timed_run(b, c, w, n=n),
+        )
+        out[workload][c.name] = run
+        print(f"    {summary(run)} ({time.perf_counter() - started:.1f} s)", flush=True)
     return out
 
 
