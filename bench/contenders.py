@@ -30,6 +30,9 @@ RAW_QUEUE = "raw:queue"
 
 
 ALL_WORKLOADS = ("enqueue", "noop", "orm", "idle")
+# The original system's producers: a plain RPUSH of {"recipe_id": N} onto the
+# default queue's list (taskqueue's solo worker only; the ratio is to its ORM run).
+LEGACY_WORKLOAD = "legacy"
 
 
 class Contender:
@@ -85,7 +88,7 @@ class Taskqueue(Contender):
         super().__init__(r)
         self.pool = pool
         self.name = f"taskqueue {pool} -c2" if pool else "taskqueue"
-        self.workloads = ("noop", "orm") if pool else ALL_WORKLOADS
+        self.workloads = ("noop", "orm") if pool else (*ALL_WORKLOADS, LEGACY_WORKLOAD)
         from recipe.tasks import process_recipe
         from taskqueue.backends import enqueue_many
         from taskqueue.compat import task_backends
@@ -114,7 +117,17 @@ class Taskqueue(Contender):
             self.enqueue_many(
                 self.process_recipe, [((i % 1000 + 1,), {}) for i in range(n)]
             )
+        elif workload == LEGACY_WORKLOAD:
+            self.fill_legacy(n)
         self.sentinel = self.enqueue_many(self.noop, [((), {})])[0].id
+
+    def fill_legacy(self, n: int) -> None:
+        """The old producers' messages, as they write them: plain redis-py RPUSH
+        of ``{"recipe_id": N}`` onto the default queue's list (``task_queue``),
+        which LEGACY_TASK (recipe.tasks.process_recipe) runs: the ORM task."""
+        msgs = [b'{"recipe_id": %d}' % (i % 1000 + 1) for i in range(n)]
+        for start in range(0, n, 10_000):
+            self.r.rpush(self.keys.pending, *msgs[start : start + 10_000])
 
     def done(self) -> bool:
         """The sentinel ran and, with two consumers, nothing is left in flight."""

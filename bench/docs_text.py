@@ -49,6 +49,14 @@ METHOD = """\
   the others run the body without that record (`bench/procs/common.py`). Afterwards
   `sum(processed_count)` must equal N: the shortfall is reported as lost, the excess as
   duplicated.
+- **Legacy producers (taskqueue, `--pool solo`):** the original system's producers, as
+  they write: a plain redis-py `RPUSH` of `{"recipe_id": N}` onto the default queue's
+  list (`task_queue`), between the same start marker and sentinel, N as the ORM run's.
+  The claim wraps each one with its task id and the worker runs it as `LEGACY_TASK`
+  (`recipe.tasks.process_recipe`, the same ORM task, checked the same way). It runs right
+  beside taskqueue's native ORM run (after it in one repeat, before it in the next), and
+  its ratio is to that run. `bench/run.py --legacy-only` runs just those two (`--n`,
+  `--repeats`) and writes no docs.
 - **Enqueue (a):** N calls one at a time from one producer (taskqueue `task.enqueue()`,
   raw `RPUSH` per call, peers their own call) and one bulk call where there is one
   (taskqueue `enqueue_many`, raw one big `RPUSH`, RQ `enqueue_many`, django-vtasks

@@ -48,6 +48,13 @@ def per_repeat(
     return mine, (mine / base if mine and base else None)
 
 
+def legacy_pair(rep: dict[str, Any], name: str) -> tuple[float | None, float | None]:
+    """Legacy producers' rate and its ratio to the same contender's native ORM run."""
+    mine = rate(rep.get("legacy", {}).get(name))
+    native = rate(rep["orm"].get(name))
+    return mine, (mine / native if mine and native else None)
+
+
 def aggregate(results: dict[str, Any]) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for name in results["contenders"]:
@@ -56,6 +63,9 @@ def aggregate(results: dict[str, Any]) -> dict[str, Any]:
             pairs = [per_repeat(rep, name, workload) for rep in results["repeats"]]
             row[workload] = spread([p[0] for p in pairs if p[0]])
             row[f"{workload}_ratio"] = spread([p[1] for p in pairs if p[1]])
+        pairs = [legacy_pair(rep, name) for rep in results["repeats"]]
+        row["legacy"] = spread([p[0] for p in pairs if p[0]])
+        row["legacy_ratio"] = spread([p[1] for p in pairs if p[1]])
         row["redis_us"] = spread(
             [
                 rep["noop"][name]["redis_cpu_us"]
@@ -64,7 +74,12 @@ def aggregate(results: dict[str, Any]) -> dict[str, Any]:
                 and rate(rep["noop"][name])
             ]
         )
-        orm_runs = [rep["orm"].get(name, {}) for rep in results["repeats"]]
+        orm_runs = [
+            rep[workload].get(name, {})
+            for rep in results["repeats"]
+            for workload in ("orm", "legacy")
+            if workload in rep
+        ]
         row["lost"] = sum(r.get("lost", 0) for r in orm_runs)
         row["dup"] = sum(r.get("dup", 0) for r in orm_runs)
         row["orm_checked"] = sum(1 for r in orm_runs if "lost" in r)
@@ -103,6 +118,26 @@ def scaling(results: dict[str, Any]) -> str:
     return (
         f"2 processes (`--pool prefork -c 2`) / 1 process (`--pool solo`), no-op: "
         f"**{cell['median']:.2f}x** ({cell['min']:.2f}-{cell['max']:.2f})"
+    )
+
+
+def legacy(results: dict[str, Any]) -> str:
+    """taskqueue solo on the old producers' messages against its native ORM run."""
+    pairs = [legacy_pair(rep, "taskqueue") for rep in results["repeats"]]
+    native = spread(
+        [r for rep in results["repeats"] if (r := rate(rep["orm"].get("taskqueue")))]
+    )
+    mine, ratio = (
+        spread([p[0] for p in pairs if p[0]]),
+        spread([p[1] for p in pairs if p[1]]),
+    )
+    if not (mine and ratio and native):
+        return ""
+    return (
+        f'Legacy producers (plain `RPUSH` of `{{"recipe_id": N}}` onto `task_queue`, '
+        f"run as LEGACY_TASK), `--pool solo`: {mine['median']:,.0f} tasks/s against "
+        f"{native['median']:,.0f} native ORM: **{ratio['median']:.2f}x** "
+        f"({ratio['min']:.2f}-{ratio['max']:.2f}, {len(pairs)} repeat(s))"
     )
 
 
@@ -170,7 +205,7 @@ def write(results: dict[str, Any], peer_python: Path | None) -> None:
     results["machine"] = machine(results)
     results["table"] = aggregate(results)
     text = tables(results["table"])
-    for line in (scaling(results), growth(results)):
+    for line in (scaling(results), legacy(results), growth(results)):
         if line:
             text += "\n\n" + line
     print("\n" + text + "\n")

@@ -44,6 +44,13 @@ def parse() -> argparse.Namespace:
         "--no-peers", action="store_true", help="taskqueue and raw loops only"
     )
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--legacy-only",
+        action="store_true",
+        help="taskqueue solo's native ORM and legacy-producer runs only, alternating "
+        "(N = the mode's ORM size, or --n); prints them, writes no docs",
+    )
+    parser.add_argument("--n", type=int, default=None, help="with --legacy-only: N")
     return parser.parse_args()
 
 
@@ -53,6 +60,8 @@ def main() -> int:
     size = dict(SIZES[mode])
     if args.repeats:
         size["repeats"] = args.repeats
+    if args.legacy_only:
+        return legacy_only(size, n=args.n or size["orm"])
     pythons, left_out = ({}, {}) if args.no_peers else peer_venvs()
     with tempfile.TemporaryDirectory(prefix="taskqueue-bench-") as tmp:
         server = RedisServer(Path(tmp))
@@ -75,6 +84,30 @@ def main() -> int:
     return 0
 
 
+def legacy_only(size: dict[str, Any], *, n: int) -> int:
+    """Native ORM against legacy producers on taskqueue solo, nothing else.
+
+    The two runs alternate which goes first from repeat to repeat, so drift
+    in the machine's load falls on both alike.
+    """
+    size = {**size, "orm": n}
+    with tempfile.TemporaryDirectory(prefix="taskqueue-bench-") as tmp:
+        server = RedisServer(Path(tmp))
+        server.start()
+        try:
+            b = prepare(server, Path(tmp), timeout=size["timeout"])
+            solo = contenders.Taskqueue(server.client())
+            runs = [
+                one_repeat(b, [solo], size, rep=rep, kinds=("orm", LEGACY))
+                for rep in range(size["repeats"])
+            ]
+        finally:
+            server.stop()
+    results = {"contenders": [solo.name], "repeats": runs, "idle": {}}
+    print(report.legacy(results) or "no legacy figure: a run failed")
+    return 0
+
+
 def peer_venvs() -> tuple[dict[str, Path], dict[str, str]]:
     """The peers' pythons by venv key, and the peers left out (label -> reason)."""
     pythons: dict[str, Path] = {}
@@ -93,14 +126,18 @@ def peer_venvs() -> tuple[dict[str, Path], dict[str, str]]:
     return pythons, left_out
 
 
-def run_all(
+def prepare(
     server: RedisServer,
     tmp: Path,
-    size: dict[str, Any],
     *,
-    pythons: dict[str, Path],
-    quick: bool,
-) -> dict[str, Any]:
+    timeout: float = 240.0,
+    pythons: dict[str, Path] | None = None,
+    dropped: dict[str, str] | None = None,
+) -> workloads.Bench:
+    """Migrate and seed the database, set Django up: the Bench every run uses.
+
+    Contenders whose migration failed go into ``dropped``.
+    """
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
         "REDIS_URL": server.url,
@@ -117,16 +154,29 @@ def run_all(
         flush=True,
     )
     database.migrate(env)
-    dropped = migrate_django6(env, pythons)
+    if dropped is not None:
+        dropped.update(migrate_django6(env, pythons or {}))
     database.setup_django(env)
     database.seed()
     logdir = contenders.ROOT / "bench" / "results" / "logs"
     shutil.rmtree(logdir, ignore_errors=True)
     logdir.mkdir(parents=True)
-    b = workloads.Bench(
-        server=server, env=env, logdir=logdir, timeout=size["timeout"],
+    return workloads.Bench(
+        server=server, env=env, logdir=logdir, timeout=timeout,
         reset_db=database.reset, processed_sum=database.processed_sum,
     )  # fmt: skip
+
+
+def run_all(
+    server: RedisServer,
+    tmp: Path,
+    size: dict[str, Any],
+    *,
+    pythons: dict[str, Path],
+    quick: bool,
+) -> dict[str, Any]:
+    dropped: dict[str, str] = {}
+    b = prepare(server, tmp, timeout=size["timeout"], pythons=pythons, dropped=dropped)
     field = contenders.build(server.client(), pythons, quick=quick)
     field = [c for c in field if c.name not in dropped]
     if not quick:  # --quick saves the ~2 s per contender; a broken one shows n/a
@@ -188,35 +238,58 @@ def smoke(
     return kept, dropped
 
 
+# The throughput workloads; legacy has the ORM run's N (its ratio is to it).
+LEGACY = contenders.LEGACY_WORKLOAD
+WORKLOADS = ("noop", "orm", LEGACY)
+
+
+def schedule(
+    order: list[contenders.Contender], kinds: tuple[str, ...], rep: int
+) -> list[tuple[str, contenders.Contender]]:
+    """The throughput runs of a repeat, in order: (workload, contender).
+
+    A contender's legacy run goes right beside its ORM run (after it in even
+    repeats, before it in odd ones), so both see the machine alike; legacy
+    runs only where the ORM run does.
+    """
+    runs: list[tuple[str, contenders.Contender]] = []
+    for workload in (w for w in kinds if w not in ("enqueue", LEGACY)):
+        for c in (c for c in order if workload in c.workloads):
+            pair = [(workload, c)]
+            if workload == "orm" and LEGACY in kinds and LEGACY in c.workloads:
+                pair = [(LEGACY, c), *pair] if rep % 2 else [*pair, (LEGACY, c)]
+            runs += pair
+    return runs
+
+
 def one_repeat(
     b: workloads.Bench,
     order: list[contenders.Contender],
     size: dict[str, Any],
     *,
     rep: int,
+    kinds: tuple[str, ...] = ("enqueue", *WORKLOADS),
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"enqueue": {}, "noop": {}, "orm": {}}
-    for c in (c for c in order if "enqueue" in c.workloads):
+    """One repeat of the given workloads (enqueue first), every contender in order."""
+    out: dict[str, Any] = {"enqueue": {}, **{w: {} for w in WORKLOADS}}
+    enqueuing = "enqueue" in kinds
+    for c in (c for c in order if enqueuing and "enqueue" in c.workloads):
         n = c.n_for("enqueue", size["enqueue"])
         print(f"[repeat {rep + 1}] enqueue {n}: {c.name}", flush=True)
         out["enqueue"][c.name] = guarded(
             c.name, "enqueue", lambda c=c, n=n: workloads.enqueue_run(b, c, n)
         )
-    for workload in ("noop", "orm"):
-        for c in (c for c in order if workload in c.workloads):
-            n = c.n_for(workload, size[workload])
-            print(f"[repeat {rep + 1}] {workload} x{n}: {c.name}", flush=True)
-            started = time.perf_counter()
-            run = guarded(
-                c.name,
-                workload,
-                lambda c=c, w=workload, n=n: workloads.timed_run(b, c, w, n=n),
-            )
-            out[workload][c.name] = run
-            print(
-                f"    {summary(run)} ({time.perf_counter() - started:.1f} s)",
-                flush=True,
-            )
+    for workload, c in schedule(order, kinds, rep):
+        n = c.n_for(workload, size["orm" if workload == LEGACY else workload])
+        print(f"[repeat {rep + 1}] {workload} x{n}: {c.name}", flush=True)
+        started = time.perf_counter()
+        run = guarded(
+            c.name,
+            workload,
+            lambda c=c, w=workload, n=n: workloads.timed_run(b, c, w, n=n),
+        )
+        out[workload][c.name] = run
+        print(f"    {summary(run)} ({time.perf_counter() - started:.1f} s)", flush=True)
     return out
 
 

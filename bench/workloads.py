@@ -125,7 +125,7 @@ def timed_run(b: Bench, c: Contender, workload: str, *, n: int) -> dict[str, Any
         # bench's done() polls are a few hundred commands: noise).
         "redis_cpu_us": redis_cpu / n * 1e6 if n else None,
     }
-    if ok and workload == "orm":
+    if ok and workload in ("orm", "legacy"):
         out.update(orm_check(b, n))
     return out
 

@@ -51,17 +51,19 @@ class Intake:
 
     def peek(self, queue: str, claimed: Claimed) -> Envelope | None:
         """The envelope of a plain, healthy message (None for anything ``envelope``
-        must judge); kept, so that ``envelope`` does not decode it again."""
+        must judge); kept, so that ``envelope`` does not decode it again.
+
+        A legacy message is kept too (decoded, not yet adopted): it runs alone,
+        through ``envelope``, but its wrapper and payload are parsed only once.
+        """
         if delivery_limit(claimed.redeliveries, self.options.max_deliveries):
             return None
         try:
             envelope = self._decode(queue, claimed.raw)
         except Exception:  # noqa: BLE001 (envelope() decodes it again and says why)
             return None
-        if envelope.legacy:
-            return None
         self._peeked[claimed.raw] = envelope
-        return envelope
+        return None if envelope.legacy else envelope
 
     def forget_peeks(self) -> None:
         self._peeked.clear()

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from taskqueue.broker import ClaimPolicy, Settlement
+from taskqueue.decoding import decode
 from taskqueue.exceptions import BrokerError
 from taskqueue.results import ResultRecord
 from taskqueue.store.scripts import compose
@@ -52,6 +53,23 @@ def test_a_legacy_message_is_claimed_wrapped_with_an_id_of_its_own(broker):
     assert all(raw.startswith(b'{"v":1,"id":"') for raw in wrapped)
     assert all(b'"legacy":"{\'recipe_id\': 5}"' in raw for raw in wrapped)
     assert held[3] == b"not json"  # only '{' messages are wrapped
+
+
+def test_a_legacy_message_keeps_the_id_of_its_first_claim_through_redeliveries(
+    broker,
+):
+    """Claimed by c1, which dies; recovered for c2, which dies; then c3: one id."""
+    (first,) = claim_all(broker, [b'{"recipe_id": 5}'])
+    first_id = decode(first, max_bytes=1024, queue="default").id
+    keys = broker.keys("default")
+
+    for dead, claimer in (("c1", "c2"), ("c2", "c3")):
+        broker.client.zadd(keys.consumers, {dead: 1})  # silent since 1970
+        (again,) = broker.claim("default", claimer, POLICY).messages
+        assert again.raw == first  # the same wrapper, not wrapped again
+        assert decode(again.raw, max_bytes=1024, queue="default").id == first_id
+    assert again.redeliveries == 2
+    assert broker.client.lrange(keys.inflight("c3"), 0, -1) == [first]
 
 
 def test_the_settle_records_the_envelope_a_legacy_message_became(broker):
