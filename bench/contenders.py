@@ -21,6 +21,8 @@ from typing import Any
 
 import redis
 
+from bench.record_times import record_times
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_PY = ROOT / ".venv" / "bin" / "python"
 START_KEY = "bench:start"
@@ -151,13 +153,13 @@ class Taskqueue(Contender):
         while the other still runs its batch, so the latest finished_at of the
         recently settled tasks is the end.
         """
-        start = self.r.hget(self.keys.result(self.first), "started_at")
-        ids = [self.sentinel] + [
+        ids = [self.first, self.sentinel] + [
             i.decode() for i in self.r.lrange(self.keys.recent, 0, 20)
         ]
-        ends = [self.r.hget(self.keys.result(i), "finished_at") for i in ids]
-        end = max((float(e) for e in ends if e), default=None)
-        return end - float(start) if start and end else None
+        times = record_times(self.r, self.keys, ids)
+        start = times[0][0]
+        end = max((e for _, e in times[1:] if e), default=None)
+        return end - start if start and end else None
 
     def enqueue(self, n: int) -> dict[str, float]:
         start = time.perf_counter()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import redis
 
+from bench.record_times import record_times
 from bench.redis_server import free_port, redis_executable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,11 +85,8 @@ def window(ids: list[str]) -> float:
     from taskqueue.backends import backend_for
 
     broker = backend_for("default").broker
-    pipe = broker.client.pipeline(transaction=False)
-    for task_id in ids:
-        pipe.hmget(broker.keys("default").result(task_id), "started_at", "finished_at")
-    stamps = [(float(a), float(b)) for a, b in pipe.execute()]
-    return max(b for _, b in stamps) - min(a for a, _ in stamps)
+    stamps = record_times(broker.client, broker.keys("default"), ids)
+    return max(b for _, b in stamps if b) - min(a for a, _ in stamps if a)
 
 
 def one_run(mode: str, n: int) -> dict[str, float]:

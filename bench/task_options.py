@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.record_times import record_times
+
 TASKS = {
     "noop": lambda i: ((), {}),
     "noop_unique": lambda i: ((i,), {}),
@@ -152,8 +154,9 @@ def run_burst(
     )  # fmt: skip
     broker = task_backends["default"].broker
     k = broker.keys("default")
-    start = float(broker.client.hget(k.result(first), "started_at"))
-    end = float(broker.client.hget(k.result(last), "finished_at"))
+    (start, _), (_, end) = record_times(broker.client, k, [first, last])
+    if start is None or end is None:
+        raise RuntimeError(f"no times in the records of {first} and {last}")
     return (end - start) / (n - 1) * 1e6
 
 
