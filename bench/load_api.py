@@ -1,7 +1,7 @@
 """API load check: concurrent clients POST /api/tasks/ at gunicorn; nothing is lost.
 
 Run: ``.venv/bin/python bench/load_api.py`` (defaults: 20,000 requests to
-each of the two paths, 50 clients, 4 sync gunicorn workers, 3 rounds).
+each of the two paths, 50 clients, 4 sync gunicorn workers, 6 rounds).
 
 The yardstick is a bare Django view on the same server (``bench/api_urls.py``,
 bench-only settings ``bench.api_settings``): one RPUSH, then 202. The two
@@ -362,7 +362,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="phases per path, interleaved"
+        "--rounds", type=int, default=6, help="phases per path, interleaved"
     )
     parser.add_argument(
         "--duration", type=float, default=240.0, help="max seconds of load"
