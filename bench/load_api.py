@@ -1,7 +1,14 @@
 """API load check: concurrent clients POST /api/tasks/ at gunicorn; nothing is lost.
 
-Run: ``.venv/bin/python bench/load_api.py`` (defaults: 20,000 requests, 50
-clients, 4 sync gunicorn workers, at most 120 s of load).
+Run: ``.venv/bin/python bench/load_api.py`` (defaults: 20,000 requests to
+each of the two paths, 50 clients, 4 sync gunicorn workers, 6 rounds).
+
+The yardstick is a bare Django view on the same server (``bench/api_urls.py``,
+bench-only settings ``bench.api_settings``): one RPUSH, then 202. The two
+paths are loaded in turn, at the same concurrency, in rounds ordered
+bare-api, api-bare, bare-api, ... so that a machine that slows down or
+speeds up during the run weighs on both alike; each is warmed up first.
+The report gives requests/s, p50 and p99 of each and the ratio.
 
 Everything is private and on loopback: a throwaway redis-server and a SQLite
 database in a temp dir (migrated, a few recipes, a user with
@@ -14,8 +21,9 @@ that sees the project's venv through a ``.pth`` file; the project's lock and
 The clients are threads with keep-alive ``http.client`` connections, spread
 over a few processes so the client's GIL does not cap the server. After the
 load, the check reads Redis directly: every 202's task id must be a pending
-message of the default queue with its READY result record, and the pending
-list must hold nothing else. Exit status 1 if anything was lost.
+message of the default queue with its READY entry, the pending list must hold
+nothing else, and the bare view's list one item per 202. Exit status 1 if
+anything was lost.
 """
 
 from __future__ import annotations
@@ -46,8 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = "gunicorn==23.0.0"
 GUNICORN_VENV = Path(tempfile.gettempdir()) / "taskqueue-load-gunicorn"
 KEY_PREFIX = "loadcheck:"
+BARE_KEY = KEY_PREFIX + "bench:bare"  # bench/api_settings.py: prefix + "bench:bare"
 RECIPES = 5
 USER = "loadcheck"
+PATHS = {"api": "/api/tasks/", "bare": "/bench/rpush/"}
 
 
 def gunicorn_python() -> Path:
@@ -76,7 +86,7 @@ def gunicorn_python() -> Path:
 def django_env(tmp: Path, redis_url: str) -> dict[str, str]:
     return {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DJANGO_SETTINGS_MODULE": "bench.api_settings",
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "REDIS_URL": redis_url,
         "TASKQUEUE_KEY_PREFIX": KEY_PREFIX,
@@ -156,7 +166,7 @@ def client_thread(job: dict[str, Any], index: int, out: dict[str, Any]) -> None:
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=30)
-            conn.request("POST", "/api/tasks/", body, headers)
+            conn.request("POST", job["path"], body, headers)
             response = conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -167,10 +177,11 @@ def client_thread(job: dict[str, Any], index: int, out: dict[str, Any]) -> None:
             continue
         out["latencies"].append(time.perf_counter() - started)
         out["statuses"][str(response.status)] += 1
-        if response.status == 202:
+        if response.status != 202:
+            if len(out["samples"]) < 5:
+                out["samples"].append(f"{response.status}: {data[:200]!r}")
+        elif job["path"] == PATHS["api"]:
             out["task_ids"].append(json.loads(data)["task_id"])
-        elif len(out["samples"]) < 5:
-            out["samples"].append(f"{response.status}: {data[:200]!r}")
     if conn is not None:
         conn.close()
 
@@ -206,18 +217,23 @@ def client_process(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_load(
-    args: argparse.Namespace, *, port: int, token: str, ids: list[int]
-) -> dict[str, Any]:
-    """Fan the clients out over a few processes (JSON over pipes) and merge."""
-    per_client = args.requests // args.clients
-    deadline = time.time() + args.duration
+    args: argparse.Namespace, target: dict[str, Any], *, path: str, requests: int,
+    duration: float,
+) -> dict[str, Any]:  # fmt: skip
+    """One phase: ``requests`` POSTs to ``path`` from every client, merged.
+
+    ``target`` holds the server's port, the token and the recipe ids. The
+    clients are fanned out over a few processes (JSON over pipes).
+    """
+    per_client = max(1, requests // args.clients)
+    deadline = time.time() + duration
     procs, first = [], 0
     for p in range(args.client_processes):
         threads = args.clients // args.client_processes + (
             1 if p < args.clients % args.client_processes else 0
         )
-        job = {"port": port, "token": token, "recipe_ids": ids, "threads": threads,
-               "per_client": per_client, "deadline": deadline, "first": first}  # fmt: skip
+        job = {**target, "threads": threads, "per_client": per_client,
+               "deadline": deadline, "first": first, "path": path}  # fmt: skip
         first += threads
         procs.append(
             subprocess.Popen(
@@ -225,9 +241,7 @@ def run_load(
                 stdout=subprocess.PIPE,
             )
         )
-    outs = [
-        json.loads(proc.communicate(timeout=args.duration + 60)[0]) for proc in procs
-    ]
+    outs = [json.loads(proc.communicate(timeout=duration + 60)[0]) for proc in procs]
     # Load time: first client start to last client end (not process start-up).
     elapsed = max(o["ended"] for o in outs) - min(o["started"] for o in outs)
     total = {**empty_totals(), "elapsed": elapsed}
@@ -236,8 +250,35 @@ def run_load(
     return total
 
 
-def verify(server: RedisServer, accepted: list[str]) -> dict[str, int]:
-    """Every accepted id pending in the default queue with its READY record."""
+def run_rounds(
+    args: argparse.Namespace, *, port: int, token: str, ids: list[int]
+) -> dict[str, dict[str, Any]]:
+    """Warm both paths up, then load them in turn, ``args.rounds`` times each.
+
+    Warm-up answers are not counted, except that their task ids are
+    verified with the others.
+    """
+    load = {name: {**empty_totals(), "elapsed": 0.0} for name in PATHS}
+    target = {"port": port, "token": token, "recipe_ids": ids}
+    for name, path in PATHS.items():
+        warm = run_load(args, target, path=path, requests=args.clients * 4,
+                        duration=args.duration)  # fmt: skip
+        load[name]["task_ids"].extend(warm["task_ids"])
+        load[name]["warmup_accepted"] = warm["statuses"].get("202", 0)
+    budget = args.duration / (2 * args.rounds)
+    for n in range(args.rounds):
+        for name in ("bare", "api") if n % 2 == 0 else ("api", "bare"):
+            part = run_load(args, target, path=PATHS[name],
+                            requests=args.requests // args.rounds, duration=budget)  # fmt: skip
+            merge(load[name], part)
+            load[name]["elapsed"] += part["elapsed"]
+    return load
+
+
+def verify(
+    server: RedisServer, accepted: list[str], bare_accepted: int
+) -> dict[str, int]:
+    """Every accepted id pending in the default queue with its READY entry."""
     client = server.client()
     keys = QueueKeys.for_queue("default", KEY_PREFIX)
     raws = [raw for raw in client.lrange(keys.pending, 0, -1) if raw != WAKE]
@@ -245,8 +286,8 @@ def verify(server: RedisServer, accepted: list[str]) -> dict[str, int]:
     wanted = set(accepted)
     with client.pipeline(transaction=False) as pipe:
         for task_id in accepted:
-            pipe.hget(keys.result(task_id), "status")
-        statuses = pipe.execute()
+            pipe.hexists(keys.ready, task_id)
+        ready = pipe.execute()
     return {
         "accepted": len(accepted),
         "accepted_unique": len(wanted),
@@ -255,10 +296,11 @@ def verify(server: RedisServer, accepted: list[str]) -> dict[str, int]:
         "missing_from_queue": len(wanted - set(pending)),
         "duplicated_in_queue": sum(n - 1 for n in pending.values()),
         "unknown_in_queue": len(set(pending) - wanted),
-        "missing_records": sum(1 for s in statuses if s is None),
-        "records_not_ready": sum(1 for s in statuses if s not in {None, b"READY"}),
+        "missing_ready": sum(1 for r in ready if not r),
         "priority_or_scheduled": int(client.zcard(keys.prio))
         + int(client.zcard(keys.scheduled)),
+        "bare_accepted": bare_accepted,
+        "bare_llen": int(client.llen(BARE_KEY)),
     }
 
 
@@ -268,44 +310,62 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
 
 
-def report(
-    args: argparse.Namespace, load: dict[str, Any], check: dict[str, int]
-) -> bool:
-    latencies = load["latencies"]
-    done = sum(load["statuses"].values())
+def describe(name: str, load: dict[str, Any]) -> str:
+    latencies, done = load["latencies"], sum(load["statuses"].values())
     errors = done - load["statuses"].get("202", 0)
+    return (
+        f"{name + ':':6} {PATHS[name]:15} {done} in {load['elapsed']:.1f} s = "
+        f"{rate(load):.0f} req/s; p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+        f"max {max(latencies, default=0) * 1000:.1f} ms; "
+        f"statuses {dict(sorted(load['statuses'].items()))}, errors {errors}, "
+        f"unsent {load['unsent']}"
+    )
+
+
+def rate(load: dict[str, Any]) -> float:
+    done = sum(load["statuses"].values())
+    return done / load["elapsed"] if load["elapsed"] else 0.0
+
+
+def report(
+    args: argparse.Namespace, load: dict[str, dict[str, Any]], check: dict[str, int]
+) -> bool:
     print(f"gunicorn {GUNICORN.split('==')[1]}: {args.workers} sync workers; "
           f"{args.clients} keep-alive clients in {args.client_processes} processes; "
-          f"{os.cpu_count()} CPUs")  # fmt: skip
-    print(f"requests:   {done} in {load['elapsed']:.1f} s = {done / load['elapsed']:.0f} req/s"
-          f" (unsent at the deadline: {load['unsent']})")  # fmt: skip
-    print(f"latency:    p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
-          f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
-          f"max {max(latencies, default=0) * 1000:.1f} ms")  # fmt: skip
-    print(f"statuses:   {dict(sorted(load['statuses'].items()))}; errors {errors}")
-    for sample in load["samples"]:
-        print(f"  e.g. {sample}")
-    print("redis:      " + ", ".join(f"{k} {v}" for k, v in check.items()))
-    lost = check["missing_from_queue"] + check["missing_records"]
+          f"{os.cpu_count()} CPUs; {args.rounds} rounds per path")  # fmt: skip
+    for name in ("bare", "api"):
+        print(describe(name, load[name]))
+        for sample in load[name]["samples"]:
+            print(f"  e.g. {sample}")
+    bare = rate(load["bare"])
+    print(f"ratio:  api / bare = {rate(load['api']) / bare if bare else 0:.2f}")
+    print("redis:  " + ", ".join(f"{k} {v}" for k, v in check.items()))
+    lost = check["missing_from_queue"] + check["missing_ready"]
     clean = (
         lost == 0 and check["duplicated_in_queue"] == 0
         and check["accepted_unique"] == check["accepted"]
         and check["pending_messages"] == check["accepted"]
-        and check["records_not_ready"] == 0
+        and check["bare_llen"] == check["bare_accepted"]
     )  # fmt: skip
-    print("verdict:    " + ("OK, every accepted task is in Redis, none lost"
-                            if clean else f"FAILED: {lost} accepted task(s) lost"))  # fmt: skip
+    print("verdict: " + ("OK, every accepted task is in Redis, none lost"
+                         if clean else f"FAILED: {lost} accepted task(s) lost"))  # fmt: skip
     return clean
 
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument(
+        "--requests", type=int, default=20_000, help="per path, over all rounds"
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument(
-        "--duration", type=float, default=120.0, help="max seconds of load"
+        "--rounds", type=int, default=6, help="phases per path, interleaved"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=240.0, help="max seconds of load"
     )
     parser.add_argument("--client-job", help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -328,8 +388,10 @@ def main() -> int:
             gunicorn, port = start_gunicorn(
                 python, env, workers=args.workers, log=tmp / "gunicorn.log"
             )
-            load = run_load(args, port=port, token=token, ids=ids)
-            check = verify(server, load["task_ids"])
+            load = run_rounds(args, port=port, token=token, ids=ids)
+            bare = load["bare"]
+            bare_accepted = bare["statuses"].get("202", 0) + bare["warmup_accepted"]
+            check = verify(server, load["api"]["task_ids"], bare_accepted)
         finally:
             if gunicorn is not None:
                 gunicorn.terminate()

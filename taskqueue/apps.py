@@ -11,6 +11,11 @@ class TaskQueueConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             embedded,
         )
+        from taskqueue.web import authchanges
+
+        # Token caches (web/tokencache.py) hear of every change to tokens,
+        # users and permissions.
+        authchanges.connect()
 
         # Every process of the site counts as a user of the embedded Redis;
         # the last one to exit stops it (a short command leaves none behind).

@@ -10,6 +10,7 @@ leave as BrokerUnavailable; nothing above this module imports redis.
 from __future__ import annotations
 
 from taskqueue.connection import make_client, resolve_url
+from taskqueue.store.authstamp import AuthStamps
 from taskqueue.store.claim import Claimed, Claiming, ClaimPolicy, ClaimResult
 from taskqueue.store.control import Control
 from taskqueue.store.dead import DeadLetters
@@ -54,6 +55,7 @@ class Broker(
     MessageReads,
     RetryLinks,
     TaskIndexReads,
+    AuthStamps,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""
 

@@ -37,6 +37,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     P + "taskqueue:stats:<minute>"     HASH   per-minute counters for the dashboard chart
     P + "taskqueue:stats:totals"       HASH   "status:task" -> count, all time (fleet metrics)
     P + "taskqueue:cancel"             channel  task ids cancelled in flight (pub/sub, no key)
+    P + "taskqueue:auth:stamp"         STRING random, replaced on every change to tokens, users or permissions
 
 Everything one Lua script touches for a queue carries the queue's hash tag,
 so every script runs on Redis Cluster; queues spread over the cluster by name.
@@ -192,3 +193,8 @@ def totals_key(prefix: str = "") -> str:
 def cancel_channel(prefix: str = "") -> str:
     """The pub/sub channel on which a cancel of a claimed task is announced."""
     return f"{prefix}taskqueue:cancel"
+
+
+def auth_stamp_key(prefix: str = "") -> str:
+    """Replaced whenever a token, user or permission changes (web/tokencache.py)."""
+    return f"{prefix}taskqueue:auth:stamp"

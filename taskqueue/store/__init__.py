@@ -13,4 +13,5 @@ taskqueue uses that facade and never imports redis.
   ``settlement``: outcomes recorded, messages released.
 - ``records``: result hashes read. ``dead``: dead letters.
 - ``workers``: consumer heartbeats and worker info. ``stats``: counts.
+- ``authstamp``: the stamp that tells every web process its token cache is stale.
 """

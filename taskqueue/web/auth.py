@@ -2,24 +2,22 @@
 
 Session requests that change state must pass Django's CSRF check; token
 requests are exempt because a browser never adds the header by itself.
+A token's user and permissions are cached per process (web/tokencache.py).
 Failures are raised as AuthFailure so the API answers them as JSON, never
 with Django's HTML pages.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.utils import timezone
 
-from taskqueue.tokens import APIToken, hash_key
+from taskqueue.tokens import hash_key
+from taskqueue.web import tokencache
 from taskqueue.web.errors import AuthFailure
-
-TOUCH_EVERY = timedelta(minutes=1)  # last_used_at precision: one write per minute
 
 
 class _JsonCsrfCheck(CsrfViewMiddleware):
@@ -43,17 +41,10 @@ def _token_user(header: str) -> Any:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "token" or not key.strip():
         raise AuthFailure(401, "Unsupported Authorization header: use 'Token <key>'")
-    token = (
-        APIToken.objects.select_related("user")
-        .filter(key_hash=hash_key(key.strip()))
-        .first()
-    )
-    if token is None or not token.user.is_active:
+    user = tokencache.caller(hash_key(key.strip()))
+    if user is None:
         raise AuthFailure(401, "Invalid or revoked API token")
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
-        APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return user
 
 
 def authenticate(request: HttpRequest) -> AbstractBaseUser:
