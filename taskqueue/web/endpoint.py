@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from taskqueue import enqueuer
@@ -142,9 +143,44 @@ def read_json(request: HttpRequest) -> Any:
         raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
 
 
-def accepted(request: HttpRequest, result: TaskResult[Any]) -> JsonResponse:
-    """202 for an enqueued task, pointing at its status URL."""
-    url = request.build_absolute_uri(reverse("taskqueue:task-detail", args=[result.id]))
-    response = JsonResponse({"task_id": result.id, "status_url": url}, status=202)
+def accepted(request: HttpRequest, result: TaskResult[Any]) -> HttpResponse:
+    """202 for an enqueued task, pointing at its status URL.
+
+    The enqueue endpoints' answer: the status path is put together from
+    one reverse() per URLconf and script prefix (a reverse per request cost
+    as much as the enqueue's Redis round trip; bench/load_api.py).
+    """
+    urlconf = getattr(request, "urlconf", None)  # set by middleware, if any
+    path = task_detail_path(result.id, urlconf)
+    if path.isascii() and _PLAIN_PATH.fullmatch(path):  # iri_to_uri would keep it
+        url = f"{request.scheme}://{request.get_host()}{path}"
+    else:
+        url = request.build_absolute_uri(path)
+    body = orjson.dumps({"task_id": result.id, "status_url": url})
+    response = HttpResponse(body, status=202, content_type="application/json")
     response["Location"] = url
     return response
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.-]+")  # needs no quoting in a path
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_.~/-]*")
+
+
+def task_detail_path(task_id: str, urlconf: str | None = None) -> str:
+    """reverse("taskqueue:task-detail", args=[task_id]), without the resolver's
+    work for an id that needs no quoting."""
+    if not _PLAIN_ID.fullmatch(task_id):
+        return reverse("taskqueue:task-detail", args=[task_id], urlconf=urlconf)
+    head, tail = _detail_path_parts(get_script_prefix(), urlconf)
+    return head + task_id + tail
+
+
+@functools.lru_cache(maxsize=64)
+def _detail_path_parts(script_prefix: str, urlconf: str | None) -> tuple[str, str]:
+    """The status path around its id, for one script prefix (reverse() reads it)."""
+    path = reverse("taskqueue:task-detail", args=[_MARKER], urlconf=urlconf)
+    head, _, tail = path.partition(_MARKER)
+    return head, tail
+
+
+_MARKER = "taskqueue-id-marker"

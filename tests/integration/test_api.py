@@ -217,3 +217,37 @@ def test_schema_is_openapi_and_describes_every_api_route(client):
         name in schema["components"]["schemas"]
         for name in ("Error", "Accepted", "TaskResult", "Queues")
     )
+
+
+@pytest.mark.parametrize("task_id", ["0f" * 16, "a-b_c.d", "needs quoting é", "x%2F"])
+def test_the_status_path_is_what_reverse_gives_under_any_script_prefix(task_id):
+    from django.urls import get_script_prefix, reverse, set_script_prefix
+
+    from taskqueue.web.endpoint import task_detail_path
+
+    before = get_script_prefix()
+    try:
+        for prefix in ("/", "/site/"):
+            set_script_prefix(prefix)
+            expected = reverse("taskqueue:task-detail", args=[task_id])
+            assert task_detail_path(task_id) == expected
+            assert expected.startswith(prefix)
+    finally:
+        set_script_prefix(before)
+
+
+@pytest.mark.parametrize("host", ["testserver", "127.0.0.1:8000"])
+def test_the_status_url_is_what_build_absolute_uri_gives(host, rf, settings):
+    from taskqueue.compat import TaskResultStatus as Status
+    from taskqueue.web.endpoint import accepted, task_detail_path
+
+    settings.ALLOWED_HOSTS = [host.split(":")[0]]
+    request = rf.post("/api/tasks/", HTTP_HOST=host)
+    result = type("R", (), {"id": "0f" * 16, "status": Status.READY})()
+
+    response = accepted(request, result)
+
+    expected = request.build_absolute_uri(task_detail_path(result.id))
+    assert response["Location"] == expected
+    assert response.status_code == 202
+    assert response["Content-Type"] == "application/json"
