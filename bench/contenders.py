@@ -21,6 +21,8 @@ from typing import Any
 
 import redis
 
+from bench import records
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_PY = ROOT / ".venv" / "bin" / "python"
 START_KEY = "bench:start"
@@ -145,19 +147,19 @@ class Taskqueue(Contender):
         return int(self.backend.broker.stats("default").pending)
 
     def window(self) -> float | None:
-        """First message's claim (started_at) to the last finished_at.
+        """First message's claim (started_at) to the last finish (bench/records.py).
 
         One consumer finishes the sentinel last; two may finish the sentinel
         while the other still runs its batch, so the latest finished_at of the
         recently settled tasks is the end.
         """
-        start = self.r.hget(self.keys.result(self.first), "started_at")
+        start = records.times(self.r, [self.keys.result(self.first)])[0][0]
         ids = [self.sentinel] + [
             i.decode() for i in self.r.lrange(self.keys.recent, 0, 20)
         ]
-        ends = [self.r.hget(self.keys.result(i), "finished_at") for i in ids]
-        end = max((float(e) for e in ends if e), default=None)
-        return end - float(start) if start and end else None
+        ends = records.times(self.r, [self.keys.result(i) for i in ids])
+        end = max((e for _, e in ends if e), default=None)
+        return end - start if start and end else None
 
     def enqueue(self, n: int) -> dict[str, float]:
         start = time.perf_counter()
