@@ -75,7 +75,7 @@ METHOD = """\
   argument per task); `noop_rated` (`rate_limit="999999999/s"`, never limiting) and
   `noop_capped` (`concurrency=1_000_000`, never full), so the figure is the option's own
   work, not its waits; and `noop` as a step of chains of 10, or a member of groups of 10
-  without a callback (`taskqueue.workflows`). N tasks each (1,000 in `--quick`, 5,000 in
+  without a callback (`taskqueue.workflows`). N tasks each (2,000 in `--quick`, 5,000 in
   full mode): `task.enqueue()` in a loop, `enqueue_many` of N (a workflow: its own
   `enqueue()`, one script per 10 tasks, in the bulk column), then a burst
   `runworker --pool solo`, timed from the first task's start to the last one's finish in

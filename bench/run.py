@@ -34,7 +34,7 @@ from bench.redis_server import RedisServer
 SIZES = {
     "quick": {"repeats": 1, "enqueue": 1500, "noop": 3000, "orm": 400,
               "latency": 10, "idle": 1.0, "rss": 2000, "rss_growth": None,
-              "timeout": 60.0, "options": 1000, "schedules_idle": (2.0, 1.0)},
+              "timeout": 60.0, "options": 2000, "schedules_idle": (2.0, 1.0)},
     "full": {"repeats": 3, "enqueue": 10_000, "noop": 20_000, "orm": 5000,
              "latency": 200, "idle": 20.0, "rss": 10_000,
              "rss_growth": (200_000, 10_000), "timeout": 240.0, "options": 5000,
