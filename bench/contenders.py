@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from bench.record_times import record_times
+from bench import records
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_PY = ROOT / ".venv" / "bin" / "python"
@@ -147,18 +147,18 @@ class Taskqueue(Contender):
         return int(self.backend.broker.stats("default").pending)
 
     def window(self) -> float | None:
-        """First message's claim (started_at) to the last finished_at.
+        """First message's claim (started_at) to the last finish (bench/records.py).
 
         One consumer finishes the sentinel last; two may finish the sentinel
         while the other still runs its batch, so the latest finished_at of the
         recently settled tasks is the end.
         """
-        ids = [self.first, self.sentinel] + [
+        start = records.times(self.r, [self.keys.result(self.first)])[0][0]
+        ids = [self.sentinel] + [
             i.decode() for i in self.r.lrange(self.keys.recent, 0, 20)
         ]
-        times = record_times(self.r, self.keys, ids)
-        start = times[0][0]
-        end = max((e for _, e in times[1:] if e), default=None)
+        ends = records.times(self.r, [self.keys.result(i) for i in ids])
+        end = max((e for _, e in ends if e), default=None)
         return end - start if start and end else None
 
     def enqueue(self, n: int) -> dict[str, float]:

@@ -69,6 +69,24 @@ METHOD = """\
   then enqueue → start latency one task at a time (taskqueue: the result record's
   `started_at`; others: a task that records `time.time()` - enqueue time); then RSS of the
   worker's process tree after a batch of no-op tasks. Measured once per contender.
+- **What each option costs when set (taskqueue, `--pool solo`):** in every repeat, after
+  the contenders, `bench/task_options.py`'s `one_repeat` for each kind, in an order rotated
+  per repeat: the plain `tests.tasks.noop`; `noop_unique` (`unique_for=600`, a distinct
+  argument per task); `noop_rated` (`rate_limit="999999999/s"`, never limiting) and
+  `noop_capped` (`concurrency=1_000_000`, never full), so the figure is the option's own
+  work, not its waits; and `noop` as a step of chains of 10, or a member of groups of 10
+  without a callback (`taskqueue.workflows`). N tasks each (2,000 in `--quick`, 5,000 in
+  full mode): `task.enqueue()` in a loop, `enqueue_many` of N (a workflow: its own
+  `enqueue()`, one script per 10 tasks, in the bulk column), then a burst
+  `runworker --pool solo`, timed from the first task's start to the last one's finish in
+  their result records (start-up left out). Each figure is the difference to the plain
+  no-op of the same repeat, then median (min-max) over the repeats; the % is of the no-op's
+  run time per task.
+- **Idle worker with schedules:** `bench/schedules_idle.py`'s cases, once per run: one
+  `runworker --pool solo` on an empty queue with 0, 1 and 100 daily crons (due in hours),
+  and one `every: 1` schedule for scale (a due tick each second: its fire script and the
+  no-op task's run); Redis commands/s (`INFO commandstats`, as the idle measurement) and
+  the worker's CPU % over 10 s (2 s in `--quick`), after 3 s (1 s) of settling.
 - Repeats are interleaved (each repeat runs every contender, in a rotated order). Ratios
   are computed inside a repeat against the raw BLPOP loop of the same repeat, then
   summarised as median (min-max).

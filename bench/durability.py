@@ -23,7 +23,7 @@ from pathlib import Path
 
 import redis
 
-from bench.record_times import record_times
+from bench import records
 from bench.redis_server import free_port, redis_executable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,8 @@ def window(ids: list[str]) -> float:
     from taskqueue.backends import backend_for
 
     broker = backend_for("default").broker
-    stamps = record_times(broker.client, broker.keys("default"), ids)
+    k = broker.keys("default")
+    stamps = records.times(broker.client, [k.result(task_id) for task_id in ids])
     return max(b for _, b in stamps if b) - min(a for a, _ in stamps if a)
 
 

@@ -153,6 +153,94 @@ def growth(results: dict[str, Any]) -> str:
     )
 
 
+OPTION_LABELS = {
+    "noop_unique": "`unique_for`",
+    "noop_rated": "`rate_limit` (never limiting)",
+    "noop_capped": "`concurrency` cap (never full)",
+    "chain step": "a chain step (chains of 10)",
+    "group member": "a group member (groups of 10, no callback)",
+}
+
+
+def option_costs(results: dict[str, Any]) -> dict[str, Any]:
+    """Per option: run and enqueue µs per task above the plain no-op of the same
+    repeat (median, min-max over repeats), the no-op's own figures as "noop"."""
+    reps = [rep.get("options") or {} for rep in results["repeats"]]
+    plain = [rep.get("noop") or {} for rep in reps]
+    out: dict[str, Any] = {
+        "noop": {
+            key: spread([p[key] for p in plain if key in p])
+            for key in ("run", "enqueue", "enqueue_many")
+        }
+    }
+    for kind in OPTION_LABELS:
+        row: dict[str, Any] = {}
+        for key in ("run", "enqueue", "enqueue_many"):
+            pairs = [
+                (rep[kind][key], base[key])
+                for rep, base in zip(reps, plain, strict=True)
+                if key in (rep.get(kind) or {}) and key in base
+            ]
+            row[key] = spread([mine for mine, _ in pairs])
+            row[f"{key}_delta"] = spread([mine - base for mine, base in pairs])
+            row[f"{key}_pct"] = spread([100 * (m - b) / b for m, b in pairs if b])
+        out[kind] = row
+    return out
+
+
+def span(cell: dict[str, float] | None, pattern: str = "+.1f") -> str:
+    """median (min-max), or n/a."""
+    if not cell:
+        return "n/a"
+    low, high = format(cell["min"], pattern), format(cell["max"], pattern)
+    text = format(cell["median"], pattern)
+    return text if low == high else f"{text} ({low} to {high})"
+
+
+def options_table(costs: dict[str, Any]) -> str:
+    """The option costs as markdown ("" when the run measured none)."""
+    base = costs.get("noop") or {}
+    if not base.get("run"):
+        return ""
+    lines = [
+        "What each option costs when set (taskqueue `--pool solo`, µs per task above "
+        "the plain no-op task of the same repeat):",
+        "",
+        "| option | run: µs per task above no-op | vs no-op run % "
+        "| enqueue(): µs per task above no-op | bulk enqueue: µs per task above no-op |",
+        "|---|---|---|---|---|",
+        f"| no option (the no-op itself, absolute) | {span(base['run'], '.1f')} | n/a "
+        f"| {span(base['enqueue'], '.1f')} | {span(base['enqueue_many'], '.1f')} |",
+    ]
+    for kind, label in OPTION_LABELS.items():
+        row = costs.get(kind) or {}
+        single = (
+            "n/a"
+            if kind in ("chain step", "group member")
+            else span(row.get("enqueue_delta"))
+        )
+        lines.append(
+            f"| {label} | {span(row.get('run_delta'))} | {span(row.get('run_pct'), '+.0f')} "
+            f"| {single} | {span(row.get('enqueue_many_delta'))} |"
+        )
+    return "\n".join(lines)
+
+
+def schedules_line(results: dict[str, Any]) -> str:
+    """One idle solo worker's Redis commands/s and CPU % by its schedules."""
+    cases = results.get("schedules_idle") or {}
+    if not cases or cases.get("ok") is False:
+        return ""
+    parts = [
+        f"{name}: {c['cmds_per_s']:.2f} cmds/s, CPU {c['cpu_pct']:.2f} %"
+        for name, c in cases.items()
+    ]
+    return (
+        "Idle worker (`--pool solo`) by its schedules, Redis commands/s and the "
+        "worker's CPU: " + "; ".join(parts)
+    )
+
+
 def tables(table: dict[str, Any]) -> str:
     lines = [
         "| contender | no-op tasks/s (x raw BLPOP) | ORM tasks/s (x raw BLPOP+ORM) | lost / dup "
@@ -204,8 +292,15 @@ def machine(results: dict[str, Any]) -> dict[str, str]:
 def write(results: dict[str, Any], peer_python: Path | None) -> None:
     results["machine"] = machine(results)
     results["table"] = aggregate(results)
+    results["option_costs"] = option_costs(results)
     text = tables(results["table"])
-    for line in (scaling(results), legacy(results), growth(results)):
+    for line in (
+        scaling(results),
+        legacy(results),
+        growth(results),
+        options_table(results["option_costs"]),
+        schedules_line(results),
+    ):
         if line:
             text += "\n\n" + line
     print("\n" + text + "\n")

@@ -20,17 +20,28 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import contenders, database, report, venv, workloads
+from bench import (
+    contenders,
+    database,
+    report,
+    schedules_idle,
+    task_options,
+    venv,
+    workloads,
+)
 from bench.redis_server import RedisServer
 
 SIZES = {
     "quick": {"repeats": 1, "enqueue": 1500, "noop": 3000, "orm": 400,
               "latency": 10, "idle": 1.0, "rss": 2000, "rss_growth": None,
-              "timeout": 60.0},
+              "timeout": 60.0, "options": 2000, "schedules_idle": (2.0, 1.0)},
     "full": {"repeats": 3, "enqueue": 10_000, "noop": 20_000, "orm": 5000,
              "latency": 200, "idle": 20.0, "rss": 10_000,
-             "rss_growth": (200_000, 10_000), "timeout": 240.0},
+             "rss_growth": (200_000, 10_000), "timeout": 240.0, "options": 5000,
+             "schedules_idle": (10.0, 3.0)},
 }  # fmt: skip
+# "options": N per kind of bench/task_options.py, each repeat;
+# "schedules_idle": (window s, settle s) per case of bench/schedules_idle.py.
 
 
 def parse() -> argparse.Namespace:
@@ -186,6 +197,7 @@ def run_all(
     for rep in range(size["repeats"]):
         order = field[rep % len(field) :] + field[: rep % len(field)]
         runs.append(one_repeat(b, order, size, rep=rep))
+        runs[-1]["options"] = option_costs(b, size, rep=rep)
     idle = {
         c.name: guarded(c.name, "idle", lambda c=c: idle_one(b, c, size))
         for c in field
@@ -199,12 +211,19 @@ def run_all(
         if solo is not None and size["rss_growth"]
         else {}
     )
+    seconds, settle = size["schedules_idle"]
+    print("idle worker with schedules (taskqueue solo):", flush=True)
+    scheduled = guarded(
+        "taskqueue", "schedules idle",
+        lambda: schedules_idle.measure_all(server, seconds=seconds, settle=settle),
+    )  # fmt: skip
     return {
         "contenders": [c.name for c in field],
         "dropped": dropped,
         "repeats": runs,
         "idle": idle,
         "rss_growth": growth,
+        "schedules_idle": scheduled,
         "redis_version": server.version(),
     }
 
@@ -290,6 +309,29 @@ def one_repeat(
         )
         out[workload][c.name] = run
         print(f"    {summary(run)} ({time.perf_counter() - started:.1f} s)", flush=True)
+    return out
+
+
+def option_costs(
+    b: workloads.Bench, size: dict[str, Any], *, rep: int
+) -> dict[str, Any]:
+    """Each option kind of bench/task_options.py once, the plain no-op among them
+    (in an order rotated per repeat): its enqueue and run µs per task."""
+    kinds = list(task_options.CHOICES)
+    shift = rep % len(kinds)
+    env = {**b.env, "DJANGO_SETTINGS_MODULE": contenders.Taskqueue.settings,
+           "TEST_REDIS_URL": b.server.url}  # fmt: skip
+    n = size["options"]
+    out: dict[str, Any] = {}
+    for kind in kinds[shift:] + kinds[:shift]:
+        print(f"[repeat {rep + 1}] option cost x{n}: {kind}", flush=True)
+        out[kind] = guarded(
+            "taskqueue", kind,
+            lambda k=kind: task_options.one_repeat(
+                env, contenders.ROOT, n=n, names=[k]
+            )[k],
+        )  # fmt: skip
+        print(f"    {out[kind]}", flush=True)
     return out
 
 

@@ -8,7 +8,10 @@ measurement of bench/workloads.py does; commands run inside scripts count, as
 there). "Idle" schedules are daily crons,
 due in hours: the scheduler thread sleeps and sends nothing. For scale, one
 ``every: 1`` schedule shows what a due tick costs: the fire script, and the
-run of its (no-op) task by the worker (claim, settle, results). Prints one line per case; nothing is written to docs/.
+run of its (no-op) task by the worker (claim, settle, results). Prints one
+line per case (commands/s, and the worker's CPU %); nothing is written to
+docs/ by this script: ``bench/run.py`` calls ``measure_all`` for the idle
+rows of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -23,23 +26,50 @@ import time
 from pathlib import Path
 
 from bench.redis_server import RedisServer
-from bench.workloads import stop
+from bench.workloads import cpu_seconds, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "tests.tasks.noop"
 
 
-def cases() -> dict[str, dict[str, dict[str, object]]]:
+def cases(*, ticking: bool = True) -> dict[str, dict[str, dict[str, object]]]:
+    """The schedule sets by label; ``ticking`` adds the due-each-second one."""
     daily = {"task": TASK, "cron": "0 3 * * *"}
-    return {
+    out: dict[str, dict[str, dict[str, object]]] = {
         "0 schedules": {},
         "1 schedule (daily cron)": {"s0": daily},
         "100 schedules (daily crons)": {f"s{i}": daily for i in range(100)},
-        "1 schedule every 1 s (due each second)": {"s0": {"task": TASK, "every": 1}},
     }
+    if ticking:
+        out["1 schedule every 1 s (due each second)"] = {
+            "s0": {"task": TASK, "every": 1}
+        }
+    return out
 
 
-def measure(server: RedisServer, schedules: dict[str, object], seconds: float) -> float:
+def measure_all(
+    server: RedisServer, *, seconds: float, settle: float = 3.0, ticking: bool = True
+) -> dict[str, dict[str, float]]:
+    """Every case of ``cases()``, one after the other: label -> figures."""
+    out = {}
+    for name, schedules in cases(ticking=ticking).items():
+        out[name] = measure(server, schedules, seconds, settle=settle)
+        print(
+            f"  {name}: {out[name]['cmds_per_s']:.2f} Redis commands/s, "
+            f"worker CPU {out[name]['cpu_pct']:.2f} %",
+            flush=True,
+        )
+    return out
+
+
+def measure(
+    server: RedisServer,
+    schedules: dict[str, object],
+    seconds: float,
+    *,
+    settle: float = 3.0,
+) -> dict[str, float]:
+    """One idle worker with these schedules: Redis commands/s, its CPU %."""
     server.client().flushdb()  # the private server: nothing else lives there
     env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "REDIS_URL": server.url,
@@ -64,11 +94,14 @@ def measure(server: RedisServer, schedules: dict[str, object], seconds: float) -
             and time.monotonic() < deadline
         ):
             time.sleep(0.1)
-        time.sleep(3)  # start-up chatter (first claims, first fires) settles
-        before, t0 = server.total_commands(), time.monotonic()
+        time.sleep(settle)  # start-up chatter (first claims, first fires) settles
+        before, cpu0, t0 = server.total_commands(), cpu_seconds(proc), time.monotonic()
         time.sleep(seconds)
-        after, t1 = server.total_commands(), time.monotonic()
-        return (after - before - 1) / (t1 - t0)
+        after, cpu1, t1 = server.total_commands(), cpu_seconds(proc), time.monotonic()
+        return {
+            "cmds_per_s": (after - before - 1) / (t1 - t0),
+            "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0),
+        }
     finally:
         stop(proc)
 
@@ -81,9 +114,7 @@ def main() -> int:
         server = RedisServer(Path(workdir))
         server.start()
         try:
-            for name, schedules in cases().items():
-                rate = measure(server, schedules, args.seconds)
-                print(f"{name}: {rate:.2f} Redis commands/s", flush=True)
+            measure_all(server, seconds=args.seconds)
         finally:
             server.stop()
     return 0
