@@ -41,7 +41,10 @@ METHOD = """\
   django-vtasks 0.5, django-tasks-redis 0.1, django-tasks-db 0.1, Huey django.tasks 0.5)
   so a run stays short; rates are per second either way. Redis CPU per no-op task:
   the server's own CPU time (`INFO cpu`) over the run, divided by N: the work a
-  contender puts on the one Redis every worker shares. (A worker's own CPU per task is
+  contender puts on the one Redis every worker shares; in brackets the ceiling that sets on
+  a fleet, 1 / (µs per task): tasks/s per Redis core. For A/B work on the scripts,
+  `bench/redis_instructions.py` counts Redis's instructions per message under callgrind
+  (no noise). (A worker's own CPU per task is
   not in the table: its start-up alone varies by a third of a second from run to run.)
 - **ORM task (c):** get the recipe, compute its derived fields, `update(...,
   processed_count=F()+1)` in one transaction. taskqueue runs `recipe.tasks.process_recipe`,

@@ -241,10 +241,18 @@ def schedules_line(results: dict[str, Any]) -> str:
     )
 
 
+def redis_cost(spread_us: dict[str, float] | None) -> str:
+    """µs of Redis CPU per task, and the ceiling it sets: 1 / µs, on one core."""
+    us = (spread_us or {}).get("median")
+    if not us:
+        return "n/a"
+    return f"{us:.1f} ({1e6 / us:,.0f})"
+
+
 def tables(table: dict[str, Any]) -> str:
     lines = [
         "| contender | no-op tasks/s (x raw BLPOP) | ORM tasks/s (x raw BLPOP+ORM) | lost / dup "
-        "| Redis CPU µs / no-op task |",
+        "| Redis CPU µs / no-op task (tasks/s per Redis core) |",
         "|---|---|---|---|---|",
     ]
     for name, row in table.items():
@@ -252,7 +260,7 @@ def tables(table: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {fmt_rate(row['noop'], row['noop_ratio'])} | "
             f"{fmt_rate(row['orm'], row['orm_ratio'])} | {checked} | "
-            f"{fmt((row['redis_us'] or {}).get('median'), '.1f')} |"
+            f"{redis_cost(row['redis_us'])} |"
         )
     lines += [
         "",
