@@ -128,3 +128,30 @@ def test_a_task_cancelled_before_it_started_is_indexed(broker):
     assert entry.task_id == queued.id
     record = broker.client.hget(broker.keys("default").result(queued.id), "bucket")
     assert record == str(entry.position.minute).encode()
+
+
+def test_a_time_bound_reads_finish_times_from_spans_and_survives_garbage(broker):
+    """A plain success keeps its finish in worker:1 only (settle_plain.lua); a
+    record with neither a finish nor a readable span sorts as early, no error."""
+    k = broker.keys("default")
+    minute = 29_000_000
+    base = minute * 60.0
+    fields = {
+        "a": {"finished_at": base + 1},
+        "b": {"worker:1": f"w {base + 1.5} {base + 2}"},
+        "c": {"worker:1": "garbage"},
+        "d": {"worker:1": f"w {base + 3.5} {base + 4}"},
+    }
+    for task_id, times in fields.items():
+        broker.client.hset(k.result(task_id), mapping={"status": "SUCCESSFUL", **times})
+    broker.client.rpush(k.finished_prefix + str(minute), *fields)
+    broker.client.zadd(k.finished_minutes, {str(minute): minute})
+
+    since = broker.index_slice("default", count=10, since=base + 1.75)
+    until = broker.index_slice("default", count=10, until=base + 1.75)
+
+    # The cuts are read from the spans; c (no finish known) counts as early
+    # (the page's exact filter drops it), which may move a cut by one entry.
+    assert {"a", "b"} <= {e.task_id for e in until} <= {"a", "b", "c"}
+    assert "d" in {e.task_id for e in since}
+    assert "a" not in {e.task_id for e in since}
