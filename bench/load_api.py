@@ -301,6 +301,14 @@ def verify(
         + int(client.zcard(keys.scheduled)),
         "bare_accepted": bare_accepted,
         "bare_llen": int(client.llen(BARE_KEY)),
+        # The auth stamp GETs (0 while the token cache's listeners are
+        # subscribed; about one per API request when they are not).
+        "stamp_gets": int(
+            client.info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+        ),
+        "auth_subscribers": int(
+            client.pubsub_numsub(f"{KEY_PREFIX}taskqueue:auth:changes")[0][1]
+        ),
     }
 
 

@@ -198,3 +198,8 @@ def cancel_channel(prefix: str = "") -> str:
 def auth_stamp_key(prefix: str = "") -> str:
     """Replaced whenever a token, user or permission changes (web/tokencache.py)."""
     return f"{prefix}taskqueue:auth:stamp"
+
+
+def auth_changes_channel(prefix: str = "") -> str:
+    """Pub/sub channel: a message on every auth stamp change (web/authlistener.py)."""
+    return f"{prefix}taskqueue:auth:changes"

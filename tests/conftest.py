@@ -122,6 +122,34 @@ def _other_sessions(connection: Any) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+@pytest.fixture(autouse=True)
+def _auth_listener_stopped() -> Iterator[None]:
+    """The token cache's listener thread (started by a token request) ends with
+    its test: the next test has another key prefix, and no thread may outlive
+    the test that started it."""
+    yield
+    _stop_auth_listener()
+
+
+def _stop_auth_listener() -> None:
+    import sys
+
+    authlistener = sys.modules.get("taskqueue.web.authlistener")
+    if authlistener is None:
+        return
+    import threading
+
+    assert authlistener.stop(timeout=10), "the auth listener thread did not stop"
+    wait_until(
+        lambda: (
+            not any(
+                t.name == "taskqueue-auth-listener" and t.is_alive()
+                for t in threading.enumerate()
+            )
+        )
+    )
+
+
 @pytest.fixture
 def key_prefix(settings: Any) -> Iterator[str]:
     """A fresh key prefix for the default backend; its keys are removed after."""
@@ -133,6 +161,7 @@ def key_prefix(settings: Any) -> Iterator[str]:
     tasks["default"]["OPTIONS"] = {**tasks["default"]["OPTIONS"], "KEY_PREFIX": prefix}
     settings.TASKS = tasks
     yield prefix
+    _stop_auth_listener()  # before its broker goes
     registry.reset()
     client = make_client(os.environ["REDIS_URL"])
     for pattern in (f"{prefix}*", f"{{{prefix}*"):

@@ -3,8 +3,11 @@
 Receivers of Django's model signals, connected by ``TaskQueueConfig.ready``:
 a token, user, group or permission saved or deleted, and a user's groups,
 a user's permissions or a group's permissions changed. Each one clears this
-process's cache and replaces the auth stamp in Redis, which every other web
-process reads before it trusts an entry (``taskqueue.web.tokencache``).
+process's cache (and ends its listener's epoch) and replaces the auth stamp
+in Redis, publishing that it did in the same round trip: every other web
+process's listener thread hears it, and a process whose listener is not
+subscribed reads the stamp before it trusts an entry
+(``taskqueue.web.tokencache``, ``taskqueue.web.authlistener``).
 
 Inside a transaction the announcement is made again on commit: another
 process could otherwise read the old rows after the first announcement
@@ -27,7 +30,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from taskqueue.backends import backend_for
 from taskqueue.exceptions import BrokerError, BrokerUnavailable, InvalidBackend
 from taskqueue.tokens import APIToken
-from taskqueue.web import tokencache
+from taskqueue.web import authlistener, tokencache
 
 log = logging.getLogger("taskqueue.api")
 UID = "taskqueue.authchanges"
@@ -44,6 +47,7 @@ def announce(using: str | None = None) -> None:
 
 def _announce_now() -> None:
     tokencache.default_cache.clear()
+    authlistener.changed()
     try:
         backend_for().broker.replace_auth_stamp()
     except (BrokerUnavailable, BrokerError, InvalidBackend) as exc:

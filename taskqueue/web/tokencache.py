@@ -8,22 +8,27 @@ gets a copy of its own: what a view sets on ``request.user`` never reaches
 the next request.
 
 Why an entry is never served stale: every change that could alter the
-answer replaces the auth stamp in Redis (``taskqueue.web.authchanges``: a
-token, user, group or permission saved or deleted, a user's or a group's
-permissions or a user's groups changed), and every token request reads the
-stamp first, one GET. An entry made under another stamp is dropped, so this
-process and every other one on the same Redis go back to the database at
-their next request. ``TASKQUEUE_TOKEN_CACHE_SECONDS`` (default 60; 0 turns
-the cache off) bounds what the stamp cannot see: a change made with
-``QuerySet.update()`` or SQL (no signals), or one announced while Redis was
-down.
+answer replaces the auth stamp in Redis and publishes that it did
+(``taskqueue.web.authchanges``: a token, user, group or permission saved or
+deleted, a user's or a group's permissions or a user's groups changed).
+While this process's listener thread is subscribed
+(``taskqueue.web.authlistener``) an entry is good only under the listener's
+epoch it was made in, which every message (and every resubscription) ends:
+a request then costs no Redis command. While it is not, every token request
+reads the stamp first, one GET, and an entry made under another stamp is
+dropped. Either way this process and every other one on the same Redis go
+back to the database at their next request after the change reached them.
+``TASKQUEUE_TOKEN_CACHE_SECONDS`` (default 60; 0 turns the cache off, and
+the listener is never started) bounds what neither can see: a change made
+with ``QuerySet.update()`` or SQL (no signals), or one announced while
+Redis was down.
 
 Not cached: unknown keys (random keys would fill the cache) and tokens of
-inactive users. When the stamp cannot be read (Redis down, no taskqueue
-backend) the request is answered from the database, as without a cache.
-Permissions are cached only when Django's ModelBackend is the only
-authentication backend; with any other, the user is cached and its
-permissions asked on each request as before.
+inactive users. When neither the listener nor the stamp can vouch for an
+entry (Redis down, no taskqueue backend) the request is answered from the
+database, as without a cache. Permissions are cached only when Django's
+ModelBackend is the only authentication backend; with any other, the user
+is cached and its permissions asked on each request as before.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from django.utils import timezone
 from taskqueue.backends import backend_for
 from taskqueue.exceptions import BrokerError, BrokerUnavailable, InvalidBackend
 from taskqueue.tokens import APIToken
+from taskqueue.web import authlistener
 
 DEFAULT_MAX_AGE = 60.0  # seconds; settings.TASKQUEUE_TOKEN_CACHE_SECONDS
 MAX_ENTRIES = 10_000  # tokens per process; past that the cache starts afresh
@@ -51,6 +57,9 @@ PERM_CACHES = ("_user_perm_cache", "_group_perm_cache", "_perm_cache")
 # (Redis URL, key prefix, stamp value): an entry is good under one stamp of
 # one Redis only (tests and sites may point the backend elsewhere).
 Stamp = tuple[str, str, bytes | None]
+# What an entry was made under: a stamp read from Redis, or a listener epoch
+# (an int, unique in the process; see taskqueue.web.authlistener).
+Basis = Stamp | int
 
 
 @dataclass(slots=True)
@@ -60,7 +69,7 @@ class Entry:
     token_pk: int
     user: Any
     last_used_at: datetime | None
-    stamp: Stamp
+    basis: Basis
     made_at: float  # time.monotonic()
 
 
@@ -75,12 +84,12 @@ class TokenCache:
         self.max_entries = max_entries
         self._entries: dict[str, Entry] = {}
 
-    def get(self, key_hash: str, stamp: Stamp, max_age: float) -> Entry | None:
-        """The entry if it was made under ``stamp`` within ``max_age`` seconds."""
+    def get(self, key_hash: str, basis: Basis, max_age: float) -> Entry | None:
+        """The entry if it was made under ``basis`` within ``max_age`` seconds."""
         entry = self._entries.get(key_hash)
         if entry is None:
             return None
-        if entry.stamp != stamp:  # something changed: every entry is suspect
+        if entry.basis != basis:  # something changed: every entry is suspect
             self.clear()
             return None
         if time.monotonic() - entry.made_at > max_age:
@@ -111,37 +120,49 @@ def caller(key_hash: str, cache: TokenCache | None = None) -> Any | None:
     """A fresh copy of the user of the token with this key hash.
 
     None for an unknown (or revoked) token and for an inactive user. Costs
-    one Redis GET and no query when cached (plus one UPDATE a minute for
-    ``last_used_at``).
+    no query when cached (plus one UPDATE a minute for ``last_used_at``),
+    and no Redis command while the listener is subscribed (one GET while
+    it is not).
     """
     cache = default_cache if cache is None else cache
     seconds = max_age()
-    stamp = current_stamp() if seconds > 0 else None
-    entry = None if stamp is None else cache.get(key_hash, stamp, seconds)
+    basis = current_basis() if seconds > 0 else None
+    entry = None if basis is None else cache.get(key_hash, basis, seconds)
     if entry is None:
-        entry = _load(key_hash, stamp)
+        entry = _load(key_hash, basis)
         if entry is None:
             return None
-        if stamp is not None:
+        if basis is not None:
             cache.put(key_hash, entry)
     _touch(entry)
     return copy.copy(entry.user)
 
 
-def current_stamp() -> Stamp | None:
-    """The default backend's auth stamp; None when it cannot be read."""
+def current_basis() -> Basis | None:
+    """The listener's epoch, else the default backend's auth stamp; None if neither.
+
+    The first call starts the listener (its epoch comes once it has
+    subscribed; until then, and whenever it is not subscribed, the stamp).
+    """
     try:
         broker = backend_for().broker
+    except InvalidBackend:
+        return None
+    epoch = authlistener.trusted_epoch(broker, default_cache.clear)
+    if epoch is not None:
+        return epoch
+    try:
         return (broker.url, broker.prefix, broker.auth_stamp())
-    except (BrokerUnavailable, BrokerError, InvalidBackend):
+    except (BrokerUnavailable, BrokerError):
         return None
 
 
-def _load(key_hash: str, stamp: Stamp | None) -> Entry | None:
+def _load(key_hash: str, basis: Basis | None) -> Entry | None:
     """The token and its user from the database, permissions filled in.
 
-    ``stamp`` was read before the query, so a change committed after it was
-    read leaves this entry under an old stamp: dropped at the next request.
+    ``basis`` was read before the query, so a change committed after it was
+    read leaves this entry under an old stamp or epoch: dropped at the next
+    request that sees the change.
     """
     token = APIToken.objects.select_related("user").filter(key_hash=key_hash).first()
     if token is None or not token.user.is_active:
@@ -151,7 +172,8 @@ def _load(key_hash: str, stamp: Stamp | None) -> Entry | None:
         user.get_all_permissions()  # fills ModelBackend's caches on the user
         for name in PERM_CACHES:
             setattr(user, name, frozenset(getattr(user, name, ())))
-    return Entry(token.pk, user, token.last_used_at, stamp or ("", "", None),
+    return Entry(token.pk, user, token.last_used_at,
+                 ("", "", None) if basis is None else basis,
                  time.monotonic())  # fmt: skip
 
 

@@ -1,20 +1,27 @@
 """The per-process token cache: no query when cached, never stale after a change.
 
 Every change goes through the same path as in production: a model signal
-clears this process's cache and replaces the auth stamp in Redis, which a
-second cache (standing for another web process) sees at its next lookup.
+clears this process's cache and replaces the auth stamp in Redis, publishing
+that it did. This process's listener thread hears it (``listening``: no
+Redis command per request); without the listener (``not_listening``, as
+while it reconnects) a second cache, standing for another web process, sees
+the new stamp at its next lookup.
 """
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from redis.connection import Connection
 
 from taskqueue.tokens import APIToken, hash_key
-from taskqueue.web import tokencache
+from taskqueue.web import authlistener, tokencache
+from tests.conftest import wait_until
 from tests.integration.api_fixtures import *  # noqa: F403
 from tests.integration.test_api import assert_json_error, post_json
 
@@ -28,6 +35,35 @@ def empty_cache():
     tokencache.default_cache.clear()
 
 
+@pytest.fixture
+def listening(broker):
+    """This process's listener, subscribed: entries are made under its epoch."""
+    wait_until(lambda: isinstance(tokencache.current_basis(), int))
+    return authlistener.current()
+
+
+@pytest.fixture
+def not_listening(monkeypatch, broker):
+    """Requests as while the listener is not subscribed: they read the stamp."""
+    monkeypatch.setattr(authlistener, "trusted_epoch", lambda broker, clear: None)
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """The commands this thread writes to any Redis connection (packed bytes)."""
+    sent: list[bytes] = []
+    me = threading.current_thread()
+    original = Connection.send_packed_command
+
+    def spy(self, command, *args, **kwargs):
+        if threading.current_thread() is me:
+            sent.append(command if isinstance(command, bytes) else b"".join(command))
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_packed_command", spy)
+    return sent
+
+
 def enqueue(client, recipe):
     return post_json(client, "/api/tasks/", {"recipe_id": recipe.pk})
 
@@ -37,7 +73,7 @@ def client_for(key):
 
 
 def test_a_cached_token_request_costs_only_the_recipe_query(
-    token_client, recipe, broker
+    token_client, recipe, broker, listening
 ):
     with CaptureQueriesContext(connection) as first:
         assert enqueue(token_client, recipe).status_code == 202
@@ -50,19 +86,25 @@ def test_a_cached_token_request_costs_only_the_recipe_query(
     assert broker.stats("default").pending == 2
 
 
-def test_a_revoked_token_is_refused_at_once(token_client, recipe, editor, broker):
+def test_a_revoked_token_is_refused_at_once(
+    token_client, recipe, editor, broker, listening
+):
     assert enqueue(token_client, recipe).status_code == 202
     APIToken.objects.get(user=editor).delete()
     assert_json_error(enqueue(token_client, recipe), 401)
 
 
-def test_a_removed_permission_is_refused_at_once(token_client, recipe, editor, broker):
+def test_a_removed_permission_is_refused_at_once(
+    token_client, recipe, editor, broker, listening
+):
     assert enqueue(token_client, recipe).status_code == 202
     editor.user_permissions.remove(Permission.objects.get(codename="change_recipe"))
     assert_json_error(enqueue(token_client, recipe), 403)
 
 
-def test_a_granted_permission_is_accepted_at_once(reader, reader_token, recipe, broker):
+def test_a_granted_permission_is_accepted_at_once(
+    reader, reader_token, recipe, broker, listening
+):
     client = client_for(reader_token)
     assert_json_error(enqueue(client, recipe), 403)  # cached without it
     reader.user_permissions.add(Permission.objects.get(codename="change_recipe"))
@@ -70,7 +112,7 @@ def test_a_granted_permission_is_accepted_at_once(reader, reader_token, recipe, 
 
 
 def test_a_group_losing_a_permission_is_refused_at_once(
-    reader, reader_token, recipe, broker
+    reader, reader_token, recipe, broker, listening
 ):
     group = Group.objects.create(name="cooks")
     group.permissions.add(Permission.objects.get(codename="change_recipe"))
@@ -82,7 +124,7 @@ def test_a_group_losing_a_permission_is_refused_at_once(
 
 
 def test_a_user_leaving_a_group_or_a_deleted_group_is_refused_at_once(
-    reader, reader_token, recipe, broker
+    reader, reader_token, recipe, broker, listening
 ):
     group = Group.objects.create(name="cooks")
     group.permissions.add(Permission.objects.get(codename="change_recipe"))
@@ -93,14 +135,26 @@ def test_a_user_leaving_a_group_or_a_deleted_group_is_refused_at_once(
     assert_json_error(enqueue(client, recipe), 403)
 
 
-def test_a_deactivated_user_is_refused_at_once(token_client, recipe, editor, broker):
+def test_a_deactivated_user_is_refused_at_once(
+    token_client, recipe, editor, broker, listening
+):
     assert enqueue(token_client, recipe).status_code == 202
     editor.is_active = False
     editor.save()
     assert_json_error(enqueue(token_client, recipe), 401)
 
 
-def test_another_process_sees_the_revocation(editor, editor_token, broker):
+def test_a_revoked_token_is_refused_at_once_without_the_listener(
+    token_client, recipe, editor, broker, not_listening
+):
+    assert enqueue(token_client, recipe).status_code == 202
+    APIToken.objects.get(user=editor).delete()
+    assert_json_error(enqueue(token_client, recipe), 401)
+
+
+def test_without_the_listener_another_process_sees_the_revocation(
+    editor, editor_token, broker, not_listening
+):
     other = tokencache.TokenCache()  # another web process's cache
     key_hash = hash_key(editor_token)
     assert tokencache.caller(key_hash, cache=other) is not None
@@ -124,7 +178,7 @@ def test_a_change_inside_a_transaction_is_announced_again_on_commit(editor, brok
     assert broker.auth_stamp() not in (during, None)
 
 
-def test_a_login_announces_nothing(editor, broker):
+def test_a_login_announces_nothing(editor, broker, not_listening):
     tokencache.caller(hash_key(APIToken.issue(editor)[1]))
     stamp = broker.auth_stamp()
     editor.save(update_fields=["last_login"])
@@ -132,7 +186,7 @@ def test_a_login_announces_nothing(editor, broker):
     assert len(tokencache.default_cache) == 1
 
 
-def test_each_request_gets_its_own_user(editor, editor_token, broker):
+def test_each_request_gets_its_own_user(editor, editor_token, broker, listening):
     key_hash = hash_key(editor_token)
     first = tokencache.caller(key_hash)
     first.first_name = "changed by a view"
@@ -149,6 +203,7 @@ def test_zero_seconds_turns_the_cache_off(settings, token_client, recipe, broker
         assert enqueue(token_client, recipe).status_code == 202
     assert len(again.captured_queries) == 4  # token, 2 x permissions, recipe
     assert len(tokencache.default_cache) == 0
+    assert authlistener.current() is None  # never started
 
 
 def test_with_redis_down_tokens_are_read_from_the_database(
@@ -158,3 +213,92 @@ def test_with_redis_down_tokens_are_read_from_the_database(
     assert_json_error(enqueue(client, recipe), 503)  # auth passed, enqueue failed
     assert len(tokencache.default_cache) == 0
     assert_json_error(client_for("not-a-token").get("/api/queues/"), 401)
+
+
+def test_a_listening_request_makes_no_redis_command(
+    editor, editor_token, broker, listening, redis_commands
+):
+    key_hash = hash_key(editor_token)
+    assert tokencache.caller(key_hash).pk == editor.pk
+    with CaptureQueriesContext(connection) as cached:
+        assert tokencache.caller(key_hash).pk == editor.pk
+    assert cached.captured_queries == []
+    assert redis_commands == []
+
+
+def test_a_revocation_in_another_process_reaches_this_one_through_the_listener(
+    editor, editor_token, broker, listening, redis_commands, run_command
+):
+    key_hash = hash_key(editor_token)
+    assert tokencache.caller(key_hash).pk == editor.pk
+    epoch = listening.epoch
+    token_pk = APIToken.objects.get(user=editor).pk
+
+    code = f"from taskqueue.tokens import APIToken; APIToken.objects.get(pk={token_pk}).delete()"
+    result = run_command("shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+
+    wait_until(lambda: listening.epoch not in (None, epoch))
+    assert len(tokencache.default_cache) == 0  # cleared by the listener
+    assert tokencache.caller(key_hash) is None  # read from the database
+    assert redis_commands == []  # no stamp GET on the way
+
+
+def test_a_cut_listener_falls_back_to_the_stamp_and_starts_afresh(
+    editor, editor_token, broker, listening, redis_commands, monkeypatch
+):
+    key_hash = hash_key(editor_token)
+    assert tokencache.caller(key_hash).pk == editor.pk
+    epoch = listening.epoch
+    gate = threading.Event()  # holds the resubscription back until the checks
+    subscribe = broker.subscribe_auth_changes
+
+    def held(wake_channel):
+        gate.wait(10)
+        return subscribe(wake_channel)
+
+    monkeypatch.setattr(broker, "subscribe_auth_changes", held)
+    host, port = listening._feed._pubsub.connection._sock.getsockname()[:2]
+    assert broker.client.client_kill_filter(_type="pubsub", addr=f"{host}:{port}") == 1
+
+    wait_until(lambda: listening.epoch is None)
+    del redis_commands[:]
+    assert tokencache.caller(key_hash).pk == editor.pk
+    assert any(b"GET" in command for command in redis_commands)  # the stamp
+    assert len(tokencache.default_cache) == 1  # an entry under the stamp
+
+    gate.set()
+    wait_until(lambda: listening.epoch not in (None, epoch))
+    assert len(tokencache.default_cache) == 0  # cleared on resubscribing
+    del redis_commands[:]
+    with CaptureQueriesContext(connection) as reload:
+        assert tokencache.caller(key_hash).pk == editor.pk
+    assert len(reload.captured_queries) == 3  # token, 2 x permissions
+    assert redis_commands == []
+
+
+def test_a_forked_process_does_not_trust_its_parents_listener(broker, listening):
+    import os
+
+    pid = os.getpid()
+    try:
+        listening.pid = pid + 1  # as the child sees the parent's listener
+        assert tokencache.current_basis() != listening.epoch
+        assert authlistener.current() is not listening  # a listener of its own
+    finally:
+        listening.pid = pid
+        listening.stop()
+
+
+def test_a_listener_that_cannot_connect_logs_no_password(
+    settings, key_prefix, editor, editor_token, caplog
+):
+    tasks = {alias: dict(params) for alias, params in settings.TASKS.items()}
+    url = "redis://:s3cret-pw@127.0.0.1:1/0"  # nothing listens on port 1
+    tasks["default"]["OPTIONS"] = {**tasks["default"]["OPTIONS"], "REDIS_URL": url}
+    settings.TASKS = tasks
+    with caplog.at_level("WARNING", logger="taskqueue.api"):
+        assert tokencache.caller(hash_key(editor_token)).pk == editor.pk  # from SQL
+        wait_until(lambda: "Auth listener" in caplog.text)
+    assert authlistener.current().epoch is None
+    assert "s3cret-pw" not in caplog.text
