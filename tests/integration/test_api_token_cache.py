@@ -113,14 +113,20 @@ def test_a_granted_permission_is_accepted_at_once(
     assert enqueue(client, recipe).status_code == 202
 
 
-def test_a_group_losing_a_permission_is_refused_at_once(
-    reader, reader_token, recipe, broker, listening
-):
+def cooks_client(reader, reader_token, recipe) -> tuple[Group, Client]:
+    """The reader in a group that may enqueue, and its client, cached with it."""
     group = Group.objects.create(name="cooks")
     group.permissions.add(Permission.objects.get(codename="change_recipe"))
     reader.groups.add(group)
     client = client_for(reader_token)
     assert enqueue(client, recipe).status_code == 202
+    return group, client
+
+
+def test_a_group_losing_a_permission_is_refused_at_once(
+    reader, reader_token, recipe, broker, listening
+):
+    group, client = cooks_client(reader, reader_token, recipe)
     group.permissions.clear()
     assert_json_error(enqueue(client, recipe), 403)
 
@@ -128,11 +134,7 @@ def test_a_group_losing_a_permission_is_refused_at_once(
 def test_a_user_leaving_a_group_or_a_deleted_group_is_refused_at_once(
     reader, reader_token, recipe, broker, listening
 ):
-    group = Group.objects.create(name="cooks")
-    group.permissions.add(Permission.objects.get(codename="change_recipe"))
-    reader.groups.add(group)
-    client = client_for(reader_token)
-    assert enqueue(client, recipe).status_code == 202
+    group, client = cooks_client(reader, reader_token, recipe)
     group.delete()  # its m2m rows go without m2m_changed
     assert_json_error(enqueue(client, recipe), 403)
 
