@@ -20,7 +20,6 @@ from taskqueue.store.errors import translate_errors
 from taskqueue.store.gating import Gating
 from taskqueue.store.messages import MessageReads
 from taskqueue.store.metadata import MetadataWrites
-from taskqueue.store.records import ResultReads
 from taskqueue.store.retries import RetryLinks
 from taskqueue.store.schedules import ScheduleStore
 from taskqueue.store.settlement import Settlement
@@ -41,7 +40,6 @@ __all__ = [
 class Broker(
     Claiming,
     Enqueuing,
-    ResultReads,
     DeadLetters,
     Registry,
     Statistics,
@@ -54,7 +52,7 @@ class Broker(
     ScheduleStore,
     MessageReads,
     RetryLinks,
-    TaskIndexReads,
+    TaskIndexReads,  # and ResultReads, which the task list's rows read through
     AuthStamps,
 ):
     """Queue operations over one Redis (or Redis Cluster) connection."""

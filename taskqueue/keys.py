@@ -17,6 +17,9 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:dead:raw                       HASH   dead-letter id -> the message's raw bytes
     {Q}:ready                          HASH   task id -> message, for queued tasks not yet settled
     {Q}:result:<task id>               HASH   result record of one task (expires)
+    {Q}:results                        ZSET   the results buckets, "<start>:<span>" by start (unix seconds)
+    {Q}:results:<start>:<span>         HASH   task id -> packed record of a plain success that
+                                              finished in [start, start + span) (expires)
     {Q}:recent                         LIST   ids of the latest settled tasks (capped)
     {Q}:finished:<minute>              LIST   ids of the tasks finished in that minute (server clock), in order (expires)
     {Q}:finished:minutes               ZSET   the minutes that have a bucket (score = member = the minute)
@@ -140,6 +143,14 @@ class QueueKeys:
     @property
     def result_prefix(self) -> str:
         return self.tag + ":result:"
+
+    @property
+    def results_index(self) -> str:
+        """The zset of the results buckets (lua/results_lookup.lua)."""
+        return self.tag + ":results"
+
+    def results_bucket(self, member: str) -> str:
+        return self.results_index + ":" + member
 
     @property
     def workflow_prefix(self) -> str:

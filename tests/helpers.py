@@ -161,3 +161,10 @@ class TcpProxy:
             with contextlib.suppress(OSError):  # peer's side half-open
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+
+
+def stored_record(broker, task_id: str, queue: str = "default") -> dict[bytes, bytes]:
+    """A task's record as the store reads it, wherever it lives (its key, or a
+    results bucket for a plain success: taskqueue/store/records.py)."""
+    [(record, _)] = broker.stored(queue, [task_id])
+    return record

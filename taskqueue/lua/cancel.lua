@@ -2,7 +2,8 @@
 -- KEYS[1] pending list, KEYS[2] prio, KEYS[3] scheduled, KEYS[4] ready hash,
 -- KEYS[5] the task's result record, KEYS[6] the queue's cancel hash,
 -- KEYS[7] recent ids list, KEYS[8] finished minutes zset, KEYS[9] finished bucket
--- prefix (the task list's index, settle_index.lua)
+-- prefix (the task list's index, settle_index.lua), KEYS[10] the results index
+-- (results_lookup.lua: a plain success has no status field of its own)
 -- ARGV[1] task id, ARGV[2] result ttl, ARGV[3] the TaskCancelled error JSON,
 -- ARGV[4] 'stop' (ask it to stop) or 'terminate' (stop its process),
 -- ARGV[5] the channel that tells workers a queue has a cancel in flight,
@@ -12,9 +13,9 @@
 -- cancel hash, and the worker holding it never starts it or asks it to stop).
 -- The record keeps a 'cancel' field either way, so the cancel lives as long
 -- as the result (and survives a restart with the rest of the data set).
-local pending, prio, scheduled, ready, record, cancels, recent, minutes, buckets = unpack(KEYS)
+local pending, prio, scheduled, ready, record, cancels, recent, minutes, buckets, results = unpack(KEYS)
 local id, ttl = ARGV[1], tonumber(ARGV[2])
-local status = redis.call('HGET', record, 'status')
+local status = finished_status(record, ready, results, id)
 if status == 'SUCCESSFUL' or status == 'FAILED' then return 'FINISHED' end
 local msg = redis.call('HGET', ready, id) or redis.call('HGET', record, 'msg')
 if not msg and not status then return 'UNKNOWN' end

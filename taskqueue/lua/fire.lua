@@ -2,7 +2,7 @@
 -- number of workers (and restarts, and a worker killed mid-call) give one run
 -- per tick. Times are the server's (server_now); replies carry it back.
 -- KEYS[1] the schedule's state hash, KEYS[2] the tick's marker,
--- KEYS[3] pending list, KEYS[4] prio zset, KEYS[5] ready hash
+-- KEYS[3] pending list, KEYS[4] prio zset, KEYS[5] ready hash, KEYS[6] results index
 -- ARGV[1] 'tick', or 'run' (an extra run now: no tick, pause or overlap check),
 -- ARGV[2] tick, ARGV[3] the tick before it ('' if none), ARGV[4] grace seconds,
 -- ARGV[5] catch_up '1'/'0', ARGV[6] overlap '1'/'0', ARGV[7] marker ttl seconds,
@@ -30,7 +30,7 @@ local function busy()
   local id = redis.call('HGET', state, 'last_id')
   if not id then return false end
   if redis.call('HEXISTS', KEYS[5], id) == 1 then return true end
-  local status = redis.call('HGET', ARGV[8] .. id, 'status')
+  local status = finished_status(ARGV[8] .. id, KEYS[5], KEYS[6], id) -- results_lookup.lua
   return status == 'READY' or status == 'RUNNING'
 end
 

@@ -11,5 +11,14 @@ if #indexed > 0 then
     redis.call('EXPIRE', bucket, math.ceil(ttl) + 60)
     redis.call('ZADD', finished_minutes, minute, minute)
     redis.call('ZREMRANGEBYSCORE', finished_minutes, '-inf', '(' .. (minute - math.ceil(ttl / 60) - 1))
+    -- Once a minute too: unlink the results buckets (settle_plain.lua) whose last
+    -- record is ttl old, before their own expiry frees them on the main thread.
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', results, '-inf', now - ttl)) do
+      local start, width = string.match(member, '^(%d+):(%d+)$')
+      if not start or start + width + ttl <= now then
+        redis.call('UNLINK', results .. ':' .. member)
+        redis.call('ZREM', results, member)
+      end
+    end
   end
 end

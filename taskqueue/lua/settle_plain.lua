@@ -1,21 +1,32 @@
 -- settle, section 3b: a PLAIN call (settle_args.lua), nearly every call: first
--- attempts that ran and returned, not redelivered. Each gets the record
--- settle_record.lua writes for such an outcome, in one HSET of fixed arity,
--- and the result ttl. Its start and finish are its span's (worker:1), not
--- fields of their own (results.py; tasklist_read.lua).
+-- attempts that ran and returned, not redelivered. Each record is one field of
+-- this span's results bucket (results_lookup.lua), all written by one HSET, the
+-- bucket's expiry set once per call: no key, no expiry, no hash of its own per
+-- task. Its start and finish are its span's (worker:1), not fields of their own
+-- (results.py; tasklist_read.lua). The bucket lives until the last record it can
+-- hold is ttl old (settle_index.lua unlinks it then; its expiry, a little later,
+-- is for a queue nobody settles on any more).
 if PLAIN then
+  local packed = {}
   for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
     local raw, task_id = ARGV[i + RAW], ARGV[i + TASK_ID]
     if in_order or redis.call('LREM', inflight, 1, raw) == 1 then
       settled = settled + 1
       if task_id ~= '' then
-        local msg, rk = MSG and ARGV[i + MSG] or '', prefix .. task_id
-        redis.call('HSET', rk, 'status', 'SUCCESSFUL', 'msg', msg ~= '' and msg or raw,
-          'bucket', minute_s, 'worker:1', ARGV[i + WORKER1], 'return', ARGV[i + PAYLOAD])
-        redis.call('EXPIRE', rk, expiry_s)
+        local msg = MSG and ARGV[i + MSG] or ''
+        packed[#packed + 1] = task_id
+        packed[#packed + 1] = minute_s .. '\n' .. ARGV[i + WORKER1] .. '\n' .. ARGV[i + PAYLOAD]
+          .. '\n' .. (msg ~= '' and msg or raw)
         recent[#recent + 1] = task_id
         indexed[#indexed + 1] = task_id
+        succeeded[task_id] = true
       end
     end
+  end
+  if #packed > 0 then
+    local bucket, start = results .. ':' .. results_member, math.floor(now / span) * span
+    redis.call('HSET', bucket, unpack(packed))
+    redis.call('ZADD', results, start, results_member)
+    redis.call('EXPIREAT', bucket, start + span + math.ceil(ttl) + 120)
   end
 end

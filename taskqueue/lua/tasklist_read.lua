@@ -2,21 +2,22 @@
 -- KEYS[1] finished minutes zset, KEYS[2] finished bucket key prefix (settle_index.lua)
 -- ARGV[1] 'desc' (newest first) or 'asc', ARGV[2] the start minute or '' (the edge),
 -- ARGV[3] the start index in that minute's bucket (exclusive), ARGV[4] how many
--- entries at most, ARGV[5] the result key prefix, ARGV[6] since, ARGV[7] until
--- (unix seconds, '' when none).
+-- entries at most, ARGV[5] the result key prefix, ARGV[6] since, ARGV[7] until (unix
+-- seconds, '' when none); KEYS[3] the results index (results_lookup.lua).
 -- Returns minute, index, id for each entry, in page order. It reads at most ARGV[4]
--- buckets (each non-empty one gives at least one entry), an LLEN and an LRANGE each;
--- in the bucket of a time bound's minute, a binary search on its records' finish
--- times (a bucket is in finish order) finds where the bound cuts it: about
--- 2 log2(bucket size) commands. Never more with retention.
+-- buckets (each non-empty one gives at least one entry), an LLEN and an LRANGE each; in
+-- the bucket of a time bound's minute, a binary search on its records' finish times (a
+-- bucket is in finish order) finds where the bound cuts it: about 2 log2(its size) reads.
 local minutes, prefix, results = KEYS[1], KEYS[2], ARGV[5]
 local desc, start, at = ARGV[1] == 'desc', ARGV[2], tonumber(ARGV[3])
 local count, since, untl = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local low = since and math.floor(since / 60) or '-inf'
 local high = untl and math.floor(untl / 60) or '+inf'
--- A task's finished_at, else (settle_plain.lua) its span's end: "<consumer> <start> <finish>".
+-- A task's finished_at, else its span's end ("<consumer> <start> <finish>": worker:1, or
+-- the second line of its packed record, settle_plain.lua).
 local function finish_of(id)
   local at, span = unpack(redis.call('HMGET', results .. id, 'finished_at', 'worker:1'))
+  span = span or (not at and string.match(plain_record(KEYS[3], id) or '', '^[^\n]*\n([^\n]*)'))
   return tonumber(at) or (span and tonumber(string.match(span, ' ([^ ]+)$')))
 end
 -- The first index of the bucket whose task finished at or after t (#bucket if none).

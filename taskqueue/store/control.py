@@ -38,7 +38,7 @@ class Control(StoreCore):
         k = self.keys(queue)
         keys = [
             k.pending, k.prio, k.scheduled, k.ready, k.result(task_id), k.cancels,
-            k.recent, k.finished_minutes, k.finished_prefix,
+            k.recent, k.finished_minutes, k.finished_prefix, k.results_index,
         ]  # fmt: skip
         args = [task_id, ttl, error, mode, cancel_channel(self.prefix), k.unique_prefix]
         reply = self.scripts.call("cancel", keys, args)

@@ -4,7 +4,9 @@ The old record gets ``retried_as:<new id>`` (when, as unix seconds) and the
 new one ``retry_of`` (the old id), so each page links to the other without
 an index. The new record is written before a worker settles it, as a
 cancel's mark is (lua/cancel.lua), with the result TTL so that it never
-outlives the task; the old one keeps its own TTL (HSET does not touch it).
+outlives the task; the old one keeps its own TTL (HSET does not touch it),
+or gets the result TTL when it is a plain success's packed record
+(store/records.py), which has no key of its own for the link to join.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class RetryLinks(StoreCore):
         new_key = self.keys(new_queue).result(new_id)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(old_key, f"{Field.RETRIED_AS}{new_id}", f"{time.time():.6f}")
+            pipe.ttl(old_key)
             pipe.hset(new_key, Field.RETRY_OF, old_id)
             pipe.expire(new_key, ttl)
-            pipe.execute()
+            old_ttl = pipe.execute()[1]
+        if old_ttl == -1:
+            self.client.expire(old_key, ttl)

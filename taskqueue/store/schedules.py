@@ -95,7 +95,7 @@ class ScheduleStore(StoreCore):
             int(shot.catch_up), int(shot.overlap), shot.ttl, k.result_prefix, WAKE,
             shot.priority, shot.task_id, shot.raw, shot.catch_up_id, shot.catch_up_raw,
         ]  # fmt: skip
-        keys = [state, marker, k.pending, k.prio, k.ready]
+        keys = [state, marker, k.pending, k.prio, k.ready, k.results_index]
         outcome, task_id, now, gap, catch = (
             item.decode() if isinstance(item, bytes) else str(item)
             for item in self.enqueue_script("fire", keys, argv, ids=[shot.task_id])

@@ -26,7 +26,7 @@ from taskqueue.store.wire import Client, Command, Wire
 SCRIPTS = (
     "enqueue", "claim", "settle", "requeue", "dead", "heartbeat", "running",
     "workflow", "wait", "metadata", "cancel", "enqueue_unique", "gate", "fire",
-    "deadcap", "tasklist_read",
+    "deadcap", "tasklist_read", "record",
 )  # fmt: skip
 PRELUDE = "prelude"  # the server clock, in front of every script
 # The files of a script after the prelude, in order; a script not named here
@@ -40,14 +40,20 @@ FILES: dict[str, tuple[str, ...]] = {
     ),
     "settle": (
         "settle", "settle_args", "settle_cancel", "settle_limits", "settle_release",
-        "settle_plain", "settle_record", "settle_recent", "settle_index", "settle_workflow",
+        "results_lookup", "settle_plain", "settle_record", "settle_recent", "settle_index", "settle_workflow",
         "settle_notify", "settle_reply",
     ),
     "enqueue": ("envelope", "enqueue"),
     "requeue": ("envelope", "requeue"),
     "enqueue_unique": ("envelope", "enqueue_unique"),
     "gate": ("gate", "gate_slots", "gate_rate"),
-    "fire": ("envelope", "fire", "fire_tick"),
+    "fire": ("envelope", "results_lookup", "fire", "fire_tick"),
+    # Scripts that read a task's record, which may be a plain success's field
+    # of a shared results bucket (settle_plain.lua) instead of a key.
+    "record": ("results_lookup", "record"),
+    "wait": ("results_lookup", "wait"),
+    "cancel": ("results_lookup", "cancel"),
+    "tasklist_read": ("results_lookup", "tasklist_read"),
 }  # fmt: skip
 
 

@@ -141,7 +141,7 @@ class Settling(StoreCore):
         keys = [
             k.inflight(consumer), k.scheduled, k.redelivered, k.dead, k.dead_index,
             k.dead_raw, k.recent, k.ready, k.pending, k.workflow_prefix, k.waiting,
-            k.cancels, k.finished_minutes, k.finished_prefix,
+            k.cancels, k.finished_minutes, k.finished_prefix, k.results_index,
         ]  # fmt: skip
         return keys, argv
 

@@ -5,8 +5,8 @@ the finish minute (server clock), ``{Q}:finished:<minute>``, a list that
 expires after every record it names, and keeps the minutes that have a
 bucket in ``{Q}:finished:minutes`` (``lua/settle_index.lua``). A page reads a
 bounded slice of each queue's buckets (``lua/tasklist_read.lua``, one
-EVALSHA per queue) and then a bounded number of records (one HMGET each,
-pipelined): its cost does not grow with what the retention holds.
+EVALSHA per queue) and then a bounded number of records (one EVALSHA per
+queue, lua/record.lua): its cost does not grow with what the retention holds.
 
 An entry is a place in a queue's buckets, ``Position(minute, index)``, the
 index counted from the bucket's head (RPUSH appends, so it never moves). A
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from taskqueue.results import Field
-from taskqueue.store.core import StoreCore
 from taskqueue.store.errors import translate_errors
+from taskqueue.store.records import ResultReads
 
 Record = dict[bytes, bytes]
 BUCKET = Field.BUCKET  # the record field naming the minute whose bucket lists it
@@ -54,7 +54,7 @@ class IndexEntry:
     queue: str
 
 
-class TaskIndexReads(StoreCore):
+class TaskIndexReads(ResultReads):
     """Reads of the ``{Q}:finished:*`` buckets and of the row fields of their records."""
 
     @translate_errors
@@ -92,7 +92,7 @@ class TaskIndexReads(StoreCore):
             k = self.keys(queue)
             minute, index = ("", 0) if start is None else (start.minute, start.index)
             reply = self.scripts.call(
-                "tasklist_read", [k.finished_minutes, k.finished_prefix],
+                "tasklist_read", [k.finished_minutes, k.finished_prefix, k.results_index],
                 [order, minute, index, count, k.result_prefix, *bounds],
             )  # fmt: skip
             replies.append(cast(list[bytes | int], reply))
@@ -111,28 +111,29 @@ class TaskIndexReads(StoreCore):
     @translate_errors
     def row_records(self, entries: Sequence[IndexEntry]) -> list[Record | None]:
         """The row fields of each entry's record, None where it is gone (expired)."""
-        with self.client.pipeline(transaction=False) as pipe:
-            for entry in entries:
-                pipe.hmget(self.keys(entry.queue).result(entry.task_id), ROW_FIELDS)
-            replies = cast(list[list[bytes | None]], pipe.execute())
-        return [_record(values) for values in replies]
+        by_queue: dict[str, list[int]] = {}
+        for i, entry in enumerate(entries):
+            by_queue.setdefault(entry.queue, []).append(i)
+        rows: list[Record | None] = [None] * len(entries)
+        for queue, places in by_queue.items():
+            ids = [entries[i].task_id for i in places]
+            for i, (record, _) in zip(places, self.stored(queue, ids, ROW_FIELDS), strict=True):
+                rows[i] = _row(record)
+        return rows
 
     @translate_errors
     def find_finished(
         self, task_id: str, queues: Sequence[str]
     ) -> list[tuple[IndexEntry, Record]]:
-        """One task id (exact) in any of ``queues``: one HMGET of its record each.
+        """One task id (exact) in any of ``queues``: one read of its record each.
 
         A record with a ``bucket`` field is listed in that bucket (the index
         never outlives the record, and the record names its bucket).
         """
-        with self.client.pipeline(transaction=False) as pipe:
-            for queue in queues:
-                pipe.hmget(self.keys(queue).result(task_id), ROW_FIELDS)
-            replies = cast(list[list[bytes | None]], pipe.execute())
         found = []
-        for queue, values in zip(queues, replies, strict=True):
-            record = _record(values)
+        for queue in queues:
+            [(stored, _)] = self.stored(queue, [task_id], ROW_FIELDS)
+            record = _row(stored)
             minute = _int(record.get(BUCKET.encode())) if record else None
             if record is not None and minute is not None:
                 found.append((IndexEntry(Position(minute, 0), task_id, queue), record))
@@ -151,6 +152,6 @@ def _int(value: bytes | None) -> int | None:
         return None
 
 
-def _record(values: Sequence[bytes | None]) -> Record | None:
-    record = {k: v for k, v in zip(_ROW_KEYS, values, strict=True) if v is not None}
+def _row(stored: Record) -> Record | None:
+    record = {k: v for k, v in stored.items() if k in _ROW_KEYS}
     return record or None

@@ -23,7 +23,7 @@ class Waiting(StoreCore):
     def count_waiter(self, queue: str, task_id: str, *, delta: int) -> str:
         """Count a waiter in (+1) or out (-1); the task's stored status ('' if none)."""
         k = self.keys(queue)
-        keys = [k.waiting, k.result(task_id)]
+        keys = [k.waiting, k.result(task_id), k.ready, k.results_index]
         status = self.scripts.call("wait", keys, [task_id, str(delta)])
         return status.decode() if isinstance(status, bytes) else str(status)
 

@@ -18,6 +18,7 @@ from taskqueue.exceptions import BrokerError
 from taskqueue.results import ResultRecord
 from taskqueue.store.scripts import compose
 from taskqueue.store.settlement import PLAIN_FIELDS, SETTLE_FIELDS, SHORT_FIELDS
+from tests.helpers import stored_record
 
 POLICY = ClaimPolicy(max_batch=10, worker_timeout=60, result_ttl=60)
 # settle_args.lua names each field's offset after the Python field.
@@ -42,7 +43,7 @@ def test_a_bad_argument_fails_the_settle_before_anything_is_written(broker):
         broker.settle("default", "c1", [good, bad], ttl=60)
 
     assert broker.client.lrange(broker.keys("default").inflight("c1"), 0, -1) == held
-    assert broker.client.hget(broker.keys("default").result("a1"), "return") is None
+    assert stored_record(broker, "a1").get(b"return") is None
 
 
 def test_a_legacy_message_is_claimed_wrapped_with_an_id_of_its_own(broker):
@@ -79,7 +80,7 @@ def test_the_settle_records_the_envelope_a_legacy_message_became(broker):
 
     assert broker.settle("default", "c1", [outcome], ttl=60) == 1
 
-    record = broker.client.hgetall(broker.keys("default").result("L1"))
+    record = stored_record(broker, "L1")
     assert record[b"msg"] == envelope
     assert broker.stats("default").in_flight == 0
 
@@ -306,7 +307,7 @@ def test_plain_successes_go_as_four_fields_and_are_recorded_as_any_call_records_
     # p2 goes in a call that is not plain (a failure is in it): the same record.
     assert broker.settle("default", "c1", [also_plain, failed], ttl=60) == 2
 
-    one, two = (broker.client.hgetall(k.result(i)) for i in ("p1", "p2"))
+    one, two = (stored_record(broker, i) for i in ("p1", "p2"))
     assert one.pop(b"msg") == raws[0]
     assert two.pop(b"msg") == raws[1]
     claim_marks = (b"started_at", b"last_attempted_at", b"worker")  # claim_reply.lua
@@ -315,9 +316,8 @@ def test_plain_successes_go_as_four_fields_and_are_recorded_as_any_call_records_
     )
     assert one == two
     assert set(one) == {b"status", b"bucket", b"worker:1", b"return"}
-    assert broker.client.ttl(k.result("p1")) > 0
     assert broker.stats("default").in_flight == 0
-    record = ResultRecord.parse(broker.client.hgetall(k.result("p1")))
+    record = ResultRecord.parse(stored_record(broker, "p1"))
     assert (
         record.started_at.timestamp() == record.last_attempted_at.timestamp() == 100.5
     )
@@ -333,8 +333,8 @@ def test_a_plain_call_out_of_order_releases_by_value_and_skips_what_is_gone(brok
     assert broker.settle("default", "c1", [second, gone], ttl=60) == 1
 
     assert broker.client.lrange(k.inflight("c1"), 0, -1) == [raws[0]]
-    assert broker.client.hget(k.result("p2"), "status") == b"SUCCESSFUL"
-    assert not broker.client.exists(k.result("gone"))
+    assert stored_record(broker, "p2")[b"status"] == b"SUCCESSFUL"
+    assert stored_record(broker, "gone") == {}
 
 
 def test_a_plain_call_with_an_adopted_legacy_message_records_its_envelope(broker):
@@ -347,5 +347,5 @@ def test_a_plain_call_with_an_adopted_legacy_message_records_its_envelope(broker
     assert argv[3] == len(PLAIN_FIELDS) + 1
     assert broker.settle("default", "c1", [legacy], ttl=60) == 1
 
-    assert broker.client.hget(k.result("L1"), "msg") == envelope
+    assert stored_record(broker, "L1")[b"msg"] == envelope
     assert broker.stats("default").in_flight == 0

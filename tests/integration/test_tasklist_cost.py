@@ -91,15 +91,18 @@ def test_a_page_costs_the_same_at_1000_and_100000_results(
 
     assert large == small
     # Per queue one EVALSHA (one ZREVRANGEBYSCORE inside, then an LLEN and an
-    # LRANGE per bucket read: one here), then the records read.
-    reads = {"evalsha": queues, "zrevrangebyscore": queues, "llen": 1, "lrange": 1}
+    # LRANGE per bucket read: one here), then the records read: one EVALSHA
+    # (lua/record.lua) for the queue whose tasks the page shows, an HMGET each.
+    reads = {"evalsha": queues + 1, "zrevrangebyscore": queues, "llen": 1, "lrange": 1}
     assert small["first page"] == {**reads, "hmget": PAGE_SIZE + 1}
     assert small["deep page"] == {
-        "evalsha": 1, "zrevrangebyscore": 1, "llen": 1, "lrange": 1,
+        "evalsha": 2, "zrevrangebyscore": 1, "llen": 1, "lrange": 1,
         "hmget": PAGE_SIZE + 1,
     }  # fmt: skip
     assert small["filtered"] == {**reads, "hmget": SCAN_WINDOW // queues}
-    assert small["by id"] == {"hmget": queues}
+    # The task is in one queue; in the other, not in the ready hash nor a bucket.
+    absent = {"hget": queues - 1, "zrevrange": queues - 1}
+    assert small["by id"] == {"evalsha": queues, "hmget": queues, **absent}
 
 
 def test_a_page_over_sparse_buckets_reads_a_bounded_number_of_them(

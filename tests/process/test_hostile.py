@@ -203,6 +203,6 @@ def _pings(broker) -> bool:
 
 
 def _settled(broker, count: int) -> bool:
-    records = [broker.client.hget(broker.keys("default").result(f"oom{i}"), "status")
-               for i in range(count)]  # fmt: skip
-    return records == [b"SUCCESSFUL"] * count
+    ids = [f"oom{i}" for i in range(count)]
+    records = broker.stored("default", ids, ["status"])
+    return [record.get(b"status") for record, _ in records] == [b"SUCCESSFUL"] * count
