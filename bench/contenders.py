@@ -133,7 +133,7 @@ class Taskqueue(Contender):
 
     def done(self) -> bool:
         """The sentinel ran and, with two consumers, nothing is left in flight."""
-        status = self.r.hget(self.keys.result(self.sentinel), "status")
+        status = records.status(self.backend.broker, self.sentinel)
         if status not in (b"SUCCESSFUL", b"FAILED"):
             return False
         if not self.pool:
@@ -153,11 +153,11 @@ class Taskqueue(Contender):
         while the other still runs its batch, so the latest finished_at of the
         recently settled tasks is the end.
         """
-        start = records.times(self.r, [self.keys.result(self.first)])[0][0]
+        start = records.times(self.backend.broker, [self.first])[0][0]
         ids = [self.sentinel] + [
             i.decode() for i in self.r.lrange(self.keys.recent, 0, 20)
         ]
-        ends = records.times(self.r, [self.keys.result(i) for i in ids])
+        ends = records.times(self.backend.broker, ids)
         end = max((e for _, e in ends if e), default=None)
         return end - start if start and end else None
 

@@ -85,8 +85,7 @@ def window(ids: list[str]) -> float:
     from taskqueue.backends import backend_for
 
     broker = backend_for("default").broker
-    k = broker.keys("default")
-    stamps = records.times(broker.client, [k.result(task_id) for task_id in ids])
+    stamps = records.times(broker, ids)
     return max(b for _, b in stamps if b) - min(a for a, _ in stamps if a)
 
 

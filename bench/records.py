@@ -6,7 +6,8 @@ settle (lua/settle_plain.lua) writes its span ``worker:1`` = "<consumer>
 lua/tasklist_read.lua and taskqueue/results.py do). Other outcomes write
 ``finished_at``. Nor has every such record a ``started_at`` (the claim's
 stamp): one claimed and settled in the same batch has only its span, whose
-start is then the start.
+start is then the start. A plain success's record is a field of a results
+bucket, not a key (taskqueue/store/records.py): read through the broker.
 """
 
 from __future__ import annotations
@@ -32,11 +33,21 @@ def finish(finished_at: bytes | None, span: bytes | None) -> float | None:
     return None
 
 
-def times(client: Any, keys: list[str]) -> list[tuple[float | None, float | None]]:
-    """(started_at, finish) of each record key, in one pipelined round trip."""
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.hmget(key, "started_at", "finished_at", "worker:1")
-    return [
-        (start(started, span), finish(at, span)) for started, at, span in pipe.execute()
-    ]
+FIELDS = (b"started_at", b"finished_at", b"worker:1")
+
+
+def times(
+    broker: Any, ids: list[str], queue: str = "default"
+) -> list[tuple[float | None, float | None]]:
+    """(started_at, finish) of each task's record, in one script call."""
+    out = []
+    for record, _ in broker.stored(queue, ids, [f.decode() for f in FIELDS]):
+        started, at, span = (record.get(f) for f in FIELDS)
+        out.append((start(started, span), finish(at, span)))
+    return out
+
+
+def status(broker: Any, task_id: str, queue: str = "default") -> bytes | None:
+    """The stored status of one task (None if it has no record yet)."""
+    [(record, _)] = broker.stored(queue, [task_id], ["status"])
+    return record.get(b"status")

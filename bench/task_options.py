@@ -207,8 +207,7 @@ def run_burst(env: dict[str, str], root: Path, *, ids: list[str]) -> float:
         cwd=root, env=env, check=True, timeout=600,
     )  # fmt: skip
     broker = task_backends["default"].broker
-    k = broker.keys("default")
-    times = records.times(broker.client, [k.result(task_id) for task_id in ids])
+    times = records.times(broker, ids)
     if not all(a and b for a, b in times):
         missing = sum(1 for a, b in times if not (a and b))
         raise RuntimeError(f"{missing} of {len(ids)} tasks have no start or finish")

@@ -117,7 +117,9 @@ class TaskIndexReads(ResultReads):
         rows: list[Record | None] = [None] * len(entries)
         for queue, places in by_queue.items():
             ids = [entries[i].task_id for i in places]
-            for i, (record, _) in zip(places, self.stored(queue, ids, ROW_FIELDS), strict=True):
+            for i, (record, _) in zip(
+                places, self.stored(queue, ids, ROW_FIELDS), strict=True
+            ):
                 rows[i] = _row(record)
         return rows
 

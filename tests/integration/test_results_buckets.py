@@ -26,7 +26,9 @@ POLICY = ClaimPolicy(max_batch=10, worker_timeout=60, result_ttl=TTL, min_batch=
 def run_plain(broker, ids: list[str]) -> list[bytes]:
     """Claim one message per id and settle each as a plain success."""
     k = broker.keys("default")
-    raws = [b'{"v":1,"id":"%s","p":0,"task":"tests.tasks.noop"}' % i.encode() for i in ids]
+    raws = [
+        b'{"v":1,"id":"%s","p":0,"task":"tests.tasks.noop"}' % i.encode() for i in ids
+    ]
     broker.client.rpush(k.pending, *raws)
     held = [m.raw for m in broker.claim("default", "c1", POLICY).messages]
     assert held == raws
@@ -44,7 +46,8 @@ def test_a_plain_success_is_a_field_of_its_spans_bucket_and_reads_as_a_record(br
     raws = run_plain(broker, ["p1", "p2"])
 
     [(member, start)] = broker.client.zrange(k.results_index, 0, -1, withscores=True)
-    assert member == f"{int(start)}:{SPAN}".encode() and start % SPAN == 0
+    assert member == f"{int(start)}:{SPAN}".encode()
+    assert start % SPAN == 0
     bucket = k.results_bucket(member.decode())
     assert sorted(broker.client.hkeys(bucket)) == [b"p1", b"p2"]
     # It outlives its last record's ttl, a little (the settle unlinks it first).
@@ -70,11 +73,18 @@ def test_every_reader_finds_a_plain_success(broker):
     assert broker.result_record("p2", ["default"])[0][b"status"] == b"SUCCESSFUL"
     assert broker.count_waiter("default", "p1", delta=1) == "SUCCESSFUL"
     assert broker.count_waiter("default", "p2", delta=1) == "SUCCESSFUL"
-    assert broker.cancel("default", "p1", mode="stop", ttl=TTL, error=b"{}") == "finished"
-    assert broker.cancel("default", "p2", mode="stop", ttl=TTL, error=b"{}") == "finished"
+    assert (
+        broker.cancel("default", "p1", mode="stop", ttl=TTL, error=b"{}") == "finished"
+    )
+    assert (
+        broker.cancel("default", "p2", mode="stop", ttl=TTL, error=b"{}") == "finished"
+    )
     [(entry, row)] = broker.find_finished("p2", ["default"])
-    assert row[b"status"] == b"SUCCESSFUL" and b"return" not in row
-    [listed] = broker.row_records([IndexEntry(Position(entry.position.minute, 0), "p2", "default")])
+    assert row[b"status"] == b"SUCCESSFUL"
+    assert b"return" not in row
+    [listed] = broker.row_records(
+        [IndexEntry(Position(entry.position.minute, 0), "p2", "default")]
+    )
     assert listed == row
     [page] = broker.index_slices([("default", None)], count=10)
     assert [e.task_id for e in page] == ["p2", "p1"]
@@ -89,7 +99,8 @@ def test_a_retry_link_on_a_plain_success_expires_with_the_result(broker):
 
     assert 0 < broker.client.ttl(k.result("p2")) <= TTL
     record = ResultRecord.parse(stored_record(broker, "p2"))
-    assert record.status == "SUCCESSFUL" and record.retried_as == ("n1",)
+    assert record.status == "SUCCESSFUL"
+    assert record.retried_as == ("n1",)
 
 
 def test_a_bucket_whose_records_are_all_ttl_old_is_unlinked_by_the_next_minute(broker):
@@ -102,7 +113,8 @@ def test_a_bucket_whose_records_are_all_ttl_old_is_unlinked_by_the_next_minute(b
     run_plain(broker, ["p1"])  # the first settle of its minute sweeps
 
     members = broker.client.zrange(k.results_index, 0, -1)
-    assert stale.encode() not in members and live.encode() in members
+    assert stale.encode() not in members
+    assert live.encode() in members
     assert not broker.client.exists(k.results_bucket(stale))
     assert broker.client.exists(k.results_bucket(live))
 

@@ -338,7 +338,6 @@ def test_a_plain_call_out_of_order_releases_by_value_and_skips_what_is_gone(brok
 
 
 def test_a_plain_call_with_an_adopted_legacy_message_records_its_envelope(broker):
-    k = broker.keys("default")
     (held,) = claim_all(broker, [b'{"recipe_id": 5}'])
     envelope = b'{"v":1,"id":"L1","p":0,"task":"recipe.tasks.process_recipe"}'
     legacy = dataclasses.replace(PLAIN, raw=held, task_id="L1", msg=envelope)
