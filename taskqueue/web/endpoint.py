@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_script_prefix, reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -100,8 +102,17 @@ def endpoint(
     return decorate
 
 
+@functools.cache
 def max_body_bytes() -> int:
+    """TASKQUEUE_MAX_BODY_BYTES, read once per change of the settings (a getattr
+    with a default raises inside LazySettings at every call when it is unset)."""
     return int(getattr(settings, "TASKQUEUE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **_: Any) -> None:
+    if setting == "TASKQUEUE_MAX_BODY_BYTES":
+        max_body_bytes.cache_clear()
 
 
 def _too_large(limit: int) -> ApiError:
