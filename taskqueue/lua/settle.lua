@@ -27,4 +27,5 @@ local expiry_s = ttl and tostring(math.ceil(ttl))
 -- The results bucket of this call's plain successes (settle_plain.lua): a
 -- sixteenth of the ttl wide, so a lookup asks at most about 17 of them.
 local span = ttl and math.max(1, math.ceil(ttl / 16))
-local results_member = span and (math.floor(now / span) * span) .. ':' .. span
+local results_start = span and math.floor(now / span) * span
+local results_member = span and results_start .. ':' .. span

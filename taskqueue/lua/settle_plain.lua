@@ -7,7 +7,11 @@
 -- hold is ttl old (settle_index.lua unlinks it then; its expiry, a little later,
 -- is for a queue nobody settles on any more).
 if PLAIN then
-  local packed = {}
+  local packed, bucket = {}, results .. ':' .. results_member
+  local function flush() -- HSET in parts: unpack takes at most 8000 values
+    redis.call('HSET', bucket, unpack(packed))
+    packed = {}
+  end
   for i = SETTLE_FIRST, #ARGV, SETTLE_FIELDS do
     local raw, task_id = ARGV[i + RAW], ARGV[i + TASK_ID]
     if in_order or redis.call('LREM', inflight, 1, raw) == 1 then
@@ -20,13 +24,13 @@ if PLAIN then
         recent[#recent + 1] = task_id
         indexed[#indexed + 1] = task_id
         succeeded[task_id] = true
+        if #packed == 2000 then flush() end
       end
     end
   end
-  if #packed > 0 then
-    local bucket, start = results .. ':' .. results_member, math.floor(now / span) * span
-    redis.call('HSET', bucket, unpack(packed))
-    redis.call('ZADD', results, start, results_member)
-    redis.call('EXPIREAT', bucket, start + span + math.ceil(ttl) + 120)
+  if #recent > 0 then -- the ids recorded here
+    if #packed > 0 then flush() end
+    redis.call('ZADD', results, results_start, results_member)
+    redis.call('EXPIREAT', bucket, results_start + span + math.ceil(ttl) + 120)
   end
 end

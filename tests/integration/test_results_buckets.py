@@ -136,3 +136,24 @@ def test_a_foreign_key_named_like_a_bucket_is_skipped(broker):
 
     assert stored_record(broker, "p1")[b"status"] == b"SUCCESSFUL"
     assert stored_record(broker, "missing") == {}
+
+
+def test_a_batch_of_thousands_is_recorded_whole(broker):
+    """The bucket's HSET goes in parts (Lua's unpack takes at most 8000 values)."""
+    k = broker.keys("default")
+    ids = [f"b{i}" for i in range(2_500)]
+    raws = [b'{"v":1,"id":"%s","p":0,"task":"tests.tasks.noop"}' % i.encode() for i in ids]
+    broker.client.rpush(k.pending, *raws)
+    policy = ClaimPolicy(max_batch=2_500, worker_timeout=60, result_ttl=TTL, min_batch=2_500)
+    held = [m.raw for m in broker.claim("default", "c1", policy).messages]
+    outcomes = [
+        Settlement("done", raw, i, "SUCCESSFUL", b"1", started=1.0, finished=2.0)
+        for raw, i in zip(held, ids, strict=True)
+    ]
+
+    assert broker.settle("default", "c1", outcomes, ttl=TTL) == 2_500
+
+    [member] = broker.client.zrange(k.results_index, 0, -1)
+    assert broker.client.hlen(k.results_bucket(member.decode())) == 2_500
+    statuses = {r.get(b"status") for r, _ in broker.stored("default", ids[-300:])}
+    assert statuses == {b"SUCCESSFUL"}
