@@ -142,9 +142,13 @@ def test_a_batch_of_thousands_is_recorded_whole(broker):
     """The bucket's HSET goes in parts (Lua's unpack takes at most 8000 values)."""
     k = broker.keys("default")
     ids = [f"b{i}" for i in range(2_500)]
-    raws = [b'{"v":1,"id":"%s","p":0,"task":"tests.tasks.noop"}' % i.encode() for i in ids]
+    raws = [
+        b'{"v":1,"id":"%s","p":0,"task":"tests.tasks.noop"}' % i.encode() for i in ids
+    ]
     broker.client.rpush(k.pending, *raws)
-    policy = ClaimPolicy(max_batch=2_500, worker_timeout=60, result_ttl=TTL, min_batch=2_500)
+    policy = ClaimPolicy(
+        max_batch=2_500, worker_timeout=60, result_ttl=TTL, min_batch=2_500
+    )
     held = [m.raw for m in broker.claim("default", "c1", policy).messages]
     outcomes = [
         Settlement("done", raw, i, "SUCCESSFUL", b"1", started=1.0, finished=2.0)
