@@ -16,6 +16,11 @@ from taskqueue.protocol import MAX_ATTEMPT
 MiB = 1024 * 1024
 
 
+# Lua's unpack takes at most 8,000 values: the claim and the settle unpack a
+# batch's messages and ids.
+MAX_BATCH_LIMIT = 5000
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueOptions:
     """Every knob of the queue, with its default. Keys are OPTIONS names lower-cased."""
@@ -94,6 +99,10 @@ class QueueOptions:
         for name in ("result_ttl", "max_deliveries", "max_message_bytes", "max_batch"):
             if int(getattr(self, name)) < 1:
                 raise ImproperlyConfigured(f"OPTIONS {name.upper()} must be >= 1")
+        if self.max_batch > MAX_BATCH_LIMIT:  # the scripts unpack a batch's values
+            raise ImproperlyConfigured(
+                f"OPTIONS MAX_BATCH must be <= {MAX_BATCH_LIMIT}"
+            )
         if not 0 <= self.max_retries < MAX_ATTEMPT:
             raise ImproperlyConfigured(
                 f"OPTIONS MAX_RETRIES must be from 0 to {MAX_ATTEMPT - 1}"

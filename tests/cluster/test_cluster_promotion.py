@@ -32,7 +32,11 @@ def cluster():
 def test_a_replicated_enqueue_follows_the_promoted_replica(cluster):
     broker = Broker.connect(cluster.url, prefix="pr:", durability=Durability(1, 200))
     cluster.aim(broker.keys("default").pending)
-    broker.enqueue("default", Outgoing(["a"], [b'{"v":1,"id":"a"}'], priority=0))
+    # The first write waits longer for its replica: on a loaded machine 200 ms
+    # was once not enough, and this one must be confirmed.
+    patient = Broker.connect(cluster.url, prefix="pr:", durability=Durability(1, 5000))
+    patient.enqueue("default", Outgoing(["a"], [b'{"v":1,"id":"a"}'], priority=0))
+    patient.close()
     cluster.kill_primary()
     wait_until(cluster.promoted, timeout=15)
 
