@@ -1,6 +1,6 @@
 -- results_lookup: the record of a plain success (settle_plain.lua) is one field
 -- of a shared bucket hash, {Q}:results:<start>:<span>, not a key of its own:
--- its value is "<minute>\n<worker:1>\n<return>\n<message>" (results.py reads it).
+-- its value is "<minute>\n<worker:1>\n<return>\n<message>" (store/records.py unpacks it).
 -- The live buckets are the members of the index zset {Q}:results ("<start>:<span>",
 -- score start); a lookup asks each, newest first (at most about 17: a bucket
 -- spans a sixteenth of the result ttl). A task still in the ready hash is not
