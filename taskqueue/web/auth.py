@@ -69,6 +69,15 @@ def authenticate(request: HttpRequest) -> AbstractBaseUser:
 
 
 def require_permission(user: AbstractBaseUser, permission: str) -> None:
-    """Raise AuthFailure(403) unless the user has ``permission``."""
+    """Raise AuthFailure(403) unless the user has ``permission``.
+
+    A token's cached user is answered from the permissions cached with it
+    (what ``has_perm`` would find through ModelBackend, without loading the
+    authentication backends again, which cost a request about 10 µs).
+    """
+    perms = tokencache.cached_permissions(user)
+    superuser = getattr(user, "is_superuser", False)
+    if perms is not None and user.is_active and (permission in perms or superuser):
+        return
     if not user.has_perm(permission):  # type: ignore[attr-defined]
         raise AuthFailure(403, f"Permission {permission!r} is required")

@@ -14,7 +14,7 @@ import socket
 import threading
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -197,7 +197,23 @@ def test_each_request_gets_its_own_user(editor, editor_token, broker, listening)
     second = tokencache.caller(key_hash)
     assert second is not first
     assert second.first_name == ""
+    assert second._state is not first._state
     assert second.has_perm("recipe.change_recipe")
+    assert "recipe.change_recipe" in tokencache.cached_permissions(second)
+    assert tokencache.cached_permissions(editor) is None  # not one the cache gave out
+
+
+def test_a_superuser_token_enqueues_without_the_permission_itself(
+    recipe, broker, listening
+):
+    admin = User.objects.create_superuser("root", password="pw-root")
+    assert not admin.user_permissions.exists()
+    key = APIToken.issue(admin, "tests")[1]
+    for _ in range(2):  # the first from the database, the second from the cache
+        assert enqueue(client_for(key), recipe).status_code == 202
+    admin.is_superuser = False
+    admin.save()  # a change of the user: the cache forgets it
+    assert_json_error(enqueue(client_for(key), recipe), 403)
 
 
 def test_zero_seconds_turns_the_cache_off(settings, token_client, recipe, broker):
