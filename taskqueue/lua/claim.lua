@@ -22,8 +22,9 @@
 --         older number than my last, it went back in time (a restart from an
 --         old snapshot, a failover to a lagging replica) and my in-flight list
 --         holds what I no longer know of: it goes back, as after ARGV[8]
--- Returns {recovered, seconds until the next scheduled message or '', the server's time,
---          control ('', 'P', 'C' or 'PC': claim_control.lua), raw1, redeliveries1, ...}
+-- Returns {{recovered, seconds until the next scheduled message or '', the server's time,
+--          control ('', 'P', 'C' or 'PC': claim_control.lua), redeliveries}, raw1, raw2, ...}:
+--          redeliveries is 0 when no message has any, else a list of counts in order
 local pending, prio, scheduled, inflight, consumers, redelivered, claims = unpack(KEYS, 1, 7)
 local now = server_now()
 local me, wake = ARGV[1], ARGV[6]

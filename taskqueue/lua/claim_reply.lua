@@ -12,8 +12,15 @@ if first then
   redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
   redis.call('EXPIRE', rk, ARGV[9])
 end
-for _, m in ipairs(claimed) do
-  out[#out + 1] = m
-  out[#out + 1] = counted and tonumber(redis.call('HGET', redelivered, m) or '0') or 0
+-- The messages follow the header in the reply as they are (claimed is the
+-- reply: no copy); their redelivery counts are the header's fifth entry, a
+-- list in the messages' order, or 0 when none of them has one (nearly always).
+if counted then
+  local counts = {}
+  for i, m in ipairs(claimed) do counts[i] = tonumber(redis.call('HGET', redelivered, m) or '0') end
+  out[5] = counts
+else
+  out[5] = 0
 end
-return out
+table.insert(claimed, 1, out)
+return claimed

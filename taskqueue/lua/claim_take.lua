@@ -21,4 +21,4 @@ if want - #fresh > 0 then
 end
 from_prio(PRIORITY_ZERO, '+inf')
 if #fresh > 0 then redis.call('RPUSH', inflight, unpack(fresh)) end
-for _, m in ipairs(fresh) do claimed[#claimed + 1] = m end
+if #claimed == 0 then claimed = fresh else for _, m in ipairs(fresh) do claimed[#claimed + 1] = m end end

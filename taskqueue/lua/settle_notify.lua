@@ -8,7 +8,8 @@ if waiting and #recent > 0 and redis.call('EXISTS', waiting) == 1 then
   for _, task_id in ipairs(recent) do
     local waiters = tonumber(redis.call('HGET', waiting, task_id) or '0') or 0
     if waiters > 0 then
-      local status = succeeded[task_id] and 'SUCCESSFUL' or redis.call('HGET', prefix .. task_id, 'status')
+      -- In a PLAIN call every recorded task is a plain success, with no status field.
+      local status = PLAIN and 'SUCCESSFUL' or redis.call('HGET', prefix .. task_id, 'status')
       if status == 'SUCCESSFUL' or status == 'FAILED' then
         local wake = waiting .. ':' .. task_id
         for _ = 1, math.min(waiters, 100) do redis.call('RPUSH', wake, '1') end

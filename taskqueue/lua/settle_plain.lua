@@ -23,7 +23,6 @@ if PLAIN then
           .. '\n' .. (msg ~= '' and msg or raw)
         recent[#recent + 1] = task_id
         indexed[#indexed + 1] = task_id
-        succeeded[task_id] = true
         if #packed == 2000 then flush() end
       end
     end

@@ -11,6 +11,5 @@ for j = 1, n do
 end
 if in_order then redis.call('LTRIM', inflight, n, -1) end
 -- What the record sections collect: recent (the tasks recorded; settle_recent.lua),
--- flows (settle_workflow.lua), indexed (the finished ones; settle_index.lua),
--- succeeded (the ids of the plain successes, which have no status field to read).
-local settled, recent, flows, indexed, succeeded = 0, {}, {}, {}, {}
+-- flows (settle_workflow.lua), indexed (the finished ones; settle_index.lua).
+local settled, recent, flows, indexed = 0, {}, {}, {}

@@ -205,9 +205,12 @@ class Claiming(Settling):
 
 
 def _claim_result(reply: list[Any]) -> ClaimResult:
-    messages = [Claimed(reply[i], int(reply[i + 1])) for i in range(4, len(reply), 2)]
-    due_in = float(reply[1]) if reply[1] else None
+    """lua/claim_reply.lua's reply: a header, then the messages."""
+    header, raws = reply[0], reply[1:]
+    counts = header[4] or [0] * len(raws)
+    messages = [Claimed(raw, int(count)) for raw, count in zip(raws, counts, strict=True)]
+    due_in = float(header[1]) if header[1] else None
     return ClaimResult(
-        messages=messages, recovered=int(reply[0]), due_in=due_in,
-        server_time=float(reply[2]), control=reply[3].decode(),
+        messages=messages, recovered=int(header[0]), due_in=due_in,
+        server_time=float(header[2]), control=header[3].decode(),
     )  # fmt: skip
