@@ -208,7 +208,9 @@ def _claim_result(reply: list[Any]) -> ClaimResult:
     """lua/claim_reply.lua's reply: a header, then the messages."""
     header, raws = reply[0], reply[1:]
     counts = header[4] or [0] * len(raws)
-    messages = [Claimed(raw, int(count)) for raw, count in zip(raws, counts, strict=True)]
+    messages = [
+        Claimed(raw, int(count)) for raw, count in zip(raws, counts, strict=True)
+    ]
     due_in = float(header[1]) if header[1] else None
     return ClaimResult(
         messages=messages, recovered=int(header[0]), due_in=due_in,
