@@ -155,7 +155,7 @@ class Taskqueue(Contender):
         """
         start = records.times(self.backend.broker, [self.first])[0][0]
         ids = [self.sentinel] + [
-            i.decode() for i in self.r.lrange(self.keys.recent, 0, 20)
+            i for i, _ in self.backend.broker.recent_results("default", 20)
         ]
         ends = records.times(self.backend.broker, ids)
         end = max((e for _, e in ends if e), default=None)

@@ -20,7 +20,7 @@ Key schema (``P`` is the optional ``KEY_PREFIX`` option, empty by default)::
     {Q}:results                        ZSET   the results buckets, "<start>:<span>" by start (unix seconds)
     {Q}:results:<start>:<span>         HASH   task id -> packed record of a plain success that
                                               finished in [start, start + span) (expires)
-    {Q}:recent                         LIST   ids of the latest settled tasks (capped)
+    {Q}:recent                         LIST   ids of the latest settles but plain successes (capped)
     {Q}:finished:<minute>              LIST   ids of the tasks finished in that minute (server clock), in order (expires)
     {Q}:finished:minutes               ZSET   the minutes that have a bucket (score = member = the minute)
     {Q}:workflow:<id>                  HASH   a workflow's steps and messages (expires)

@@ -14,18 +14,20 @@
 --   (settle_limits.lua). Those last three are sent only when some message of
 --   the call needs them (WIDE); otherwise the stride is 14 and they read ''.
 -- A call of plain successes only (PLAIN: first attempts that ran and returned,
--- not redelivered: Settlement.plain) sends four: RAW, TASK_ID, PAYLOAD and
--- WORKER1 (the record's worker:1 value), and MSG fifth when a message of the
--- call has one (settle_plain.lua); the other offsets are nil then.
+-- not redelivered: Settlement.plain) sends three: RAW, TASK_ID and RECORD (the
+-- record's worker:1 value and return JSON, on two lines, as settle_plain.lua
+-- stores them), and MSG fourth when a message of the call has one; the other
+-- offsets are nil then.
 local SETTLE_FIELDS, SETTLE_FIRST = tonumber(ARGV[4]), 5
-local WIDE, PLAIN = SETTLE_FIELDS == 17, SETTLE_FIELDS == 4 or SETTLE_FIELDS == 5
+local WIDE, PLAIN = SETTLE_FIELDS == 17, SETTLE_FIELDS == 3 or SETTLE_FIELDS == 4
 local OP, RAW, TASK_ID, STATUS, PAYLOAD, ERROR_FIELD, ERROR_JSON = 0, 1, 2, 3, 4, 5, 6
 local DELAY, DEAD_ID, ATTEMPT, REDELIVERED, STARTED, FINISHED, MSG = 7, 8, 9, 10, 11, 12, 13
 local WORKFLOW, UNIQUE, SLOT = 14, 15, 16
-local WORKER1 = nil
+local RECORD = nil
 if PLAIN then
-  RAW, TASK_ID, PAYLOAD, WORKER1, MSG = 0, 1, 2, 3, SETTLE_FIELDS == 5 and 4 or nil
-  OP, STATUS, ERROR_FIELD, ERROR_JSON, DELAY, DEAD_ID, ATTEMPT, REDELIVERED = nil, nil, nil, nil, nil, nil, nil, nil
+  RAW, TASK_ID, RECORD, MSG = 0, 1, 2, SETTLE_FIELDS == 4 and 3 or nil
+  OP, STATUS, PAYLOAD, ERROR_FIELD, ERROR_JSON, DELAY, DEAD_ID, ATTEMPT, REDELIVERED =
+    nil, nil, nil, nil, nil, nil, nil, nil, nil
   STARTED, FINISHED = nil, nil
 end
 

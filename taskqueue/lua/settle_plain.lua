@@ -19,8 +19,7 @@ if PLAIN then
       if task_id ~= '' then
         local msg = MSG and ARGV[i + MSG] or ''
         packed[#packed + 1] = task_id
-        packed[#packed + 1] = minute_s .. '\n' .. ARGV[i + WORKER1] .. '\n' .. ARGV[i + PAYLOAD]
-          .. '\n' .. (msg ~= '' and msg or raw)
+        packed[#packed + 1] = minute_s .. '\n' .. ARGV[i + RECORD] .. '\n' .. (msg ~= '' and msg or raw)
         recent[#recent + 1] = task_id
         indexed[#indexed + 1] = task_id
         if #packed == 2000 then flush() end

@@ -38,7 +38,7 @@ def _merged(fields: Sequence[bytes], packed: bytes | None) -> Record:
 
 
 class ResultReads(StoreCore):
-    """Reads of the ``{Q}:result:<id>`` keys, the results buckets, ``{Q}:ready`` and ``{Q}:recent``."""
+    """Reads of the ``{Q}:result:<id>`` keys, the results buckets and ``{Q}:ready``."""
 
     @translate_errors
     def stored(
@@ -80,12 +80,3 @@ class ResultReads(StoreCore):
             if record or ready is not None:
                 return record, ready
         return None
-
-    @translate_errors
-    def recent_results(self, queue: str, limit: int = 50) -> list[tuple[str, Record]]:
-        """The latest settled tasks of a queue, newest first, with their records."""
-        k = self.keys(queue)
-        recent = cast(list[bytes], self.client.lrange(k.recent, 0, limit - 1))
-        ids = [i.decode() for i in recent]
-        records = self.stored(queue, ids)
-        return [(i, r) for i, (r, _) in zip(ids, records, strict=True) if r]

@@ -11,8 +11,8 @@ The stride is ``len(SETTLE_FIELDS)``, or ``SHORT_FIELDS`` when no message of
 the call is a workflow step or holds a limit: the last three fields are then
 left out, so that a feature nobody uses costs no argument per task (each
 costs the packer and the script about 0.1 µs). A call of ``plain`` outcomes
-only (first attempts that ran and returned: nearly every call) sends the four
-``PLAIN_FIELDS`` (five when a message of it records an envelope of its own),
+only (first attempts that ran and returned: nearly every call) sends the three
+``PLAIN_FIELDS`` (four when a message of it records an envelope of its own),
 which is all such an outcome has that is not a constant.
 """
 
@@ -71,11 +71,12 @@ class Settlement:
     def plain_argv(self, consumer: str, *, msg: bool) -> tuple[bytes | str, ...]:
         """The arguments of a ``plain`` outcome: PLAIN_FIELDS, then ``msg`` if asked.
 
-        The worker field is the record's ``worker:1`` value as it is stored
-        ("<consumer> <start> <finish>"), so the script writes it as it comes.
+        The record field is the middle of the packed record as it is stored:
+        its ``worker:1`` value ("<consumer> <start> <finish>") and its return
+        JSON, on two lines (one argument fewer for the script to take in).
         """
-        worker = f"{consumer} {self.started:.6f} {self.finished:.6f}"
-        fields = (self.raw, self.task_id, self.payload, worker)
+        worker = f"{consumer} {self.started:.6f} {self.finished:.6f}\n".encode()
+        fields = (self.raw, self.task_id, worker + self.payload)
         return (*fields, self.msg) if msg else fields
 
     @property
@@ -106,7 +107,7 @@ SETTLE_FIELDS = tuple(field.name for field in dataclasses.fields(Settlement))
 SHORT_FIELDS = SETTLE_FIELDS.index("workflow")  # the stride when none is wide
 # The stride of a call whose outcomes are all ``plain`` (lua/settle_args.lua),
 # one more when one of them records an envelope of its own (``msg``).
-PLAIN_FIELDS = ("raw", "task_id", "payload", "worker")
+PLAIN_FIELDS = ("raw", "task_id", "record")
 
 
 class Settling(StoreCore):

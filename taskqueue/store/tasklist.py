@@ -109,6 +109,23 @@ class TaskIndexReads(ResultReads):
         ]
 
     @translate_errors
+    def recent_results(self, queue: str, limit: int = 50) -> list[tuple[str, Record]]:
+        """The latest settled tasks of a queue with their records, each once.
+
+        The newest ``limit`` entries of the finished index (every finished
+        task, plain successes too), then the newest ``limit`` of ``{Q}:recent``
+        (the settles that were not plain successes: a retry waiting is there
+        only); not sorted across the two (a caller sorts by settle time).
+        """
+        ids = [entry.task_id for entry in self.index_slice(queue, count=limit)]
+        recent = cast(
+            list[bytes], self.client.lrange(self.keys(queue).recent, 0, limit - 1)
+        )
+        ids = list(dict.fromkeys([*ids, *(i.decode(errors="replace") for i in recent)]))
+        records = self.stored(queue, ids)
+        return [(i, r) for i, (r, _) in zip(ids, records, strict=True) if r]
+
+    @translate_errors
     def row_records(self, entries: Sequence[IndexEntry]) -> list[Record | None]:
         """The row fields of each entry's record, None where it is gone (expired)."""
         by_queue: dict[str, list[int]] = {}

@@ -263,7 +263,7 @@ def assert_nothing_written(broker, held: list[bytes]) -> None:
 
 def test_lua_reads_a_plain_call_at_the_offsets_python_writes_it(broker):
     script = compose("settle", "settle_args") + (
-        "return {RAW, TASK_ID, PAYLOAD, WORKER1, MSG or -1, OP == nil, SETTLE_FIELDS}"
+        "return {RAW, TASK_ID, RECORD, MSG or -1, OP == nil, PAYLOAD == nil, SETTLE_FIELDS}"
     )
     for msg in (False, True):
         fields = PLAIN.plain_argv("c1", msg=msg)
@@ -271,9 +271,9 @@ def test_lua_reads_a_plain_call_at_the_offsets_python_writes_it(broker):
 
         offsets = broker.client.eval(script, 8, *["{t}:k"] * 8, *call)
 
-        assert offsets == [0, 1, 2, 3, 4 if msg else -1, 1, len(fields)]
+        assert offsets == [0, 1, 2, 3 if msg else -1, 1, 1, len(fields)]
     assert PLAIN.plain_argv("c1", msg=True) == (
-        b"x", "p1", b"7", "c1 100.500000 101.250000", b"",
+        b"x", "p1", b"c1 100.500000 101.250000\n7", b"",
     )  # fmt: skip
 
 
@@ -282,7 +282,7 @@ PLAIN = Settlement(
 )
 
 
-def test_plain_successes_go_as_four_fields_and_are_recorded_as_any_call_records_them(
+def test_plain_successes_go_as_three_fields_and_are_recorded_as_any_call_records_them(
     broker,
 ):
     k = broker.keys("default")
@@ -304,8 +304,12 @@ def test_plain_successes_go_as_four_fields_and_are_recorded_as_any_call_records_
         "c1", k.result_prefix, 60, len(PLAIN_FIELDS), *plain.plain_argv("c1", msg=False),
     ]  # fmt: skip
     assert broker.settle("default", "c1", [plain], ttl=60) == 1
+    assert not broker.client.exists(k.recent)  # in the finished index only
     # p2 goes in a call that is not plain (a failure is in it): the same record.
     assert broker.settle("default", "c1", [also_plain, failed], ttl=60) == 2
+    assert broker.client.lrange(k.recent, 0, -1) == [b"f1", b"p2"]
+    recent = [task_id for task_id, _ in broker.recent_results("default")]
+    assert sorted(recent) == ["f1", "p1", "p2"]
 
     one, two = (stored_record(broker, i) for i in ("p1", "p2"))
     assert one.pop(b"msg") == raws[0]
