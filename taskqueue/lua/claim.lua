@@ -27,9 +27,12 @@
 --          redeliveries is 0 when no message has any, else a list of counts in order
 local pending, prio, scheduled, inflight, consumers, redelivered, claims = unpack(KEYS, 1, 7)
 local now = server_now()
+-- A number given to redis.call is formatted (snprintf, ~3k instructions) at
+-- every call: the time is formatted once, constants are written as strings.
+local now_s = string.format('%.17g', now)
 local me, wake = ARGV[1], ARGV[6]
 local number = tonumber(ARGV[13])
 local rolled_back = tonumber(redis.call('HGET', claims, me) or '0') < number - 1
-redis.call('HSET', claims, me, number)
+redis.call('HSET', claims, me, ARGV[13])
 local has_moved, moved = ARGV[7] ~= '', string.sub(ARGV[7], 2)
-redis.call('ZADD', consumers, now, me)
+redis.call('ZADD', consumers, now_s, me)

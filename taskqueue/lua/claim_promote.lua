@@ -1,7 +1,7 @@
 -- claim, section 4: promotion of scheduled messages (deferred, retries) that
 -- are due: up to 1000 join the queue, in the prio set when their envelope
 -- has a priority, else at the tail of the list.
-for _, msg in ipairs(redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, 1000)) do
+for _, msg in ipairs(redis.call('ZRANGEBYSCORE', scheduled, '-inf', now_s, 'LIMIT', '0', '1000')) do
   redis.call('ZREM', scheduled, msg)
   local p = envelope_priority(msg)
   if p ~= 0 then

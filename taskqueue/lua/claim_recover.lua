@@ -3,7 +3,7 @@
 -- their in-flight lists to the head of the queue, in order, each message's
 -- redelivery count +1; their registration goes too. Sets recovered.
 local recovered = 0
-local dead = redis.call('ZRANGEBYSCORE', consumers, '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 10)
+local dead = redis.call('ZRANGEBYSCORE', consumers, '-inf', now - tonumber(ARGV[4]), 'LIMIT', '0', '10')
 for _, consumer in ipairs(dead) do
   local key = ARGV[5] .. consumer
   local msgs = redis.call('LRANGE', key, 0, -1)

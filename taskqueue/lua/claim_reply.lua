@@ -8,8 +8,8 @@ if next_due[2] then out[2] = tostring(tonumber(next_due[2]) - now) end
 local first = claimed[1] and envelope_id(claimed[1])
 if first then
   local rk = ARGV[3] .. first
-  redis.call('HSETNX', rk, 'started_at', now)
-  redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now, 'worker', me)
+  redis.call('HSETNX', rk, 'started_at', now_s)
+  redis.call('HSET', rk, 'status', 'RUNNING', 'last_attempted_at', now_s, 'worker', me)
   redis.call('EXPIRE', rk, ARGV[9])
 end
 -- The messages follow the header in the reply as they are (claimed is the

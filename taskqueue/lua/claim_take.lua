@@ -1,13 +1,14 @@
 -- claim, section 6: the batch from the queue into my in-flight list. Its size
 -- follows the backlog (an eighth of it), within ARGV[10] and ARGV[2]: positive
 -- priorities first, then the list (wake tokens dropped), then negative ones.
-local backlog = redis.call('LLEN', pending) + redis.call('ZCARD', prio)
+local prioritized = redis.call('ZCARD', prio)
+local backlog = redis.call('LLEN', pending) + prioritized
 local want = math.min(tonumber(ARGV[2]), math.max(tonumber(ARGV[10]), math.ceil(backlog / 8))) - #claimed
 if paused then want = 0 end  -- claim_control.lua
 local fresh = {}
 local function from_prio(min, max)
-  if want - #fresh <= 0 then return end
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', prio, min, max, 'LIMIT', 0, want - #fresh)) do
+  if want - #fresh <= 0 or prioritized == 0 then return end
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', prio, min, max, 'LIMIT', '0', want - #fresh)) do
     redis.call('ZREM', prio, m)
     fresh[#fresh + 1] = adopt(m)
   end
