@@ -85,6 +85,16 @@ METHOD = """\
   their result records (start-up left out). Each figure is the difference to the plain
   no-op of the same repeat, then median (min-max) over the repeats; the % is of the no-op's
   run time per task.
+- **Measured beside `make bench`, by their own commands** (their figures are in
+  `CHANGELOG.md` and docs/operations.md, as each change that moved them records them):
+  the HTTP API against a bare one-`RPUSH` Django view on the same gunicorn
+  (`bench/load_api.py`, `make bench-api`: requests/s, p50, p99 and the ratio); Redis's
+  instructions per claimed and settled message under callgrind
+  (`bench/redis_instructions.py 20000`, noise-free, for A/B runs between checkouts; the
+  `INFO cpu` figure above moves by ±10 % from run to run); and what the control and
+  workflow features cost a no-op task when no task uses them
+  (`bench/task_options.py --tasks noop`, interleaved with the same on a checkout from
+  before them, `--root DIR`).
 - **Idle worker with schedules:** `bench/schedules_idle.py`'s cases, once per run: one
   `runworker --pool solo` on an empty queue with 0, 1 and 100 daily crons (due in hours),
   and one `every: 1` schedule for scale (a due tick each second: its fire script and the

@@ -41,7 +41,7 @@ def times(
 ) -> list[tuple[float | None, float | None]]:
     """(started_at, finish) of each task's record, in one script call."""
     out = []
-    for record, _ in _stored(broker, queue, ids, [f.decode() for f in FIELDS]):
+    for record, _ in _stored(broker, queue, ids, fields=[f.decode() for f in FIELDS]):
         started, at, span = (record.get(f) for f in FIELDS)
         out.append((start(started, span), finish(at, span)))
     return out
@@ -49,11 +49,11 @@ def times(
 
 def status(broker: Any, task_id: str, queue: str = "default") -> bytes | None:
     """The stored status of one task (None if it has no record yet)."""
-    [(record, _)] = _stored(broker, queue, [task_id], ["status"])
+    [(record, _)] = _stored(broker, queue, [task_id], fields=["status"])
     return record.get(b"status")
 
 
-def _stored(broker: Any, queue: str, ids: list[str], fields: list[str]) -> list[Any]:
+def _stored(broker: Any, queue: str, ids: list[str], *, fields: list[str]) -> list[Any]:
     """``broker.stored``; on a checkout from before the results buckets (no
     ``stored``: ``bench/task_options.py --root`` on an older one), each record
     is a key of its own, read field by field."""
