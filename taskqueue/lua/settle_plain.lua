@@ -21,11 +21,11 @@ if PLAIN then
         packed[#packed + 1] = task_id
         packed[#packed + 1] = minute_s .. '\n' .. ARGV[i + RECORD] .. '\n' .. (msg ~= '' and msg or raw)
         recent[#recent + 1] = task_id
-        indexed[#indexed + 1] = task_id
         if #packed == 2000 then flush() end
       end
     end
   end
+  indexed = recent -- every id recorded here finished: the same list (settle_index.lua)
   if #recent > 0 then -- the ids recorded here
     if #packed > 0 then flush() end
     redis.call('ZADD', results, results_start, results_member)
